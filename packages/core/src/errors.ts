@@ -1,0 +1,178 @@
+/** The typed errors of Eventloom: every failure a caller can act on has a class and a stable code. */
+
+export type EventloomErrorCode =
+  | 'WRONG_EXPECTED_VERSION'
+  | 'STREAM_DELETED'
+  | 'INVALID_EVENT'
+  | 'INVALID_ARGUMENT'
+  | 'DUPLICATE_EVENT_ID'
+  | 'CONCURRENCY_RETRIES_EXHAUSTED'
+  | 'STORE_CLOSED'
+  | 'UPCAST_FAILED'
+  | 'SUBSCRIPTION_FAILED'
+  | 'STORE_UNAVAILABLE';
+
+/** Base class: `code` is stable across releases, `message` is for people. */
+export abstract class EventloomError extends Error {
+  abstract readonly code: EventloomErrorCode;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export type ExpectedVersionDescription = 'any' | 'no_stream' | 'stream_exists' | bigint;
+
+/** An append's expectation of the stream's version did not hold. Nothing was written. */
+export class WrongExpectedVersionError extends EventloomError {
+  readonly code = 'WRONG_EXPECTED_VERSION' as const;
+
+  constructor(
+    readonly streamId: string,
+    readonly expectedVersion: ExpectedVersionDescription,
+    /** The stream's version when the append was tried; `null` when the stream does not exist. */
+    readonly actualVersion: bigint | null,
+  ) {
+    super(
+      `Wrong expected version for ${streamId}: expected ${describeExpected(expectedVersion)}, actual ${
+        actualVersion === null ? 'no stream' : actualVersion.toString()
+      }`,
+    );
+  }
+}
+
+function describeExpected(expected: ExpectedVersionDescription): string {
+  if (expected === 'no_stream') return 'no stream';
+  if (expected === 'stream_exists') return 'an existing stream';
+  return expected.toString();
+}
+
+/** The stream was tombstoned (hard-deleted): it can never be read or written again. */
+export class StreamDeletedError extends EventloomError {
+  readonly code = 'STREAM_DELETED' as const;
+
+  constructor(readonly streamId: string) {
+    super(`Stream ${streamId} has been deleted permanently (tombstoned); use another stream id`);
+  }
+}
+
+export interface SchemaIssue {
+  readonly message: string;
+  readonly path: string;
+}
+
+/** An event to append is malformed; `field` names the bad part, e.g. `events[1].data.items[0].price`. */
+export class InvalidEventError extends EventloomError {
+  readonly code = 'INVALID_EVENT' as const;
+
+  constructor(
+    readonly field: string,
+    readonly reason: string,
+    readonly issues: readonly SchemaIssue[] = [],
+  ) {
+    super(`Invalid event: ${field} ${reason}`);
+  }
+}
+
+/** An argument other than an event (stream id, expected version, option) is malformed. */
+export class InvalidArgumentError extends EventloomError {
+  readonly code = 'INVALID_ARGUMENT' as const;
+
+  constructor(
+    readonly argument: string,
+    readonly reason: string,
+  ) {
+    super(`Invalid ${argument}: ${reason}`);
+  }
+}
+
+/** An event id is already used by an event of another stream or another position. */
+export class DuplicateEventIdError extends EventloomError {
+  readonly code = 'DUPLICATE_EVENT_ID' as const;
+
+  constructor(
+    readonly eventId: string,
+    readonly streamId: string,
+  ) {
+    super(
+      `Event id ${eventId} is already recorded and the append to ${streamId} is not an exact retry of that append; give new events new ids`,
+    );
+  }
+}
+
+/** The command handler kept losing the optimistic-concurrency race and gave up. */
+export class ConcurrencyRetriesExhaustedError extends EventloomError {
+  readonly code = 'CONCURRENCY_RETRIES_EXHAUSTED' as const;
+
+  constructor(
+    readonly streamId: string,
+    readonly attempts: number,
+    options: { cause: WrongExpectedVersionError },
+  ) {
+    super(
+      `Command on ${streamId} failed after ${attempts} attempts: other writers kept changing the stream (${options.cause.message})`,
+      options,
+    );
+  }
+}
+
+/** The store was closed; open a new one. */
+export class StoreClosedError extends EventloomError {
+  readonly code = 'STORE_CLOSED' as const;
+
+  constructor(what = 'event store') {
+    super(`The ${what} is closed`);
+  }
+}
+
+/** An upcaster threw or produced data its target schema rejects. */
+export class UpcastError extends EventloomError {
+  readonly code = 'UPCAST_FAILED' as const;
+
+  constructor(
+    readonly eventId: string,
+    readonly eventType: string,
+    readonly fromVersion: number,
+    options: { cause: unknown },
+  ) {
+    super(
+      `Upcasting ${eventType} v${fromVersion} (event ${eventId}) failed: ${
+        options.cause instanceof Error ? options.cause.message : String(options.cause)
+      }`,
+      options,
+    );
+  }
+}
+
+/** A subscription stopped because its handler kept failing; `position` is the event it stopped at. */
+export class SubscriptionFailedError extends EventloomError {
+  readonly code = 'SUBSCRIPTION_FAILED' as const;
+
+  constructor(
+    readonly subscriptionId: string,
+    readonly position: bigint,
+    readonly attempts: number,
+    options: { cause: unknown },
+  ) {
+    super(
+      `Subscription ${subscriptionId} stopped at position ${position} after ${attempts} failed attempts: ${
+        options.cause instanceof Error ? options.cause.message : String(options.cause)
+      }`,
+      options,
+    );
+  }
+}
+
+/** The storage behind a store failed (connection lost, disk full); whether the write happened is stated. */
+export class StoreUnavailableError extends EventloomError {
+  readonly code = 'STORE_UNAVAILABLE' as const;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+export function isEventloomError(value: unknown): value is EventloomError {
+  return value instanceof EventloomError;
+}

@@ -1,0 +1,36 @@
+/** @eventloom/core: the envelope, errors, the EventStore contract and its in-memory store, deciders. */
+export * from './errors.js';
+export * from './event.js';
+export * from './command.js';
+export * from './event-store.js';
+export { uuidv7, isUuid } from './uuid.js';
+export { assertStreamId, categoryOf, streamIdOf, MAX_STREAM_ID_LENGTH } from './stream-id.js';
+export { assertJson } from './json.js';
+export {
+  normalizeExpectedVersion,
+  checkExpectedVersion,
+  expectationHolds,
+  retryMatchesExpectation,
+  type StreamState,
+} from './expected-version.js';
+export { prepareAppend, prepareAppendSync, MAX_EVENT_TYPE_LENGTH, type PreparedAppend, type PreparedEvent } from './prepare-append.js';
+export { SchemaRegistry, type Upcaster } from './schema-registry.js';
+export {
+  normalizeStreamMetadata,
+  firstVisibleVersion,
+  oldestVisibleTime,
+  serializeStreamMetadata,
+  deserializeStreamMetadata,
+} from './stream-metadata.js';
+export {
+  DEFAULT_BATCH_SIZE,
+  MAX_BATCH_SIZE,
+  normalizeBatchSize,
+  normalizeMaxCount,
+  normalizeVersion,
+  normalizeFilter,
+  matchesFilter,
+} from './read-options.js';
+export { AppendSignal } from './append-signal.js';
+export { startSubscription, sleep, type SubscriptionSource } from './subscription.js';
+export { MemoryEventStore, type MemoryEventStoreOptions } from './memory/memory-event-store.js';

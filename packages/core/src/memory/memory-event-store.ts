@@ -1,0 +1,261 @@
+/**
+ * The in-memory event store: the reference implementation of the contract, small enough to read
+ * in one sitting, and the store for unit tests.
+ */
+import { AppendSignal } from '../append-signal.js';
+import { DuplicateEventIdError, StoreClosedError, StreamDeletedError, WrongExpectedVersionError } from '../errors.js';
+import type { Event, EventToAppend, Position, RecordedEvent } from '../event.js';
+import type {
+  AppendOptions,
+  AppendResult,
+  CheckpointStore,
+  DeleteStreamOptions,
+  EventStore,
+  ReadAllOptions,
+  ReadCategoryOptions,
+  ReadStreamOptions,
+  StreamInfo,
+  StreamMetadata,
+  SubscribeOptions,
+  Subscription,
+} from '../event-store.js';
+import { checkExpectedVersion, normalizeExpectedVersion, retryMatchesExpectation } from '../expected-version.js';
+import { prepareAppend } from '../prepare-append.js';
+import { matchesFilter, normalizeBatchSize, normalizeFilter, normalizeMaxCount, normalizeVersion } from '../read-options.js';
+import type { SchemaRegistry } from '../schema-registry.js';
+import { assertStreamId } from '../stream-id.js';
+import { firstVisibleVersion, normalizeStreamMetadata, oldestVisibleTime } from '../stream-metadata.js';
+import { startSubscription } from '../subscription.js';
+
+export interface MemoryEventStoreOptions {
+  /** Validates appended data and upcasts what is read. */
+  readonly schemas?: SchemaRegistry;
+  /** The `source` of recorded events. Default `eventloom`. */
+  readonly source?: string;
+  /** Where recorded times come from; tests pass a fake clock. */
+  readonly clock?: () => Date;
+}
+
+interface StreamRecord {
+  readonly events: RecordedEvent[];
+  version: bigint;
+  metadata: StreamMetadata;
+  softDeleted: boolean;
+  tombstoned: boolean;
+}
+
+export class MemoryEventStore implements EventStore {
+  readonly #log: RecordedEvent[] = [];
+  readonly #streams = new Map<string, StreamRecord>();
+  readonly #ids = new Map<string, RecordedEvent>();
+  readonly #checkpoints = new Map<string, Position>();
+  readonly #signal = new AppendSignal();
+  readonly #schemas: SchemaRegistry | undefined;
+  readonly #source: string;
+  readonly #clock: () => Date;
+  #closed = false;
+
+  readonly checkpoints: CheckpointStore = {
+    load: async (id) => {
+      this.#assertOpen();
+      return this.#checkpoints.get(id) ?? null;
+    },
+    store: async (id, position) => {
+      this.#assertOpen();
+      this.#checkpoints.set(id, position);
+    },
+  };
+
+  constructor(options: MemoryEventStoreOptions = {}) {
+    this.#schemas = options.schemas;
+    this.#source = options.source ?? 'eventloom';
+    this.#clock = options.clock ?? (() => new Date());
+  }
+
+  async appendToStream<E extends Event>(
+    streamId: string,
+    events: readonly EventToAppend<E>[],
+    options?: AppendOptions,
+  ): Promise<AppendResult> {
+    this.#assertOpen();
+    const prepared = await prepareAppend(streamId, events, options, this.#schemas);
+    this.#assertOpen();
+    const stream = this.#streams.get(streamId);
+    if (stream?.tombstoned) throw new StreamDeletedError(streamId);
+
+    const retry = this.#exactRetry(streamId, prepared.expected, prepared.events.map((e) => e.id));
+    if (retry) return retry;
+    checkExpectedVersion(streamId, prepared.expected, {
+      version: stream?.version ?? 0n,
+      visible: stream !== undefined && !stream.softDeleted,
+    });
+
+    const record = stream ?? { events: [], version: 0n, metadata: {}, softDeleted: false, tombstoned: false };
+    const time = this.#clock().toISOString();
+    const recorded: RecordedEvent[] = prepared.events.map((event, i) => ({
+      id: event.id,
+      type: event.type,
+      schemaVersion: event.schemaVersion,
+      streamId,
+      streamVersion: record.version + BigInt(i + 1),
+      position: BigInt(this.#log.length + i + 1),
+      time,
+      source: this.#source,
+      correlationId: event.correlationId,
+      causationId: event.causationId,
+      data: structuredClone(event.data),
+      metadata: structuredClone(event.metadata),
+    }));
+    for (const event of recorded) {
+      this.#log.push(event);
+      record.events.push(event);
+      this.#ids.set(event.id, event);
+    }
+    record.version += BigInt(recorded.length);
+    record.softDeleted = false;
+    if (!stream) this.#streams.set(streamId, record);
+    this.#signal.notify();
+    return { nextExpectedVersion: record.version, position: recorded.at(-1)!.position, idempotent: false, events: recorded };
+  }
+
+  /** Returns the original result when `ids` are already recorded here, in order, under the same expectation. */
+  #exactRetry(streamId: string, expected: ReturnType<typeof normalizeExpectedVersion>, ids: string[]): AppendResult | null {
+    const first = this.#ids.get(ids[0]!);
+    const anyKnown = first !== undefined || ids.some((id) => this.#ids.has(id));
+    if (!anyKnown) return null;
+    if (!first || first.streamId !== streamId) throw new DuplicateEventIdError(first?.id ?? ids.find((id) => this.#ids.has(id))!, streamId);
+    const stream = this.#streams.get(streamId)!;
+    const start = Number(first.streamVersion) - 1;
+    const recorded = stream.events.slice(start, start + ids.length);
+    if (recorded.length !== ids.length || recorded.some((event, i) => event.id !== ids[i])) {
+      throw new DuplicateEventIdError(first.id, streamId);
+    }
+    if (!retryMatchesExpectation(expected, first.streamVersion)) {
+      throw new WrongExpectedVersionError(streamId, expected, stream.version);
+    }
+    return {
+      nextExpectedVersion: recorded.at(-1)!.streamVersion,
+      position: recorded.at(-1)!.position,
+      idempotent: true,
+      events: recorded,
+    };
+  }
+
+  async *readStream<E extends Event = Event>(streamId: string, options: ReadStreamOptions = {}): AsyncIterable<RecordedEvent<E>> {
+    this.#assertOpen();
+    assertStreamId(streamId);
+    const backwards = options.direction === 'backwards';
+    const fromVersion = normalizeVersion(options.fromVersion, 'fromVersion');
+    const maxCount = normalizeMaxCount(options.maxCount) ?? Infinity;
+    normalizeBatchSize(options.batchSize);
+    const stream = this.#streams.get(streamId);
+    if (!stream) return;
+    if (stream.tombstoned) throw new StreamDeletedError(streamId);
+    const first = firstVisibleVersion(stream.metadata, stream.version);
+    const oldest = oldestVisibleTime(stream.metadata, this.#clock());
+    const events = stream.events.filter((e) => e.streamVersion >= first && (oldest === undefined || e.time >= oldest));
+    const ordered = backwards ? events.reverse() : events;
+    let yielded = 0;
+    for (const event of ordered) {
+      if (yielded >= maxCount) return;
+      if (fromVersion !== undefined && (backwards ? event.streamVersion > fromVersion : event.streamVersion < fromVersion)) continue;
+      yielded++;
+      yield this.#upcast(event) as RecordedEvent<E>;
+    }
+  }
+
+  async *readAll<E extends Event = Event>(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent<E>> {
+    this.#assertOpen();
+    const filter = normalizeFilter(options.filter);
+    const maxCount = normalizeMaxCount(options.maxCount) ?? Infinity;
+    normalizeBatchSize(options.batchSize);
+    let index = Math.max(0, Number(options.fromPosition ?? 1n) - 1);
+    let yielded = 0;
+    // The log only grows, so indexing it live is safe across the awaits of the consumer.
+    while (index < this.#log.length && yielded < maxCount) {
+      const event = this.#log[index++]!;
+      if (!matchesFilter(filter, event.streamId, event.type)) continue;
+      if (this.#streams.get(event.streamId)?.tombstoned) continue;
+      yielded++;
+      yield this.#upcast(event) as RecordedEvent<E>;
+    }
+  }
+
+  readCategory<E extends Event = Event>(category: string, options: ReadCategoryOptions = {}): AsyncIterable<RecordedEvent<E>> {
+    const { eventTypes, ...rest } = options;
+    return this.readAll<E>({ ...rest, filter: { streamPrefixes: [`${category}-`], ...(eventTypes && { eventTypes }) } });
+  }
+
+  async headPosition(): Promise<Position> {
+    this.#assertOpen();
+    return BigInt(this.#log.length);
+  }
+
+  async streamInfo(streamId: string): Promise<StreamInfo> {
+    this.#assertOpen();
+    assertStreamId(streamId);
+    const stream = this.#streams.get(streamId);
+    return {
+      streamId,
+      version: stream?.version ?? 0n,
+      exists: stream !== undefined && !stream.softDeleted && !stream.tombstoned,
+      softDeleted: stream?.softDeleted ?? false,
+      tombstoned: stream?.tombstoned ?? false,
+      metadata: stream?.metadata ?? {},
+    };
+  }
+
+  async setStreamMetadata(streamId: string, metadata: StreamMetadata): Promise<void> {
+    this.#assertOpen();
+    assertStreamId(streamId);
+    const normalized = normalizeStreamMetadata(metadata);
+    const stream = this.#streams.get(streamId);
+    if (stream?.tombstoned) throw new StreamDeletedError(streamId);
+    if (stream) stream.metadata = normalized;
+    else this.#streams.set(streamId, { events: [], version: 0n, metadata: normalized, softDeleted: false, tombstoned: false });
+  }
+
+  async deleteStream(streamId: string, options: DeleteStreamOptions = {}): Promise<void> {
+    this.#assertOpen();
+    assertStreamId(streamId);
+    const expected = normalizeExpectedVersion(options.expectedVersion);
+    const stream = this.#streams.get(streamId);
+    if (stream?.tombstoned) throw new StreamDeletedError(streamId);
+    checkExpectedVersion(streamId, expected, { version: stream?.version ?? 0n, visible: !!stream && !stream.softDeleted });
+    const record = stream ?? { events: [], version: 0n, metadata: {}, softDeleted: false, tombstoned: false };
+    if (options.hard) {
+      record.tombstoned = true;
+    } else {
+      record.softDeleted = true;
+      record.metadata = { ...record.metadata, truncateBefore: record.version + 1n };
+    }
+    if (!stream) this.#streams.set(streamId, record);
+  }
+
+  subscribe<E extends Event = Event>(options: SubscribeOptions<E>): Subscription {
+    this.#assertOpen();
+    return startSubscription(
+      {
+        readAll: (o) => this.readAll(o),
+        headPosition: () => this.headPosition(),
+        checkpoints: this.checkpoints,
+        waitForAppend: (ms, signal) => this.#signal.wait(ms, signal),
+      },
+      options,
+    );
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#signal.notify();
+  }
+
+  #upcast(event: RecordedEvent): RecordedEvent {
+    const copy = { ...event, data: structuredClone(event.data), metadata: structuredClone(event.metadata) };
+    return this.#schemas ? this.#schemas.upcast(copy) : copy;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new StoreClosedError();
+  }
+}

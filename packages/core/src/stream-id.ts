@@ -1,0 +1,37 @@
+/** Stream ids are `category-id`: the category is what stands before the first `-`. */
+import { InvalidArgumentError } from './errors.js';
+
+export const MAX_STREAM_ID_LENGTH = 255;
+
+// Control characters make ids that print and log badly and are nearly always a bug.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** Throws `InvalidArgumentError` unless `streamId` is a usable stream id. */
+export function assertStreamId(streamId: unknown, argument = 'streamId'): asserts streamId is string {
+  if (typeof streamId !== 'string') {
+    throw new InvalidArgumentError(argument, `must be a string, got ${typeof streamId}`);
+  }
+  if (streamId.length === 0) throw new InvalidArgumentError(argument, 'must not be empty');
+  if (streamId.length > MAX_STREAM_ID_LENGTH) {
+    throw new InvalidArgumentError(
+      argument,
+      `is ${streamId.length} characters long; the limit is ${MAX_STREAM_ID_LENGTH}`,
+    );
+  }
+  if (CONTROL.test(streamId)) throw new InvalidArgumentError(argument, 'must not contain control characters');
+}
+
+/** `order-123` → `order`; a stream id without `-` is its own category. */
+export function categoryOf(streamId: string): string {
+  const dash = streamId.indexOf('-');
+  return dash === -1 ? streamId : streamId.slice(0, dash);
+}
+
+/** `streamIdOf('order', '123')` → `order-123`. */
+export function streamIdOf(category: string, id: string): string {
+  if (category.length === 0 || category.includes('-')) {
+    throw new InvalidArgumentError('category', `must be non-empty and contain no '-', got '${category}'`);
+  }
+  return `${category}-${id}`;
+}

@@ -1,0 +1,71 @@
+/** Stream metadata rules (maxCount, maxAge, truncateBefore), written once for every store. */
+import { InvalidArgumentError } from './errors.js';
+import type { StreamMetadata } from './event-store.js';
+import { assertJson } from './json.js';
+
+/** Validates and normalizes metadata given by a user. */
+export function normalizeStreamMetadata(metadata: StreamMetadata): StreamMetadata {
+  if (metadata === null || typeof metadata !== 'object') {
+    throw new InvalidArgumentError('metadata', 'must be an object');
+  }
+  const { maxCount, maxAgeSeconds, truncateBefore, custom } = metadata;
+  if (maxCount !== undefined && (!Number.isSafeInteger(maxCount) || maxCount < 1)) {
+    throw new InvalidArgumentError('metadata.maxCount', `must be a positive integer, got ${String(maxCount)}`);
+  }
+  if (maxAgeSeconds !== undefined && (!Number.isFinite(maxAgeSeconds) || maxAgeSeconds <= 0)) {
+    throw new InvalidArgumentError('metadata.maxAgeSeconds', `must be a positive number, got ${String(maxAgeSeconds)}`);
+  }
+  if (truncateBefore !== undefined && (typeof truncateBefore !== 'bigint' || truncateBefore < 0n)) {
+    throw new InvalidArgumentError('metadata.truncateBefore', 'must be a non-negative bigint version');
+  }
+  if (custom !== undefined) {
+    if (custom === null || typeof custom !== 'object' || Array.isArray(custom)) {
+      throw new InvalidArgumentError('metadata.custom', 'must be an object');
+    }
+    try {
+      assertJson(custom, 'metadata.custom');
+    } catch (error) {
+      throw new InvalidArgumentError('metadata.custom', (error as Error).message);
+    }
+  }
+  return {
+    ...(maxCount !== undefined && { maxCount }),
+    ...(maxAgeSeconds !== undefined && { maxAgeSeconds }),
+    ...(truncateBefore !== undefined && { truncateBefore }),
+    ...(custom !== undefined && { custom }),
+  };
+}
+
+/** The lowest version `readStream` shows, given the stream's metadata and its version. */
+export function firstVisibleVersion(metadata: StreamMetadata, version: bigint): bigint {
+  let first = 1n;
+  if (metadata.truncateBefore !== undefined && metadata.truncateBefore > first) first = metadata.truncateBefore;
+  if (metadata.maxCount !== undefined) {
+    const byCount = version - BigInt(metadata.maxCount) + 1n;
+    if (byCount > first) first = byCount;
+  }
+  return first;
+}
+
+/** ISO time before which events are hidden by `maxAgeSeconds`, or undefined. */
+export function oldestVisibleTime(metadata: StreamMetadata, now: Date): string | undefined {
+  if (metadata.maxAgeSeconds === undefined) return undefined;
+  return new Date(now.getTime() - metadata.maxAgeSeconds * 1000).toISOString();
+}
+
+/** Metadata as stored: JSON with the bigint written as a string. */
+export function serializeStreamMetadata(metadata: StreamMetadata): string {
+  return JSON.stringify({
+    ...metadata,
+    ...(metadata.truncateBefore !== undefined && { truncateBefore: metadata.truncateBefore.toString() }),
+  });
+}
+
+export function deserializeStreamMetadata(json: string | null | undefined): StreamMetadata {
+  if (!json) return {};
+  const raw = JSON.parse(json) as Record<string, unknown>;
+  return {
+    ...(raw as StreamMetadata),
+    ...(typeof raw.truncateBefore === 'string' && { truncateBefore: BigInt(raw.truncateBefore) }),
+  };
+}
