@@ -1,0 +1,2 @@
+/** @eventloom/testing: conformance suites for adapters and given/when/then helpers for users. */
+export * from './services.js';
