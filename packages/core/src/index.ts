@@ -35,3 +35,4 @@ export { AppendSignal } from './append-signal.js';
 export { startSubscription, sleep, type SubscriptionSource } from './subscription.js';
 export { MemoryEventStore, type MemoryEventStoreOptions } from './memory/memory-event-store.js';
 export { MemorySnapshotStore, type Snapshot, type SnapshotStore } from './snapshot-store.js';
+export { collect } from './collect.js';

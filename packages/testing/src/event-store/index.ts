@@ -1,0 +1,2 @@
+export { runEventStoreConformance } from './conformance.js';
+export type { CreatedStore, EventStoreConformanceOptions, StoreFactoryOptions } from './context.js';
