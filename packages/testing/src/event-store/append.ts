@@ -157,6 +157,18 @@ export function appendTests(ctx: SuiteContext): void {
         expect(await readStreamAll(store, streamId)).toHaveLength(2);
       });
 
+      it("rejects a retry under 'no_stream' of ids that were not the stream's first events", async () => {
+        const store = await ctx.store();
+        const streamId = uniqueStream();
+        await store.appendToStream(streamId, many(2));
+        const batch = many(1).map((e) => ({ ...e, id: uuidv7() }));
+        await store.appendToStream(streamId, batch, { expectedVersion: 'any' });
+        await expect(store.appendToStream(streamId, batch, { expectedVersion: 'no_stream' })).rejects.toBeInstanceOf(
+          WrongExpectedVersionError,
+        );
+        expect(await readStreamAll(store, streamId)).toHaveLength(3);
+      });
+
       it('rejects an id already used in another stream', async () => {
         const store = await ctx.store();
         const a = uniqueStream();
