@@ -36,3 +36,13 @@ export { startSubscription, sleep, type SubscriptionSource } from './subscriptio
 export { MemoryEventStore, type MemoryEventStoreOptions } from './memory/memory-event-store.js';
 export { MemorySnapshotStore, type Snapshot, type SnapshotStore } from './snapshot-store.js';
 export { collect } from './collect.js';
+export { fold, decisionEvents, type Decider } from './decider.js';
+export { AggregateRoot, aggregateDecider } from './aggregate-root.js';
+export { resolveRetryPolicy, backoffDelay, type RetryPolicy, type ResolvedRetryPolicy } from './retry-policy.js';
+export { loadState, type LoadedState, type LoadStateOptions, type SnapshotPolicy } from './load-state.js';
+export {
+  CommandHandler,
+  type CommandHandlerOptions,
+  type CommandResult,
+  type HandleOptions,
+} from './command-handler.js';

@@ -1,3 +1,4 @@
 /** @eventloom/testing: conformance suites for adapters and given/when/then helpers for users. */
 export * from './services.js';
 export * from './event-store/index.js';
+export { deciderSpec, type DeciderThen, type DeciderWhen } from './decider-spec.js';
