@@ -46,3 +46,4 @@ export {
   type CommandResult,
   type HandleOptions,
 } from './command-handler.js';
+export { toCloudEvent, fromCloudEvent, type CloudEventV1 } from './cloud-event.js';

@@ -1,0 +1,43 @@
+/**
+ * Values that are plain on synchronous stores (memory, SQLite) and promises on asynchronous ones
+ * (PostgreSQL). Code written as a generator over `step` runs synchronously as long as nothing it
+ * waits on is a promise — which matters because a SQLite transaction cannot span an `await`.
+ */
+export type MaybePromise<T> = T | Promise<T>;
+
+export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+/** Inside a `drive`n generator: `const x = yield* step(maybePromise)`. */
+export function* step<T>(value: MaybePromise<T>): Generator<unknown, T, unknown> {
+  return (yield value) as T;
+}
+
+/**
+ * Runs the generator to its end. Plain yielded values go straight back in; a promise suspends it
+ * until settled (a rejection is thrown at the `yield`). Returns a plain value when no promise
+ * was met.
+ */
+export function drive<R>(generator: Generator<unknown, R, unknown>): MaybePromise<R> {
+  return resume(generator, () => generator.next(undefined));
+}
+
+function resume<R>(generator: Generator<unknown, R, unknown>, advance: () => IteratorResult<unknown, R>): MaybePromise<R> {
+  let result = advance();
+  while (!result.done) {
+    const value = result.value;
+    if (isPromiseLike(value)) {
+      return Promise.resolve(value).then(
+        (settled) => resume(generator, () => generator.next(settled)),
+        (error: unknown) => resume(generator, () => generator.throw(error)),
+      );
+    }
+    result = generator.next(value);
+  }
+  return result.value;
+}
