@@ -61,10 +61,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         live.set(orderId, result.state.toSnapshot());
         conflictsRetried += result.attempts - 1;
         const what = result.events.map((e) => e.type).join(', ') || 'no change';
-        log(`  ${command.type.padEnd(12)} ${orderId.padEnd(10)} → ${what} (v${result.nextExpectedVersion})`);
+        log(`  ${command.type.padEnd(12)} ${orderId.padEnd(6)} → ${what} (v${result.nextExpectedVersion})`);
       } catch (error) {
         if (!(error instanceof OrderRuleError)) throw error;
-        log(`  ${command.type.padEnd(12)} ${orderId.padEnd(10)} ✗ refused: ${error.message}`);
+        log(`  ${command.type.padEnd(12)} ${orderId.padEnd(6)} ✗ refused: ${error.message}`);
       }
     };
     const create = (orderId: string, customerId: string, lines: [keyof typeof catalogue, number][], correlationId: string) =>
@@ -82,21 +82,21 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const total = (orderId: string) => live.get(orderId)!.totalAmount;
 
     log('Commands');
-    await create('ord-1001', 'cust-ada', [['keyboard', 1], ['mouse', 2]], 'checkout-1');
-    await send('ord-1001', { type: 'PayOrder', correlationId: 'checkout-1', data: { amount: total('ord-1001'), paymentId: 'pay-1' } });
-    await send('ord-1001', { type: 'ShipOrder', correlationId: 'checkout-1', data: { carrier: 'DHL', trackingNumber: 'JD0001' } });
-    await create('ord-1002', 'cust-grace', [['monitor', 2]], 'checkout-2');
-    await send('ord-1002', { type: 'PayOrder', correlationId: 'checkout-2', data: { amount: 1, paymentId: 'pay-2' } });
-    await send('ord-1002', { type: 'PayOrder', correlationId: 'checkout-2', data: { amount: total('ord-1002'), paymentId: 'pay-3' } });
-    await create('ord-1003', 'cust-alan', [['cable', 4]], 'checkout-3');
-    await send('ord-1003', { type: 'CancelOrder', correlationId: 'checkout-3', data: { reason: 'customer changed their mind' } });
-    await send('ord-1003', { type: 'CancelOrder', correlationId: 'checkout-3', data: { reason: 'clicked twice' } });
-    await send('ord-1001', { type: 'CancelOrder', correlationId: 'support-7', data: { reason: 'too late' } });
+    await create('1001', 'cust-ada', [['keyboard', 1], ['mouse', 2]], 'checkout-1');
+    await send('1001', { type: 'PayOrder', correlationId: 'checkout-1', data: { amount: total('1001'), paymentId: 'pay-1' } });
+    await send('1001', { type: 'ShipOrder', correlationId: 'checkout-1', data: { carrier: 'DHL', trackingNumber: 'JD0001' } });
+    await create('1002', 'cust-grace', [['monitor', 2]], 'checkout-2');
+    await send('1002', { type: 'PayOrder', correlationId: 'checkout-2', data: { amount: 1, paymentId: 'pay-2' } });
+    await send('1002', { type: 'PayOrder', correlationId: 'checkout-2', data: { amount: total('1002'), paymentId: 'pay-3' } });
+    await create('1003', 'cust-alan', [['cable', 4]], 'checkout-3');
+    await send('1003', { type: 'CancelOrder', correlationId: 'checkout-3', data: { reason: 'customer changed their mind' } });
+    await send('1003', { type: 'CancelOrder', correlationId: 'checkout-3', data: { reason: 'clicked twice' } });
+    await send('1001', { type: 'CancelOrder', correlationId: 'support-7', data: { reason: 'too late' } });
     // Two clerks act on the same order at once: the loser re-decides on fresh state and retries.
-    await create('ord-1004', 'cust-barbara', [['keyboard', 3]], 'checkout-4');
+    await create('1004', 'cust-barbara', [['keyboard', 3]], 'checkout-4');
     await Promise.all([
-      send('ord-1004', { type: 'PayOrder', correlationId: 'checkout-4', data: { amount: total('ord-1004'), paymentId: 'pay-4' } }),
-      send('ord-1004', { type: 'CancelOrder', correlationId: 'support-8', data: { reason: 'duplicate order' } }),
+      send('1004', { type: 'PayOrder', correlationId: 'checkout-4', data: { amount: total('1004'), paymentId: 'pay-4' } }),
+      send('1004', { type: 'CancelOrder', correlationId: 'support-8', data: { reason: 'duplicate order' } }),
     ]);
 
     log('');
@@ -126,6 +126,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 }
 
 function describe(event: RecordedEvent): string {
-  const short = (id: string | null) => (id === null ? '—' : id.length > 12 ? `${id.slice(0, 8)}…${id.slice(-4)}` : id);
+  // UUIDv7s made in the same second share their first digits; the tail tells them apart.
+  const short = (id: string | null) => (id === null ? '—' : id.length > 13 ? `…${id.slice(-12)}` : id);
   return `${String(event.position).padStart(4)}  ${`${event.streamId}@${event.streamVersion}`.padEnd(16)}  ${event.type.padEnd(15)} ${short(event.correlationId).padEnd(13)} ← ${short(event.causationId)}`;
 }
