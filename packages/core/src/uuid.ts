@@ -2,6 +2,10 @@
 import { getRandomValues } from 'node:crypto';
 
 const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+// Random bytes are drawn 4 KiB at a time: one getRandomValues call per id showed up in append profiles.
+const POOL_SIZE = 4096;
+const pool = new Uint8Array(POOL_SIZE);
+let poolOffset = POOL_SIZE;
 const bytes = new Uint8Array(16);
 let lastMs = 0;
 let sequence = 0;
@@ -11,7 +15,12 @@ let sequence = 0;
  * from this process strictly increasing.
  */
 export function uuidv7(now: number = Date.now()): string {
-  getRandomValues(bytes);
+  if (poolOffset + 16 > POOL_SIZE) {
+    getRandomValues(pool);
+    poolOffset = 0;
+  }
+  bytes.set(pool.subarray(poolOffset, poolOffset + 16));
+  poolOffset += 16;
   if (now > lastMs) {
     lastMs = now;
     sequence = ((bytes[6]! & 0x07) << 8) | bytes[7]!; // start low so the counter has room

@@ -19,7 +19,7 @@ import type {
   SubscribeOptions,
   Subscription,
 } from '../event-store.js';
-import { checkExpectedVersion, normalizeExpectedVersion, retryMatchesExpectation } from '../expected-version.js';
+import { checkExpectedVersion, normalizeExpectedVersion, retryMatchesExpectation, type StreamState } from '../expected-version.js';
 import { prepareAppend } from '../prepare-append.js';
 import { matchesFilter, normalizeBatchSize, normalizeFilter, normalizeMaxCount, normalizeVersion } from '../read-options.js';
 import type { SchemaRegistry } from '../schema-registry.js';
@@ -85,10 +85,7 @@ export class MemoryEventStore implements EventStore {
 
     const retry = this.#exactRetry(streamId, prepared.expected, prepared.events.map((e) => e.id));
     if (retry) return retry;
-    checkExpectedVersion(streamId, prepared.expected, {
-      version: stream?.version ?? 0n,
-      visible: stream !== undefined && !stream.softDeleted,
-    });
+    checkExpectedVersion(streamId, prepared.expected, visibility(stream));
 
     const record = stream ?? { events: [], version: 0n, metadata: {}, softDeleted: false, tombstoned: false };
     const time = this.#clock().toISOString();
@@ -198,7 +195,7 @@ export class MemoryEventStore implements EventStore {
     return {
       streamId,
       version: stream?.version ?? 0n,
-      exists: stream !== undefined && !stream.softDeleted && !stream.tombstoned,
+      exists: visibility(stream).visible && !stream!.tombstoned,
       softDeleted: stream?.softDeleted ?? false,
       tombstoned: stream?.tombstoned ?? false,
       metadata: stream?.metadata ?? {},
@@ -221,7 +218,7 @@ export class MemoryEventStore implements EventStore {
     const expected = normalizeExpectedVersion(options.expectedVersion);
     const stream = this.#streams.get(streamId);
     if (stream?.tombstoned) throw new StreamDeletedError(streamId);
-    checkExpectedVersion(streamId, expected, { version: stream?.version ?? 0n, visible: !!stream && !stream.softDeleted });
+    checkExpectedVersion(streamId, expected, visibility(stream));
     const record = stream ?? { events: [], version: 0n, metadata: {}, softDeleted: false, tombstoned: false };
     if (options.hard) {
       record.tombstoned = true;
@@ -258,4 +255,9 @@ export class MemoryEventStore implements EventStore {
   #assertOpen(): void {
     if (this.#closed) throw new StoreClosedError();
   }
+}
+
+/** A stream with only metadata, or whose events were all soft-deleted, counts as no stream. */
+function visibility(stream: StreamRecord | undefined): StreamState {
+  return { version: stream?.version ?? 0n, visible: stream !== undefined && stream.version > 0n && !stream.softDeleted };
 }

@@ -17,6 +17,18 @@ export function metadataTests(ctx: SuiteContext): void {
       expect(await store.streamInfo(uniqueStream())).toMatchObject({ version: 0n, exists: false });
     });
 
+    it('a stream with metadata but no events does not exist yet', async () => {
+      const store = await ctx.store();
+      const streamId = uniqueStream();
+      await store.setStreamMetadata(streamId, { maxCount: 2 });
+      expect(await store.streamInfo(streamId)).toMatchObject({ exists: false, version: 0n, metadata: { maxCount: 2 } });
+      await expect(store.appendToStream(streamId, many(1), { expectedVersion: 'stream_exists' })).rejects.toBeInstanceOf(
+        WrongExpectedVersionError,
+      );
+      await store.appendToStream(streamId, many(3), { expectedVersion: 'no_stream' });
+      expect((await readStreamAll(store, streamId)).map((e) => e.streamVersion)).toEqual([2n, 3n]);
+    });
+
     it('maxCount keeps only the newest events visible', async () => {
       const store = await ctx.store();
       const streamId = uniqueStream();

@@ -1,0 +1,155 @@
+/**
+ * One append, run inside the group commit's transaction: the expected-version rules, the exact
+ * retry, the inserts and the inline handlers, all under a savepoint so a failure undoes only this
+ * append. Synchronous: nothing else runs on the connection meanwhile.
+ */
+import {
+  categoryOf,
+  DuplicateEventIdError,
+  expectationHolds,
+  InvalidArgumentError,
+  retryMatchesExpectation,
+  StreamDeletedError,
+  WrongExpectedVersionError,
+  type AppendResult,
+  type PreparedAppend,
+  type RecordedEvent,
+} from '@eventloom/core';
+import { decodeEvent } from './event-row.js';
+import type { SqliteDatabase } from './open-database.js';
+import { isUniqueViolation } from './sqlite-errors.js';
+import type { Statements } from './statements.js';
+
+/** Runs inside an append's transaction, after its events are inserted; throwing rolls the append back. */
+export type InlineHandler = (events: readonly RecordedEvent[], db: SqliteDatabase) => void;
+
+export interface AppendContext {
+  readonly db: SqliteDatabase;
+  readonly statements: Statements;
+  readonly source: string;
+  readonly clock: () => Date;
+  readonly inlineHandlers: ReadonlySet<InlineHandler>;
+  /** What inline handlers see: events as readers would (upcast). */
+  readonly present: (event: RecordedEvent) => RecordedEvent;
+}
+
+export function appendInTransaction(ctx: AppendContext, append: PreparedAppend): AppendResult {
+  const { statements: s, db } = ctx;
+  const { streamId, expected } = append;
+  const row = s.getStream.get(streamId);
+  if (row !== undefined && row[3] !== 0) throw new StreamDeletedError(streamId);
+  const version = row === undefined ? 0 : row[0];
+  const visible = version > 0 && row![2] === 0;
+  if (!expectationHolds(expected, { version: BigInt(version), visible })) {
+    const retry = exactRetry(s, append, version);
+    if (retry) return retry;
+    throw new WrongExpectedVersionError(streamId, expected, version === 0 ? null : BigInt(version));
+  }
+
+  s.savepoint.run();
+  try {
+    const result = insert(ctx, append, version, row !== undefined);
+    s.release.run();
+    return result;
+  } catch (error) {
+    // A failed statement can end the whole transaction (disk full, I/O); then there is no savepoint left.
+    if (db.inTransaction) {
+      s.rollbackTo.run();
+      s.release.run();
+    }
+    if (db.inTransaction && isUniqueViolation(error, 'events.id')) {
+      const retry = exactRetry(s, append, version);
+      if (retry) return retry;
+    }
+    throw error;
+  }
+}
+
+function insert(ctx: AppendContext, append: PreparedAppend, version: number, streamKnown: boolean): AppendResult {
+  const { statements: s, source } = ctx;
+  const { streamId, events } = append;
+  const time = ctx.clock().toISOString();
+  const category = categoryOf(streamId);
+  const recorded: RecordedEvent[] = new Array(events.length);
+  let next = version;
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i]!;
+    next++;
+    const { lastInsertRowid } = s.insertEvent.run(
+      event.id,
+      streamId,
+      category,
+      next,
+      event.type,
+      event.schemaVersion,
+      event.dataJson,
+      event.metadataJson,
+      event.correlationId,
+      event.causationId,
+      time,
+      source,
+    );
+    recorded[i] = {
+      id: event.id,
+      type: event.type,
+      schemaVersion: event.schemaVersion,
+      streamId,
+      streamVersion: BigInt(next),
+      position: BigInt(lastInsertRowid),
+      time,
+      source,
+      correlationId: event.correlationId,
+      causationId: event.causationId,
+      // The caller's own objects: they were just checked to be plain JSON, so no copy is needed.
+      data: event.data,
+      metadata: event.metadataJson === '{}' ? {} : event.metadata,
+    };
+  }
+  if (streamKnown) s.setStreamVersion.run(next, streamId);
+  else s.insertStream.run(streamId, next);
+  if (ctx.inlineHandlers.size > 0) runInlineHandlers(ctx, recorded);
+  const last = recorded[recorded.length - 1]!;
+  return { nextExpectedVersion: last.streamVersion, position: last.position, idempotent: false, events: recorded };
+}
+
+function runInlineHandlers(ctx: AppendContext, recorded: readonly RecordedEvent[]): void {
+  const events = recorded.map(ctx.present);
+  for (const handler of ctx.inlineHandlers) {
+    const returned: unknown = handler(events, ctx.db);
+    if (returned instanceof Promise || (typeof returned === 'object' && returned !== null && 'then' in returned)) {
+      // Work after an await would run outside the transaction, after the append was acknowledged.
+      (returned as Promise<unknown>).then(undefined, () => undefined);
+      throw new InvalidArgumentError(
+        'inline handler',
+        'returned a promise; inline handlers run inside the append transaction and must be synchronous (use a subscription for async work)',
+      );
+    }
+  }
+}
+
+/**
+ * The original result when the append's ids are already recorded here, in order, under the same
+ * expectation (as in MemoryEventStore); null when none of them is known.
+ * @throws DuplicateEventIdError when some are known but not as exactly this append
+ */
+function exactRetry(s: Statements, append: PreparedAppend, version: number): AppendResult | null {
+  const { streamId, expected, events } = append;
+  const first = s.findEventById.get(events[0]!.id);
+  if (first === undefined) {
+    const known = events.find((event) => s.findEventById.get(event.id) !== undefined);
+    if (known === undefined) return null;
+    throw new DuplicateEventIdError(known.id, streamId);
+  }
+  const [firstStream, firstVersion] = first;
+  if (firstStream !== streamId) throw new DuplicateEventIdError(events[0]!.id, streamId);
+  const rows = s.readStreamForwards.all(streamId, firstVersion, firstVersion + events.length - 1, '', events.length);
+  if (rows.length !== events.length || rows.some((row, i) => row[1] !== events[i]!.id)) {
+    throw new DuplicateEventIdError(events[0]!.id, streamId);
+  }
+  if (!retryMatchesExpectation(expected, BigInt(firstVersion))) {
+    throw new WrongExpectedVersionError(streamId, expected, BigInt(version));
+  }
+  const recorded = rows.map(decodeEvent);
+  const last = recorded[recorded.length - 1]!;
+  return { nextExpectedVersion: last.streamVersion, position: last.position, idempotent: true, events: recorded };
+}

@@ -1,0 +1,65 @@
+/** Applies the pending migrations of `sql/migrations.ts`, each once, each in its own transaction. */
+import { StoreUnavailableError } from '@eventloom/core';
+import type { SqliteDatabase } from './open-database.js';
+import { CREATE_MIGRATIONS_TABLE, CURRENT_SCHEMA_VERSION, MIGRATIONS, RECORD_MIGRATION, type Migration } from './sql/migrations.js';
+
+/** The schema version this code writes and understands. */
+export const LATEST_SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;
+
+/**
+ * Brings the file's schema up to `migrations`' last version and returns the versions applied now.
+ * Another process may migrate the same file at the same time: the write lock (BEGIN IMMEDIATE)
+ * and a second look at the version inside it keep each migration to one application.
+ * @throws StoreUnavailableError when the file was migrated by newer code than this.
+ */
+export function migrate(db: SqliteDatabase, migrations: readonly Migration[] = MIGRATIONS, now: () => Date = () => new Date()): number[] {
+  assertOrdered(migrations);
+  const latest = migrations.at(-1)?.version ?? 0;
+  const applied: number[] = [];
+  inTransaction(db, () => db.exec(CREATE_MIGRATIONS_TABLE));
+  const current = db.prepare<[], number>(CURRENT_SCHEMA_VERSION).pluck();
+  assertNotNewer(db.name, current.get()!, latest);
+  for (const migration of migrations) {
+    inTransaction(db, () => {
+      const version = current.get()!;
+      assertNotNewer(db.name, version, latest);
+      if (version >= migration.version) return;
+      db.exec(migration.sql);
+      db.prepare(RECORD_MIGRATION).run(migration.version, migration.name, now().toISOString());
+      applied.push(migration.version);
+    });
+  }
+  return applied;
+}
+
+export function schemaVersion(db: SqliteDatabase): number {
+  return db.prepare<[], number>(CURRENT_SCHEMA_VERSION).pluck().get()!;
+}
+
+function inTransaction(db: SqliteDatabase, work: () => void): void {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    work();
+    db.exec('COMMIT');
+  } catch (error) {
+    if (db.inTransaction) db.exec('ROLLBACK');
+    throw error;
+  }
+}
+
+function assertNotNewer(filename: string, version: number, latest: number): void {
+  if (version > latest) {
+    throw new StoreUnavailableError(
+      `The SQLite file ${filename} has schema version ${version}, newer than the ${latest} this @eventloom/sqlite knows; ` +
+        'upgrade @eventloom/sqlite to open it (nothing was changed)',
+    );
+  }
+}
+
+function assertOrdered(migrations: readonly Migration[]): void {
+  migrations.forEach((migration, i) => {
+    if (migration.version !== i + 1) {
+      throw new Error(`Migration ${migration.name} has version ${migration.version}; versions must run 1, 2, 3… without gaps`);
+    }
+  });
+}

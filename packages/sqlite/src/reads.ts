@@ -1,0 +1,82 @@
+/**
+ * Reads of one stream and of the global log, in keyset-paged batches: the iterable holds one
+ * batch at a time, however long the stream or the log.
+ */
+import {
+  assertStreamId,
+  deserializeStreamMetadata,
+  firstVisibleVersion,
+  normalizeBatchSize,
+  normalizeFilter,
+  normalizeMaxCount,
+  normalizeVersion,
+  oldestVisibleTime,
+  StreamDeletedError,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type RecordedEvent,
+} from '@eventloom/core';
+import type { EventRow } from './event-row.js';
+import type { Statements } from './statements.js';
+
+export interface ReadContext {
+  readonly statements: Statements;
+  readonly clock: () => Date;
+  /** Row to event, upcast. */
+  readonly decode: (row: EventRow) => RecordedEvent;
+  /** Throws `StoreClosedError` once the store is closed; called before every batch. */
+  readonly assertOpen: () => void;
+}
+
+/** Checks happen on the first `next()`, as they do in MemoryEventStore's generators. */
+export async function* readStreamEvents(ctx: ReadContext, streamId: string, options: ReadStreamOptions): AsyncGenerator<RecordedEvent> {
+  ctx.assertOpen();
+  assertStreamId(streamId);
+  const backwards = options.direction === 'backwards';
+  const fromVersion = normalizeVersion(options.fromVersion, 'fromVersion');
+  let remaining = normalizeMaxCount(options.maxCount) ?? Infinity;
+  const batchSize = normalizeBatchSize(options.batchSize);
+  const stream = ctx.statements.getStream.get(streamId);
+  if (stream === undefined) return;
+  if (stream[3] !== 0) throw new StreamDeletedError(streamId);
+  const version = BigInt(stream[0]);
+  const metadata = stream[1] === '{}' ? {} : deserializeStreamMetadata(stream[1]);
+  // The stream as it is now: later appends are not chased, as in MemoryEventStore.
+  let low = firstVisibleVersion(metadata, version);
+  let high = version;
+  if (fromVersion !== undefined) {
+    if (backwards) high = fromVersion < high ? fromVersion : high;
+    else low = fromVersion > low ? fromVersion : low;
+  }
+  const oldest = oldestVisibleTime(metadata, ctx.clock()) ?? '';
+  const statement = backwards ? ctx.statements.readStreamBackwards : ctx.statements.readStreamForwards;
+  while (remaining > 0 && low <= high) {
+    ctx.assertOpen();
+    const limit = Math.min(batchSize, remaining);
+    const rows = statement.all(streamId, low, high, oldest, limit);
+    for (const row of rows) yield ctx.decode(row);
+    if (rows.length < limit) return;
+    remaining -= rows.length;
+    const last = BigInt(rows[rows.length - 1]![3]);
+    if (backwards) high = last - 1n;
+    else low = last + 1n;
+  }
+}
+
+export async function* readLogEvents(ctx: ReadContext, options: ReadAllOptions): AsyncGenerator<RecordedEvent> {
+  ctx.assertOpen();
+  const filter = normalizeFilter(options.filter);
+  let remaining = normalizeMaxCount(options.maxCount) ?? Infinity;
+  const batchSize = normalizeBatchSize(options.batchSize);
+  let from: number | bigint = normalizeVersion(options.fromPosition, 'fromPosition') ?? 1;
+  const { statement, params } = ctx.statements.logQuery(filter);
+  while (remaining > 0) {
+    ctx.assertOpen();
+    const limit = Math.min(batchSize, remaining);
+    const rows = statement.all(...params, from, limit);
+    for (const row of rows) yield ctx.decode(row);
+    if (rows.length < limit) return;
+    remaining -= rows.length;
+    from = BigInt(rows[rows.length - 1]![0]) + 1n;
+  }
+}

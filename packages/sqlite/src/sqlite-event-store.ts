@@ -1,0 +1,325 @@
+/**
+ * The event store on one SQLite file (better-sqlite3, WAL): the embedded default of Eventloom.
+ * Semantics are MemoryEventStore's; appends that arrive together share a transaction (group commit).
+ */
+import {
+  AppendSignal,
+  assertStreamId,
+  checkExpectedVersion,
+  deserializeStreamMetadata,
+  InvalidArgumentError,
+  normalizeExpectedVersion,
+  normalizeStreamMetadata,
+  prepareAppend,
+  prepareAppendSync,
+  serializeStreamMetadata,
+  startSubscription,
+  StoreClosedError,
+  StreamDeletedError,
+  type AppendOptions,
+  type AppendResult,
+  type CheckpointStore,
+  type DeleteStreamOptions,
+  type Event,
+  type EventStore,
+  type EventToAppend,
+  type Position,
+  type PreparedAppend,
+  type ReadAllOptions,
+  type ReadCategoryOptions,
+  type ReadStreamOptions,
+  type RecordedEvent,
+  type SchemaRegistry,
+  type SnapshotStore,
+  type StreamInfo,
+  type StreamMetadata,
+  type SubscribeOptions,
+  type Subscription,
+} from '@eventloom/core';
+import { appendInTransaction, type AppendContext, type InlineHandler } from './append.js';
+import { sqliteCheckpointStore } from './checkpoint-store.js';
+import { decodeEvent, type EventRow } from './event-row.js';
+import { GroupCommitter, type FlushSchedule, type GroupCommitStats } from './group-commit.js';
+import { migrate } from './migrate.js';
+import { openDatabase, type Durability, type SqliteDatabase } from './open-database.js';
+import { readLogEvents, readStreamEvents, type ReadContext } from './reads.js';
+import { SqliteSnapshotStore } from './snapshot-store.js';
+import { storeError } from './sqlite-errors.js';
+import { Statements, type StreamRow } from './statements.js';
+
+export interface SqliteEventStoreOptions {
+  /** Path of the SQLite file (created when missing), or `':memory:'` for tests. */
+  readonly filename: string;
+  /** Default `'full'`: an acknowledged append survives power loss. See `Durability`. */
+  readonly durability?: Durability;
+  /** Validates appended data and upcasts what is read. */
+  readonly schemas?: SchemaRegistry;
+  /** The `source` of recorded events. Default `eventloom`. */
+  readonly source?: string;
+  /** Where recorded times come from; tests pass a fake clock. */
+  readonly clock?: () => Date;
+  /** How often live subscriptions look for appends made by other processes. Default 250 ms. */
+  readonly pollIntervalMs?: number;
+  /** @internal When queued appends are flushed; only for measuring group commit. Default `'immediate'`. */
+  readonly flushSchedule?: FlushSchedule;
+}
+
+/**
+ * Opens (creating and migrating when needed) an event store on a SQLite file.
+ *
+ * @example
+ * const store = openSqliteEventStore({ filename: 'app.db' });
+ * await store.appendToStream('order-1', [{ type: 'OrderCreated', data: { total: 10 } }], { expectedVersion: 'no_stream' });
+ */
+export function openSqliteEventStore(options: SqliteEventStoreOptions): SqliteEventStore {
+  return new SqliteEventStore(options);
+}
+
+export class SqliteEventStore implements EventStore {
+  /** The better-sqlite3 handle, for read models kept in the same file (and the same transactions). */
+  readonly database: SqliteDatabase;
+  readonly snapshots: SnapshotStore;
+  readonly checkpoints: CheckpointStore;
+
+  readonly #statements: Statements;
+  readonly #committer: GroupCommitter;
+  readonly #signal = new AppendSignal();
+  readonly #inlineHandlers = new Set<InlineHandler>();
+  readonly #subscriptions = new Set<Subscription>();
+  readonly #schemas: SchemaRegistry | undefined;
+  readonly #clock: () => Date;
+  readonly #pollIntervalMs: number | undefined;
+  /** Reads for subscriptions: they go on while `close()` stops them. */
+  readonly #read: ReadContext;
+  /** Reads for callers: refused once `close()` has begun. */
+  readonly #publicRead: ReadContext;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: SqliteEventStoreOptions) {
+    const { schemas, source = 'eventloom', clock, pollIntervalMs } = checkOptions(options);
+    this.#schemas = schemas;
+    this.#clock = clock ?? (() => new Date());
+    this.#pollIntervalMs = pollIntervalMs;
+    this.database = openDatabase(options.filename, options.durability);
+    try {
+      migrate(this.database);
+      this.#statements = new Statements(this.database);
+    } catch (error) {
+      this.database.close();
+      throw storeError(error, `opening ${options.filename}`, 'nothing');
+    }
+    const statements = this.#statements;
+    const assertOpen = (): void => this.#assertDatabaseOpen();
+    const upcast = schemas ? (event: RecordedEvent) => schemas.upcast(event) : (event: RecordedEvent) => event;
+    this.#read = {
+      statements,
+      clock: this.#clock,
+      decode: schemas ? (row: EventRow) => schemas.upcast(decodeEvent(row)) : decodeEvent,
+      assertOpen,
+    };
+    this.#publicRead = { ...this.#read, assertOpen: () => this.#assertOpen() };
+    const appendContext: AppendContext = {
+      db: this.database,
+      statements,
+      source,
+      clock: this.#clock,
+      inlineHandlers: this.#inlineHandlers,
+      present: upcast,
+    };
+    this.#committer = new GroupCommitter(
+      this.database,
+      statements,
+      (append) => appendInTransaction(appendContext, append),
+      () => this.#signal.notify(),
+      options.flushSchedule,
+    );
+    this.checkpoints = sqliteCheckpointStore(statements, assertOpen, this.#clock);
+    this.snapshots = new SqliteSnapshotStore(statements, () => this.#assertOpen());
+  }
+
+  /**
+   * Runs `handler` synchronously inside each append's transaction, after its events are
+   * inserted; throwing rolls that append back (and only that one). Returns an unsubscribe function.
+   */
+  addInlineHandler(handler: InlineHandler): () => void {
+    if (typeof handler !== 'function') throw new InvalidArgumentError('handler', 'must be a function');
+    this.#inlineHandlers.add(handler);
+    return () => {
+      this.#inlineHandlers.delete(handler);
+    };
+  }
+
+  /** How well group commit is grouping: commits made and appends they carried. */
+  get groupCommitStats(): GroupCommitStats {
+    return this.#committer.stats;
+  }
+
+  appendToStream<E extends Event>(streamId: string, events: readonly EventToAppend<E>[], options?: AppendOptions): Promise<AppendResult> {
+    try {
+      this.#assertOpen();
+      // Without a registry nothing is asynchronous: queue in this turn, so concurrent callers group.
+      if (!this.#schemas) return this.#committer.submit(prepareAppendSync(streamId, events, options, undefined));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#appendValidated(streamId, events, options);
+  }
+
+  async #appendValidated(streamId: string, events: readonly EventToAppend<Event>[], options?: AppendOptions): Promise<AppendResult> {
+    const prepared: PreparedAppend = await prepareAppend(streamId, events, options, this.#schemas);
+    this.#assertOpen();
+    return this.#committer.submit(prepared);
+  }
+
+  readStream<E extends Event = Event>(streamId: string, options: ReadStreamOptions = {}): AsyncIterable<RecordedEvent<E>> {
+    return readStreamEvents(this.#publicRead, streamId, options) as AsyncIterable<RecordedEvent<E>>;
+  }
+
+  readAll<E extends Event = Event>(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent<E>> {
+    return readLogEvents(this.#publicRead, options) as AsyncIterable<RecordedEvent<E>>;
+  }
+
+  readCategory<E extends Event = Event>(category: string, options: ReadCategoryOptions = {}): AsyncIterable<RecordedEvent<E>> {
+    if (typeof category !== 'string' || category.length === 0) {
+      throw new InvalidArgumentError('category', `must be a non-empty string, got ${JSON.stringify(category)}`);
+    }
+    const { eventTypes, ...rest } = options;
+    return this.readAll<E>({ ...rest, filter: { streamPrefixes: [`${category}-`], ...(eventTypes && { eventTypes }) } });
+  }
+
+  async headPosition(): Promise<Position> {
+    this.#assertOpen();
+    return BigInt(this.#statements.headPosition.get()!);
+  }
+
+  async streamInfo(streamId: string): Promise<StreamInfo> {
+    this.#assertOpen();
+    assertStreamId(streamId);
+    const row = this.#statements.getStream.get(streamId);
+    if (row === undefined) {
+      return { streamId, version: 0n, exists: false, softDeleted: false, tombstoned: false, metadata: {} };
+    }
+    const [version, metadata, softDeleted, tombstoned] = row;
+    return {
+      streamId,
+      version: BigInt(version),
+      exists: version > 0 && softDeleted === 0 && tombstoned === 0,
+      softDeleted: softDeleted !== 0,
+      tombstoned: tombstoned !== 0,
+      metadata: deserializeStreamMetadata(metadata),
+    };
+  }
+
+  async setStreamMetadata(streamId: string, metadata: StreamMetadata): Promise<void> {
+    this.#assertOpen();
+    assertStreamId(streamId);
+    const json = serializeStreamMetadata(normalizeStreamMetadata(metadata));
+    this.#write(`setting the metadata of ${streamId}`, (s) => {
+      if (s.getStream.get(streamId)?.[3]) throw new StreamDeletedError(streamId);
+      s.upsertStreamMetadata.run(streamId, json);
+    });
+  }
+
+  async deleteStream(streamId: string, options: DeleteStreamOptions = {}): Promise<void> {
+    this.#assertOpen();
+    assertStreamId(streamId);
+    const expected = normalizeExpectedVersion(options.expectedVersion);
+    this.#write(`deleting ${streamId}`, (s) => {
+      const row = s.getStream.get(streamId);
+      if (row?.[3]) throw new StreamDeletedError(streamId);
+      const version = BigInt(row?.[0] ?? 0);
+      checkExpectedVersion(streamId, expected, { version, visible: isVisible(row) });
+      if (options.hard) {
+        s.tombstoneStream.run(streamId);
+      } else {
+        const metadata = row ? deserializeStreamMetadata(row[1]) : {};
+        s.softDeleteStream.run(streamId, serializeStreamMetadata({ ...metadata, truncateBefore: version + 1n }));
+      }
+    });
+  }
+
+  subscribe<E extends Event = Event>(options: SubscribeOptions<E>): Subscription {
+    this.#assertOpen();
+    const pollIntervalMs = options?.pollIntervalMs ?? this.#pollIntervalMs;
+    const subscription = startSubscription<E>(
+      {
+        readAll: (o) => readLogEvents(this.#read, o) as AsyncIterable<RecordedEvent<never>>,
+        headPosition: async () => {
+          this.#assertDatabaseOpen();
+          return BigInt(this.#statements.headPosition.get()!);
+        },
+        checkpoints: this.checkpoints,
+        waitForAppend: (ms, signal) => this.#signal.wait(ms, signal),
+      },
+      { ...options, ...(pollIntervalMs !== undefined && { pollIntervalMs }) },
+    );
+    this.#subscriptions.add(subscription);
+    const forget = (): void => {
+      this.#subscriptions.delete(subscription);
+    };
+    subscription.done.then(forget, forget);
+    return subscription;
+  }
+
+  /**
+   * Commits appends already accepted, stops subscriptions, then closes the file. Later calls
+   * fail with `StoreClosedError`.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#committer.flush();
+    await Promise.all([...this.#subscriptions].map((subscription) => subscription.stop()));
+    this.#committer.flush();
+    try {
+      this.database.pragma('optimize');
+    } catch {
+      // Only advice to the query planner; closing must go on.
+    }
+    this.database.close();
+    this.#signal.notify();
+  }
+
+  /** Runs `work` in its own write transaction; a failure leaves nothing written. */
+  #write(doing: string, work: (statements: Statements) => void): void {
+    const s = this.#statements;
+    try {
+      s.begin.run();
+      work(s);
+      s.commit.run();
+    } catch (error) {
+      if (this.database.inTransaction) s.rollback.run();
+      throw storeError(error, doing, 'nothing');
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#closing) throw new StoreClosedError();
+  }
+
+  #assertDatabaseOpen(): void {
+    if (!this.database.open) throw new StoreClosedError();
+  }
+}
+
+function isVisible(row: StreamRow | undefined): boolean {
+  return row !== undefined && row[0] > 0 && row[2] === 0;
+}
+
+function checkOptions(options: SqliteEventStoreOptions): SqliteEventStoreOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidArgumentError('options', "must be an object such as { filename: 'events.db' }");
+  }
+  const { source, clock, pollIntervalMs } = options;
+  if (source !== undefined && (typeof source !== 'string' || source.length === 0 || source.length > 255)) {
+    throw new InvalidArgumentError('source', 'must be a non-empty string of at most 255 characters');
+  }
+  if (clock !== undefined && typeof clock !== 'function') throw new InvalidArgumentError('clock', 'must be a function returning a Date');
+  if (pollIntervalMs !== undefined && (!Number.isFinite(pollIntervalMs) || pollIntervalMs <= 0)) {
+    throw new InvalidArgumentError('pollIntervalMs', `must be a positive number, got ${pollIntervalMs}`);
+  }
+  return options;
+}

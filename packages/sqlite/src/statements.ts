@@ -1,0 +1,92 @@
+/** Every statement the store runs, prepared once when the store opens. */
+import type { Statement } from 'better-sqlite3';
+import type { EventRow } from './event-row.js';
+import type { SqliteDatabase } from './open-database.js';
+import { LOAD_CHECKPOINT, STORE_CHECKPOINT } from './sql/checkpoints.js';
+import { FIND_EVENT_BY_ID, HEAD_POSITION, INSERT_EVENT, READ_STREAM_BACKWARDS, READ_STREAM_FORWARDS } from './sql/events.js';
+import { logQuery, type LogFilterInput } from './sql/log-query.js';
+import { DELETE_SNAPSHOT, LOAD_SNAPSHOT, SAVE_SNAPSHOT } from './sql/snapshots.js';
+import { GET_STREAM, INSERT_STREAM, SET_STREAM_VERSION, SOFT_DELETE_STREAM, TOMBSTONE_STREAM, UPSERT_STREAM_METADATA } from './sql/streams.js';
+import { BEGIN, COMMIT, RELEASE, ROLLBACK, ROLLBACK_TO, SAVEPOINT } from './sql/transactions.js';
+
+/** A row of `streams`, as `.raw()` returns it. */
+export type StreamRow = [version: number, metadata: string, softDeleted: number, tombstoned: number];
+
+type Params = unknown[];
+
+// Log filters come from callers; keep at most this many shapes of log query prepared.
+const MAX_LOG_QUERIES = 64;
+
+export class Statements {
+  readonly begin: Statement<[]>;
+  readonly commit: Statement<[]>;
+  readonly rollback: Statement<[]>;
+  readonly savepoint: Statement<[]>;
+  readonly release: Statement<[]>;
+  readonly rollbackTo: Statement<[]>;
+
+  readonly insertEvent: Statement<Params>;
+  readonly findEventById: Statement<[string], [string, number]>;
+  readonly readStreamForwards: Statement<Params, EventRow>;
+  readonly readStreamBackwards: Statement<Params, EventRow>;
+  readonly headPosition: Statement<[], number>;
+
+  readonly getStream: Statement<[string], StreamRow>;
+  readonly insertStream: Statement<[string, number]>;
+  readonly setStreamVersion: Statement<[number, string]>;
+  readonly upsertStreamMetadata: Statement<[string, string]>;
+  readonly softDeleteStream: Statement<[string, string]>;
+  readonly tombstoneStream: Statement<[string]>;
+
+  readonly loadCheckpoint: Statement<[string], number | bigint>;
+  readonly storeCheckpoint: Statement<[string, bigint, string]>;
+
+  readonly loadSnapshot: Statement<[string], [number, number, string, string]>;
+  readonly saveSnapshot: Statement<[string, bigint, number, string, string]>;
+  readonly deleteSnapshot: Statement<[string]>;
+
+  readonly #db: SqliteDatabase;
+  readonly #logQueries = new Map<string, Statement<Params, EventRow>>();
+
+  constructor(db: SqliteDatabase) {
+    this.#db = db;
+    this.begin = db.prepare(BEGIN);
+    this.commit = db.prepare(COMMIT);
+    this.rollback = db.prepare(ROLLBACK);
+    this.savepoint = db.prepare(SAVEPOINT);
+    this.release = db.prepare(RELEASE);
+    this.rollbackTo = db.prepare(ROLLBACK_TO);
+
+    this.insertEvent = db.prepare(INSERT_EVENT);
+    this.findEventById = db.prepare<[string], [string, number]>(FIND_EVENT_BY_ID).raw();
+    this.readStreamForwards = db.prepare<Params, EventRow>(READ_STREAM_FORWARDS).raw();
+    this.readStreamBackwards = db.prepare<Params, EventRow>(READ_STREAM_BACKWARDS).raw();
+    this.headPosition = db.prepare<[], number>(HEAD_POSITION).pluck();
+
+    this.getStream = db.prepare<[string], StreamRow>(GET_STREAM).raw();
+    this.insertStream = db.prepare(INSERT_STREAM);
+    this.setStreamVersion = db.prepare(SET_STREAM_VERSION);
+    this.upsertStreamMetadata = db.prepare(UPSERT_STREAM_METADATA);
+    this.softDeleteStream = db.prepare(SOFT_DELETE_STREAM);
+    this.tombstoneStream = db.prepare(TOMBSTONE_STREAM);
+
+    this.loadCheckpoint = db.prepare<[string], number | bigint>(LOAD_CHECKPOINT).pluck().safeIntegers(true);
+    this.storeCheckpoint = db.prepare(STORE_CHECKPOINT);
+
+    this.loadSnapshot = db.prepare<[string], [number, number, string, string]>(LOAD_SNAPSHOT).raw();
+    this.saveSnapshot = db.prepare(SAVE_SNAPSHOT);
+    this.deleteSnapshot = db.prepare(DELETE_SNAPSHOT);
+  }
+
+  /** The prepared query of the log for `filter`, and the filter's parameters. */
+  logQuery(filter: LogFilterInput | undefined): { statement: Statement<Params, EventRow>; params: readonly string[] } {
+    const query = logQuery(filter);
+    let statement = this.#logQueries.get(query.key);
+    if (!statement) {
+      if (this.#logQueries.size >= MAX_LOG_QUERIES) this.#logQueries.delete(this.#logQueries.keys().next().value!);
+      statement = this.#db.prepare<Params, EventRow>(query.sql).raw();
+      this.#logQueries.set(query.key, statement);
+    }
+    return { statement, params: query.params };
+  }
+}
