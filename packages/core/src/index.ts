@@ -47,3 +47,4 @@ export {
   type HandleOptions,
 } from './command-handler.js';
 export { toCloudEvent, fromCloudEvent, type CloudEventV1 } from './cloud-event.js';
+export * from './projections/index.js';

@@ -2,3 +2,4 @@
 export * from './services.js';
 export * from './event-store/index.js';
 export { deciderSpec, type DeciderThen, type DeciderWhen } from './decider-spec.js';
+export * from './projections/index.js';

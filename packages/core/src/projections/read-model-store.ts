@@ -80,14 +80,22 @@ export interface ReadModelTransaction<H extends ProjectionHandle = ProjectionHan
   dropNamespace(namespace: string): MaybePromise<void>;
 }
 
+export interface TransactionOptions {
+  /** `fn` only reads. Default false. */
+  readonly readOnly?: boolean;
+}
+
 export interface ReadModelStore<H extends ProjectionHandle = ProjectionHandle, V extends ReadModelView = ReadModelView> {
   /**
    * True when handlers must finish synchronously (SQLite: the transaction cannot span an `await`);
    * a handler that returns a promise then fails with a message saying so.
    */
   readonly synchronous: boolean;
-  /** Runs `fn` in one transaction: all it wrote commits, or, when it throws, nothing does. */
-  transaction<R>(fn: (tx: ReadModelTransaction<H>) => MaybePromise<R>): Promise<R>;
+  /**
+   * Runs `fn` in one transaction: all it wrote commits, or, when it throws, nothing does.
+   * `readOnly` promises that `fn` only reads, so it need not wait for other writers.
+   */
+  transaction<R>(fn: (tx: ReadModelTransaction<H>) => MaybePromise<R>, options?: TransactionOptions): Promise<R>;
   /**
    * Runs `fn` against the serving version of projection `name` (or the given version).
    * @throws InvalidArgumentError when no version of it serves yet

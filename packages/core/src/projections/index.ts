@@ -1,0 +1,45 @@
+/** Projections and read models: declare, run (async or inline), rebuild, replay, observe. */
+export { defineProjection, type AnyProjection, type FailurePolicy, type Projection, type ProjectionDefinition, type ProjectionHandler, type ProjectionHandlers } from './projection.js';
+export {
+  assertProjectionName,
+  assertProjectionVersion,
+  projectionNamespace,
+  MAX_PROJECTION_NAME_LENGTH,
+  type ProjectionNamespace,
+} from './namespace.js';
+export {
+  assertCollectionName,
+  assertDocumentId,
+  filterEntries,
+  matchesFields,
+  normalizeLimit,
+  serializeDocument,
+  MAX_COLLECTION_NAME_LENGTH,
+  MAX_DOCUMENT_ID_LENGTH,
+  type DocumentCollection,
+  type DocumentReader,
+  type FieldFilter,
+  type FieldValue,
+  type FindOptions,
+} from './documents.js';
+export type {
+  ProjectionDeadLetter,
+  ProjectionFailure,
+  ProjectionHandle,
+  ProjectionState,
+  ReadModelStore,
+  ReadModelTransaction,
+  ReadModelView,
+  TransactionOptions,
+} from './read-model-store.js';
+export { resolveReadTarget, type ReadTarget } from './read-target.js';
+export { drive, isPromiseLike, step, type MaybePromise } from './maybe-promise.js';
+export { prepareProjection, type PreparedProjection } from './prepare.js';
+export { applyBatch, CheckpointMoved, HandlerFailure, type BatchOptions } from './apply-batch.js';
+export { describeError, failureRecord } from './failure.js';
+export { formatProgress, progressBar, ProgressTracker, type ProgressBarOptions, type ProjectionProgress } from './progress.js';
+export type { ProjectionLag, ProjectionRunnerEvent, ProjectionStatus, ProjectionStatusInfo } from './runner-events.js';
+export { ProjectionRunner, ProjectionWaitTimeoutError, type ProjectionRunnerOptions, type RebuildOptions } from './runner.js';
+export { rebuildProjection, type RebuildProjectionOptions } from './rebuild.js';
+export { replayTimeRange, type ReplayResult, type ReplayTimeRangeOptions } from './replay.js';
+export { assertLeaseArguments, MemoryReadModelStore, type MemoryReadModelStoreOptions } from './memory/memory-read-model-store.js';

@@ -1,0 +1,60 @@
+/** What a projection runner reports: statuses, lifecycle events, lag. */
+import type { Position } from '../event.js';
+import type { ProjectionNamespace } from './namespace.js';
+import type { ProjectionProgress } from './progress.js';
+import type { ProjectionDeadLetter, ProjectionFailure } from './read-model-store.js';
+
+/**
+ * - `starting`: preparing; `standby`: another process holds the lease;
+ * - `catching_up` / `live`: applying, behind the head / at it;
+ * - `failed`: stopped on an event by the failure policy, until restarted;
+ * - `superseded`: a newer version serves, this one no longer runs; `stopped`: stopped by its owner.
+ */
+export type ProjectionStatus = 'starting' | 'standby' | 'catching_up' | 'live' | 'failed' | 'superseded' | 'stopped';
+
+export type ProjectionRunnerEvent =
+  | { readonly type: 'progress'; readonly projection: ProjectionNamespace; readonly progress: ProjectionProgress }
+  | { readonly type: 'leading'; readonly projection: ProjectionNamespace }
+  | { readonly type: 'standby'; readonly projection: ProjectionNamespace }
+  | {
+      readonly type: 'retrying';
+      readonly projection: ProjectionNamespace;
+      readonly position: Position;
+      readonly eventId: string;
+      /** Attempts so far, all failed. */
+      readonly attempts: number;
+      readonly delayMs: number;
+      readonly error: unknown;
+    }
+  | { readonly type: 'failed'; readonly projection: ProjectionNamespace; readonly failure: ProjectionFailure }
+  | { readonly type: 'dead-lettered'; readonly projection: ProjectionNamespace; readonly deadLetter: ProjectionDeadLetter }
+  /** `projection` now serves its name; `from` is the version that served before (`null`: none). */
+  | { readonly type: 'switched'; readonly projection: ProjectionNamespace; readonly from: number | null }
+  | { readonly type: 'superseded'; readonly projection: ProjectionNamespace; readonly activeVersion: number }
+  /** Something other than a handler failed (storage unavailable…); the runner retries with backoff. */
+  | { readonly type: 'error'; readonly projection: ProjectionNamespace; readonly error: unknown };
+
+/** One projection version as its runner sees it. */
+export interface ProjectionStatusInfo {
+  readonly projection: ProjectionNamespace;
+  readonly status: ProjectionStatus;
+  /** Last position applied (committed); `null` before the first. */
+  readonly checkpoint: Position | null;
+  readonly failure: ProjectionFailure | null;
+  /** This runner holds the projection's lease. */
+  readonly leading: boolean;
+  /** Readers see this version. */
+  readonly serving: boolean;
+}
+
+/** How far a projection's serving version is behind the head of the log. */
+export interface ProjectionLag {
+  readonly projection: ProjectionNamespace;
+  readonly checkpoint: Position | null;
+  readonly head: Position;
+  /** Log positions between the checkpoint and the head (events of every type, so an upper bound). */
+  readonly events: number;
+  /** How long the oldest event not yet covered has been waiting; 0 when caught up. */
+  readonly seconds: number;
+  readonly failure: ProjectionFailure | null;
+}

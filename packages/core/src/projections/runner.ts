@@ -1,0 +1,303 @@
+/**
+ * The async projection runner: one checkpointed worker per projection version, with
+ * `waitForPosition` for read-your-writes by position, lag per projection, restarts after a
+ * failure, rebuilds with progress, and blue/green switches when a version changes.
+ */
+import { hostname } from 'node:os';
+import { AppendSignal } from '../append-signal.js';
+import { InvalidArgumentError, SubscriptionFailedError } from '../errors.js';
+import type { Position } from '../event.js';
+import type { EventStore } from '../event-store.js';
+import { uuidv7 } from '../uuid.js';
+import { drive, step } from './maybe-promise.js';
+import { assertProjectionName, projectionNamespace, type ProjectionNamespace } from './namespace.js';
+import type { ProjectionProgress } from './progress.js';
+import type { AnyProjection, FailurePolicy } from './projection.js';
+import type { ProjectionFailure, ProjectionHandle, ReadModelStore, ReadModelView } from './read-model-store.js';
+import type { ProjectionLag, ProjectionRunnerEvent, ProjectionStatusInfo } from './runner-events.js';
+import { ProjectionWorker, type WorkerSettings } from './worker.js';
+
+export interface ProjectionRunnerOptions<H extends ProjectionHandle> {
+  readonly eventStore: EventStore;
+  readonly readModels: ReadModelStore<H, ReadModelView>;
+  readonly projections?: readonly AnyProjection<H>[];
+  /** Most events applied per transaction. Default 1000. */
+  readonly batchSize?: number;
+  /** How often to look for new events when nothing wakes the runner. Default 100 ms. */
+  readonly pollIntervalMs?: number;
+  /** How long a lease lasts unless renewed; a standby takes over this long after its holder died. Default 10 s. */
+  readonly leaseTtlMs?: number;
+  /** This runner's identity in leases. Default: host, pid and a random part. */
+  readonly owner?: string;
+  /** Defaults for projections that do not set their own. */
+  readonly failurePolicy?: FailurePolicy;
+  /** Lifecycle events: progress, switches, retries, failures, dead letters, errors. */
+  readonly onEvent?: (event: ProjectionRunnerEvent) => void;
+}
+
+export interface RebuildOptions {
+  readonly onProgress?: (progress: ProjectionProgress) => void;
+}
+
+/** Thrown by `waitForPosition` when the projection did not get there in time. */
+export class ProjectionWaitTimeoutError extends Error {
+  readonly code = 'PROJECTION_WAIT_TIMEOUT' as const;
+
+  constructor(
+    readonly projection: string,
+    readonly position: Position,
+    readonly checkpoint: Position | null,
+    readonly timeoutMs: number,
+  ) {
+    super(
+      `Projection ${projection} did not reach position ${position} within ${timeoutMs} ms (it is at ${
+        checkpoint === null ? 'the start' : checkpoint
+      }); is a runner running it, and is it keeping up? See its lag.`,
+    );
+    this.name = 'ProjectionWaitTimeoutError';
+  }
+}
+
+type ProjectionRef = string | { readonly name: string; readonly version?: number };
+
+const DEFAULT_POLICY: Required<FailurePolicy> = { onFailure: 'stop', maxAttempts: 5, retryDelayMs: 100, maxRetryDelayMs: 5_000 };
+
+/**
+ * Runs projections against an event store, keeping their read models in a read-model store.
+ *
+ * @example
+ * const runner = new ProjectionRunner({ eventStore, readModels, projections: [orderSummary] });
+ * await runner.start();
+ * const { position } = await eventStore.appendToStream('order-1', [orderCreated]);
+ * await runner.waitForPosition('order-summary', position, 5_000);
+ * const summary = await readModels.read('order-summary', (view) => view.collection('orders').get('1'));
+ */
+export class ProjectionRunner<H extends ProjectionHandle = ProjectionHandle> {
+  readonly owner: string;
+  readonly #eventStore: EventStore;
+  readonly #readModels: ReadModelStore<H, ReadModelView>;
+  readonly #workers = new Map<string, ProjectionWorker<H>>();
+  readonly #settings: WorkerSettings;
+  readonly #changed = new AppendSignal();
+  readonly #listeners = new Set<(event: ProjectionRunnerEvent) => void>();
+  #started = false;
+
+  constructor(options: ProjectionRunnerOptions<H>) {
+    if (!options || typeof options.eventStore?.readAll !== 'function') {
+      throw new InvalidArgumentError('eventStore', 'must be an EventStore');
+    }
+    if (typeof options.readModels?.transaction !== 'function') {
+      throw new InvalidArgumentError('readModels', 'must be a ReadModelStore');
+    }
+    this.#eventStore = options.eventStore;
+    this.#readModels = options.readModels;
+    this.owner = options.owner ?? `${hostname()}:${process.pid}:${uuidv7().slice(-12)}`;
+    if (typeof this.owner !== 'string' || this.owner === '') throw new InvalidArgumentError('owner', 'must be a non-empty string');
+    const onEvent = options.onEvent;
+    this.#settings = {
+      batchSize: positiveInteger(options.batchSize, 1_000, 'batchSize'),
+      pollIntervalMs: positiveInteger(options.pollIntervalMs, 100, 'pollIntervalMs'),
+      leaseTtlMs: positiveInteger(options.leaseTtlMs, 10_000, 'leaseTtlMs'),
+      owner: this.owner,
+      failurePolicy: { ...DEFAULT_POLICY, ...options.failurePolicy },
+      emit: (event) => {
+        if (onEvent) safely(() => onEvent(event));
+        for (const listener of this.#listeners) safely(() => listener(event));
+      },
+      changed: () => this.#changed.notify(),
+    };
+    for (const projection of options.projections ?? []) this.add(projection);
+  }
+
+  /** Adds a projection; it starts right away when the runner is running. */
+  add(projection: AnyProjection<H>): this {
+    if (!projection || typeof projection.apply !== 'function' || !projection.namespace) {
+      throw new InvalidArgumentError('projection', 'must be made with defineProjection');
+    }
+    const key = projection.namespace.namespace;
+    if (this.#workers.has(key)) throw new InvalidArgumentError('projection', `${key} is already in this runner`);
+    const worker = new ProjectionWorker(projection, this.#eventStore, this.#readModels, this.#settings);
+    this.#workers.set(key, worker);
+    if (this.#started) worker.start();
+    return this;
+  }
+
+  /** Starts every projection: each catches up from its checkpoint, then follows the log. */
+  async start(): Promise<void> {
+    this.#started = true;
+    for (const worker of this.#workers.values()) worker.start();
+  }
+
+  /** Stops every projection after the batch in hand and gives their leases up. */
+  async stop(): Promise<void> {
+    this.#started = false;
+    await Promise.all([...this.#workers.values()].map((worker) => worker.stop()));
+  }
+
+  /** Resumes a projection stopped by a failure, from the failed event. */
+  async restart(projection: ProjectionRef): Promise<void> {
+    this.#worker(projection).restart();
+  }
+
+  status(projection: ProjectionRef): ProjectionStatusInfo {
+    return this.#worker(projection).info;
+  }
+
+  statuses(): ProjectionStatusInfo[] {
+    return [...this.#workers.values()].map((worker) => worker.info);
+  }
+
+  /** Subscribes to lifecycle events; returns the unsubscribe function. */
+  onEvent(listener: (event: ProjectionRunnerEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Resolves once the serving version of `projection` has applied everything up to `position`
+   * (typically the position an append returned), wherever its runner runs.
+   * @throws SubscriptionFailedError when the projection is stopped on a failure before `position`
+   * @throws ProjectionWaitTimeoutError after `timeoutMs`
+   */
+  async waitForPosition(projection: ProjectionRef, position: Position, timeoutMs = 30_000): Promise<void> {
+    if (typeof position !== 'bigint' || position < 0n) throw new InvalidArgumentError('position', 'must be a non-negative bigint');
+    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new InvalidArgumentError('timeoutMs', `must be a non-negative number, got ${timeoutMs}`);
+    const name = typeof projection === 'string' ? projection : projection?.name;
+    assertProjectionName(name);
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const { projection: serving, checkpoint, failure } = await this.#servingProgress(name);
+      const namespace = serving?.namespace ?? name;
+      // Positions start at 1: a projection that has seen nothing has covered position 0.
+      if ((checkpoint ?? 0n) >= position) return;
+      if (failure && failure.position <= position) {
+        throw new SubscriptionFailedError(namespace, failure.position, failure.attempts, { cause: new Error(failure.error) });
+      }
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) throw new ProjectionWaitTimeoutError(namespace, position, checkpoint, timeoutMs);
+      const changed = this.#changed.wait(Math.min(remaining, this.#settings.pollIntervalMs));
+      this.#workers.get(namespace)?.wake();
+      await changed;
+    }
+  }
+
+  /** How far the serving version of `projection` is behind the head of the log. */
+  async lag(projection: ProjectionRef): Promise<ProjectionLag> {
+    const name = typeof projection === 'string' ? projection : projection?.name;
+    assertProjectionName(name);
+    const explicit = typeof projection === 'string' ? undefined : projection.version;
+    const head = await this.#eventStore.headPosition();
+    const target = explicit !== undefined ? await this.#stateOf(projectionNamespace(name, explicit)) : await this.#servingProgress(name);
+    const { projection: serving, checkpoint, failure } = target;
+    if (!serving) throw new InvalidArgumentError('projection', `${name} has no serving version yet: start it in a ProjectionRunner first`);
+    const covered = checkpoint ?? 0n;
+    const events = head > covered ? Number(head - covered) : 0;
+    let seconds = 0;
+    if (events > 0) {
+      for await (const oldest of this.#eventStore.readAll({ fromPosition: covered + 1n, maxCount: 1, batchSize: 1 })) {
+        seconds = Math.max(0, (Date.now() - Date.parse(oldest.time)) / 1000);
+      }
+    }
+    return { projection: serving, checkpoint, head, events, seconds, failure };
+  }
+
+  /**
+   * Rebuilds a projection of this runner from the start of the log, in place: its read model is
+   * dropped and rebuilt (readers see it fill up; bump the version instead for a blue/green rebuild
+   * that keeps the old one serving). Resolves with the last progress report once caught up.
+   */
+  async rebuild(projection: ProjectionRef, options: RebuildOptions = {}): Promise<ProjectionProgress | null> {
+    const worker = this.#worker(projection);
+    const { namespace } = worker.projection.namespace;
+    await worker.stop();
+    const leaseKey = `projection:${namespace}`;
+    if (!(await this.#readModels.tryAcquireLease(leaseKey, this.owner, this.#settings.leaseTtlMs))) {
+      if (this.#started) worker.start();
+      throw new InvalidArgumentError(
+        'projection',
+        `${namespace} is being run by another process (it holds the lease); rebuild it there, or stop that process first`,
+      );
+    }
+    await this.#readModels.transaction((tx) => tx.dropNamespace(namespace));
+    const unsubscribe = this.onEvent((event) => {
+      if (event.type === 'progress' && event.projection.namespace === namespace) options.onProgress?.(event.progress);
+    });
+    try {
+      const caughtUp = worker.nextIdle();
+      worker.start(true);
+      return await caughtUp;
+    } finally {
+      unsubscribe();
+      if (!this.#started) await worker.stop();
+    }
+  }
+
+  #worker(projection: ProjectionRef): ProjectionWorker<H> {
+    const name = typeof projection === 'string' ? projection : projection?.name;
+    assertProjectionName(name);
+    const version = typeof projection === 'string' ? undefined : projection.version;
+    let found: ProjectionWorker<H> | undefined;
+    for (const worker of this.#workers.values()) {
+      if (worker.projection.name !== name) continue;
+      if (version !== undefined ? worker.projection.version === version : !found || worker.projection.version > found.projection.version) {
+        found = worker;
+      }
+    }
+    if (!found) throw new InvalidArgumentError('projection', `${name}${version === undefined ? '' : `@${version}`} is not in this runner`);
+    return found;
+  }
+
+  /** Checkpoint and failure of the version serving `name`: from the local worker when it leads, else from the store. */
+  async #servingProgress(name: string): Promise<ServingProgress> {
+    for (const worker of this.#workers.values()) {
+      const info = worker.info;
+      if (info.projection.name === name && info.serving && info.leading) {
+        // A failure on record is being retried until the worker gives up again.
+        return { projection: info.projection, checkpoint: info.checkpoint, failure: info.status === 'failed' ? info.failure : null };
+      }
+    }
+    const retrying = (namespace: string): boolean => {
+      const local = this.#workers.get(namespace);
+      return local !== undefined && local.running && local.info.status !== 'failed';
+    };
+    return this.#readModels.transaction((tx) =>
+      drive(
+        (function* (): Generator<unknown, ServingProgress, unknown> {
+          const version = yield* step(tx.getActiveVersion(name));
+          if (version === null) return { projection: null, checkpoint: null, failure: null };
+          const projection = projectionNamespace(name, version);
+          const state = yield* step(tx.getState(projection.namespace));
+          // A failure on record that a local worker is about to retry is not a stop.
+          const failure = state?.failure && !retrying(projection.namespace) ? state.failure : null;
+          return { projection, checkpoint: state?.checkpoint ?? null, failure };
+        })(),
+      ),
+      { readOnly: true },
+    );
+  }
+
+  async #stateOf(projection: ProjectionNamespace): Promise<ServingProgress> {
+    const state = await this.#readModels.transaction((tx) => tx.getState(projection.namespace), { readOnly: true });
+    return { projection, checkpoint: state?.checkpoint ?? null, failure: state?.failure ?? null };
+  }
+}
+
+interface ServingProgress {
+  readonly projection: ProjectionNamespace | null;
+  readonly checkpoint: Position | null;
+  readonly failure: ProjectionFailure | null;
+}
+
+function positiveInteger(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 1) throw new InvalidArgumentError(name, `must be a positive integer, got ${value}`);
+  return value;
+}
+
+function safely(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // A listener's bug must not stop the projections it listens to.
+  }
+}

@@ -1,0 +1,454 @@
+/**
+ * The loop that keeps one projection version up to date: hold the lease, read a batch from the
+ * checkpoint, apply it with the checkpoint in one transaction, and at the head of the log move the
+ * checkpoint to the head and (for a version built beside a serving one) switch readers over.
+ */
+import { AppendSignal } from '../append-signal.js';
+import { StoreClosedError } from '../errors.js';
+import type { Position, RecordedEvent } from '../event.js';
+import type { EventStore } from '../event-store.js';
+import { applyBatch, CheckpointMoved, HandlerFailure } from './apply-batch.js';
+import { failureRecord } from './failure.js';
+import { drive, step } from './maybe-promise.js';
+import { prepareProjection } from './prepare.js';
+import { ProgressTracker, type ProjectionProgress } from './progress.js';
+import type { AnyProjection, FailurePolicy } from './projection.js';
+import type { ProjectionFailure, ProjectionHandle, ReadModelStore, ReadModelTransaction, ReadModelView } from './read-model-store.js';
+import type { ProjectionRunnerEvent, ProjectionStatus, ProjectionStatusInfo } from './runner-events.js';
+
+export interface WorkerSettings {
+  readonly batchSize: number;
+  readonly pollIntervalMs: number;
+  readonly leaseTtlMs: number;
+  readonly owner: string;
+  readonly failurePolicy: Required<FailurePolicy>;
+  readonly emit: (event: ProjectionRunnerEvent) => void;
+  /** Called after every commit and status change, so waiters can look again. */
+  readonly changed: () => void;
+}
+
+type StepOutcome = 'more' | 'idle' | 'moved' | 'failed' | 'superseded';
+
+/** How often a live, idle worker checks whether a newer version took over. */
+const ACTIVE_CHECK_MS = 1_000;
+
+export class ProjectionWorker<H extends ProjectionHandle> {
+  readonly projection: AnyProjection<H>;
+  readonly #eventStore: EventStore;
+  readonly #readModels: ReadModelStore<H, ReadModelView>;
+  readonly #settings: WorkerSettings;
+  readonly #leaseKey: string;
+  readonly #wake = new AppendSignal();
+  #status: ProjectionStatus = 'stopped';
+  #checkpoint: Position | null = null;
+  #failure: ProjectionFailure | null = null;
+  #leading = false;
+  #serving = false;
+  #leaseRenewAt = 0;
+  #activeCheckedAt = 0;
+  #abort: AbortController | null = null;
+  #loop: Promise<void> | null = null;
+  #restartRequested = false;
+  #tracker: ProgressTracker | null = null;
+  #trackNextRun = false;
+  #idleWaiters: { resolve: (progress: ProjectionProgress | null) => void; reject: (error: unknown) => void }[] = [];
+  #lastProgress: ProjectionProgress | null = null;
+
+  constructor(projection: AnyProjection<H>, eventStore: EventStore, readModels: ReadModelStore<H, ReadModelView>, settings: WorkerSettings) {
+    this.projection = projection;
+    this.#eventStore = eventStore;
+    this.#readModels = readModels;
+    this.#settings = settings;
+    this.#leaseKey = `projection:${projection.namespace.namespace}`;
+  }
+
+  get info(): ProjectionStatusInfo {
+    return {
+      projection: this.projection.namespace,
+      status: this.#status,
+      checkpoint: this.#checkpoint,
+      failure: this.#failure,
+      leading: this.#leading,
+      serving: this.#serving,
+    };
+  }
+
+  get running(): boolean {
+    return this.#loop !== null;
+  }
+
+  /** Starts the loop; `trackProgress` reports progress from the first batch (rebuilds). */
+  start(trackProgress = false): void {
+    if (this.#loop) return;
+    this.#trackNextRun = trackProgress;
+    this.#abort = new AbortController();
+    this.#setStatus('starting');
+    const loop = this.#main(this.#abort.signal);
+    this.#loop = loop;
+    void loop.finally(() => {
+      if (this.#loop === loop) this.#loop = null;
+    });
+  }
+
+  /** Stops after the batch in hand and gives the lease up. */
+  async stop(): Promise<void> {
+    this.#abort?.abort();
+    this.#wake.notify();
+    await this.#loop;
+  }
+
+  /** Resumes a projection stopped by a failure, from the failed event; starts a stopped one. */
+  restart(): void {
+    if (!this.#loop) return this.start();
+    if (this.#status !== 'failed') return;
+    this.#restartRequested = true;
+    this.#setStatus('starting');
+    this.#wake.notify();
+  }
+
+  /** Look for new events now rather than at the next poll. */
+  wake(): void {
+    this.#wake.notify();
+  }
+
+  /** Resolves the next time the worker reaches the head of the log, with the run's last progress. */
+  nextIdle(): Promise<ProjectionProgress | null> {
+    return new Promise((resolve, reject) => this.#idleWaiters.push({ resolve, reject }));
+  }
+
+  async #main(signal: AbortSignal): Promise<void> {
+    const { retryDelayMs, maxRetryDelayMs } = this.#settings.failurePolicy;
+    let prepared = false;
+    let errorDelay = Math.max(retryDelayMs, 10);
+    try {
+      while (!signal.aborted) {
+        try {
+          if (!(await this.#holdLease())) {
+            if (this.#status !== 'standby') this.#settings.emit({ type: 'standby', projection: this.projection.namespace });
+            this.#setStatus('standby');
+            prepared = false;
+            await this.#pause(this.#leaseRetryMs(), signal);
+            continue;
+          }
+          if (this.#status === 'failed') {
+            // Stopped on a failure: keep the lease, so no standby retries it, until restarted.
+            await this.#pause(this.#untilLeaseRenewal(), signal);
+            continue;
+          }
+          if (this.#restartRequested) {
+            this.#restartRequested = false;
+            prepared = false;
+          }
+          if (!prepared) {
+            if ((await this.#prepare()) === 'superseded') return;
+            prepared = true;
+          }
+          const outcome = await this.#step(signal);
+          errorDelay = Math.max(retryDelayMs, 10);
+          if (outcome === 'moved') prepared = false;
+          else if (outcome === 'superseded') return;
+          else if (outcome === 'idle') await this.#pause(Math.min(this.#settings.pollIntervalMs, this.#untilLeaseRenewal()), signal);
+        } catch (error) {
+          if (error instanceof StoreClosedError) return;
+          this.#settings.emit({ type: 'error', projection: this.projection.namespace, error });
+          prepared = false;
+          await this.#pause(errorDelay, signal);
+          errorDelay = Math.min(errorDelay * 2, Math.max(maxRetryDelayMs, 10));
+        }
+      }
+    } finally {
+      if (this.#leading) await this.#readModels.releaseLease(this.#leaseKey, this.#settings.owner).catch(() => undefined);
+      this.#leading = false;
+      if (this.#status !== 'superseded' && this.#status !== 'failed') this.#setStatus('stopped');
+      else this.#settings.changed();
+      const waiters = this.#idleWaiters.splice(0);
+      const reason = this.#failure
+        ? new Error(`Projection ${this.projection.namespace.namespace} stopped on a failure: ${this.#failure.error}`)
+        : new Error(`Projection ${this.projection.namespace.namespace} is ${this.#status}`);
+      for (const waiter of waiters) waiter.reject(reason);
+    }
+  }
+
+  async #holdLease(): Promise<boolean> {
+    const now = Date.now();
+    if (this.#leading && now < this.#leaseRenewAt) return true;
+    const held = await this.#readModels.tryAcquireLease(this.#leaseKey, this.#settings.owner, this.#settings.leaseTtlMs);
+    if (held && !this.#leading) this.#settings.emit({ type: 'leading', projection: this.projection.namespace });
+    this.#leading = held;
+    if (held) this.#leaseRenewAt = now + this.#settings.leaseTtlMs / 3;
+    return held;
+  }
+
+  #leaseRetryMs(): number {
+    return Math.max(10, Math.min(1_000, this.#settings.leaseTtlMs / 3));
+  }
+
+  #untilLeaseRenewal(): number {
+    return Math.max(1, this.#leaseRenewAt - Date.now());
+  }
+
+  /** Creates the version's bookkeeping (running `init`) and activates it when nothing serves yet. */
+  async #prepare(): Promise<'ready' | 'superseded'> {
+    const result = await this.#readModels.transaction((tx) => prepareProjection(tx, this.projection, this.#readModels.synchronous));
+    this.#checkpoint = result.checkpoint;
+    this.#failure = result.failure;
+    this.#activeCheckedAt = Date.now();
+    if (result.activated) this.#settings.emit({ type: 'switched', projection: this.projection.namespace, from: null });
+    if (result.active > this.projection.version) return this.#supersede(result.active);
+    this.#serving = result.active === this.projection.version;
+    this.#settings.changed();
+    return 'ready';
+  }
+
+  #supersede(activeVersion: number): 'superseded' {
+    this.#serving = false;
+    this.#setStatus('superseded');
+    this.#settings.emit({ type: 'superseded', projection: this.projection.namespace, activeVersion });
+    return 'superseded';
+  }
+
+  async #step(signal: AbortSignal): Promise<StepOutcome> {
+    const batchSize = this.projection.batchSize ?? this.#settings.batchSize;
+    const head = await this.#eventStore.headPosition();
+    const events: RecordedEvent[] = [];
+    for await (const event of this.#eventStore.readAll({
+      fromPosition: (this.#checkpoint ?? 0n) + 1n,
+      maxCount: batchSize,
+      batchSize,
+      filter: this.projection.filter,
+    })) {
+      events.push(event);
+    }
+    const more = events.length >= batchSize;
+    if (!this.#tracker && (more || this.#trackNextRun)) {
+      this.#tracker = new ProgressTracker(this.projection.namespace, this.#checkpoint);
+      this.#trackNextRun = false;
+    }
+    if (events.length > 0) {
+      const applied = await this.#applyWithPolicy(events, signal);
+      if (applied !== 'applied') return applied;
+    }
+    if (more) {
+      this.#setStatus('catching_up');
+      this.#report(head, false);
+      return 'more';
+    }
+    const settled = await this.#settle(head);
+    if (settled !== 'settled') return settled;
+    this.#report(head, true);
+    const progress = this.#lastProgress;
+    this.#tracker = null;
+    this.#lastProgress = null;
+    this.#setStatus('live');
+    for (const waiter of this.#idleWaiters.splice(0)) waiter.resolve(progress);
+    return 'idle';
+  }
+
+  #report(head: Position, done: boolean): void {
+    if (!this.#tracker) return;
+    const progress = this.#tracker.report(this.#checkpoint, head > (this.#checkpoint ?? 0n) ? head : (this.#checkpoint ?? head), done);
+    this.#lastProgress = progress;
+    this.#settings.emit({ type: 'progress', projection: this.projection.namespace, progress });
+  }
+
+  /**
+   * At the head: everything up to `head` has been read, so the checkpoint moves there (events of
+   * other types included) and a version built beside the serving one takes over — in one transaction.
+   */
+  async #settle(head: Position): Promise<'settled' | 'moved' | 'superseded'> {
+    const caughtUp = (this.#checkpoint ?? 0n) >= head;
+    if (caughtUp && this.#serving && Date.now() - this.#activeCheckedAt < ACTIVE_CHECK_MS) return 'settled';
+    const { projection } = this;
+    const expected = this.#checkpoint;
+    try {
+      const result = await this.#readModels.transaction((tx) =>
+        drive(
+          (function* () {
+            const state = yield* step(tx.getState(projection.namespace.namespace));
+            if (!state) throw new CheckpointMoved('missing');
+            if (state.checkpoint !== expected) throw new CheckpointMoved(state.checkpoint);
+            let checkpoint = state.checkpoint;
+            if (head > (checkpoint ?? 0n)) {
+              yield* step(tx.setCheckpoint(projection.namespace.namespace, head));
+              checkpoint = head;
+            }
+            const active = yield* step(tx.getActiveVersion(projection.name));
+            if (active !== null && active > projection.version) return { checkpoint, active, switched: false };
+            if (active !== projection.version) yield* step(tx.setActiveVersion(projection.name, projection.version));
+            return { checkpoint, active, switched: active !== projection.version };
+          })(),
+        ),
+      );
+      this.#checkpoint = result.checkpoint;
+      this.#activeCheckedAt = Date.now();
+      if (result.active !== null && result.active > projection.version) return this.#supersede(result.active);
+      this.#serving = true;
+      if (result.switched) this.#settings.emit({ type: 'switched', projection: projection.namespace, from: result.active });
+      this.#settings.changed();
+      return 'settled';
+    } catch (error) {
+      if (error instanceof CheckpointMoved) return 'moved';
+      throw error;
+    }
+  }
+
+  /**
+   * Applies `events` as one transaction; when a handler throws, commits the events before it,
+   * retries the failing event alone with backoff, and after the last attempt stops or
+   * dead-letters it, as the failure policy says.
+   */
+  async #applyWithPolicy(events: readonly RecordedEvent[], signal: AbortSignal): Promise<'applied' | 'moved' | 'failed' | 'idle'> {
+    const policy = { ...this.#settings.failurePolicy, ...this.projection.failurePolicy };
+    let start = 0;
+    let end = events.length;
+    let failing: { position: Position; attempts: number; cause: unknown } | null = null;
+    while (start < events.length) {
+      if (signal.aborted) return 'idle';
+      const head = events[start]!;
+      if (failing && failing.position === head.position) {
+        if (failing.attempts >= policy.maxAttempts) {
+          const failure = failureRecord(head, failing.cause, failing.attempts);
+          if (policy.onFailure !== 'dead-letter') return this.#stopOnFailure(failure);
+          if (await this.#deadLetter(head, failure)) return 'moved';
+          start++;
+          end = events.length;
+          failing = null;
+          continue;
+        }
+        const delayMs = Math.min(policy.retryDelayMs * 2 ** (failing.attempts - 1), policy.maxRetryDelayMs);
+        this.#settings.emit({
+          type: 'retrying',
+          projection: this.projection.namespace,
+          position: head.position,
+          eventId: head.id,
+          attempts: failing.attempts,
+          delayMs,
+          error: failing.cause,
+        });
+        await this.#pause(delayMs, signal, false);
+        if (signal.aborted) return 'idle';
+        // Retry the failing event alone, so the events after it are not held in a doomed transaction.
+        end = start + 1;
+      }
+      const batch = events.slice(start, end);
+      const outcome = await this.#tryApply(batch);
+      if (outcome === 'moved') return 'moved';
+      if (outcome === 'applied') {
+        start = end;
+        end = events.length;
+        if (failing && failing.position <= batch.at(-1)!.position) failing = null;
+        continue;
+      }
+      const event = batch[outcome.index]!;
+      const before: number = failing !== null && failing.position === event.position ? failing.attempts : 0;
+      failing = { position: event.position, attempts: before + 1, cause: outcome.cause };
+      // Commit the events before the failing one first, so they are not retried with it.
+      if (outcome.index > 0) end = start + outcome.index;
+    }
+    return 'applied';
+  }
+
+  async #tryApply(batch: readonly RecordedEvent[]): Promise<'applied' | 'moved' | HandlerFailure> {
+    try {
+      const state = await this.#readModels.transaction((tx) =>
+        applyBatch(tx, this.projection, batch, { expected: this.#checkpoint, synchronous: this.#readModels.synchronous }),
+      );
+      this.#checkpoint = state.checkpoint;
+      this.#failure = state.failure;
+      this.#settings.changed();
+      return 'applied';
+    } catch (error) {
+      if (error instanceof CheckpointMoved) return 'moved';
+      if (error instanceof HandlerFailure) return error;
+      throw error;
+    }
+  }
+
+  async #stopOnFailure(failure: ProjectionFailure): Promise<'failed' | 'moved'> {
+    const { namespace } = this.projection.namespace;
+    const expected = this.#checkpoint;
+    try {
+      await this.#readModels.transaction((tx) =>
+        drive(
+          (function* () {
+            const checkpoint = yield* step(tx.getCheckpoint(namespace));
+            if (checkpoint !== expected) throw new CheckpointMoved(checkpoint);
+            yield* step(tx.setFailure(namespace, failure));
+          })(),
+        ),
+      );
+    } catch (error) {
+      if (error instanceof CheckpointMoved) return 'moved';
+      throw error;
+    }
+    this.#failure = failure;
+    this.#setStatus('failed');
+    this.#settings.emit({ type: 'failed', projection: this.projection.namespace, failure });
+    for (const waiter of this.#idleWaiters.splice(0)) {
+      waiter.reject(new Error(`Projection ${namespace} stopped at position ${failure.position}: ${failure.error}`));
+    }
+    return 'failed';
+  }
+
+  /** Records the dead letter and moves the checkpoint past the event, together. Returns true if the checkpoint had moved. */
+  async #deadLetter(event: RecordedEvent, failure: ProjectionFailure): Promise<boolean> {
+    const projection = this.projection.namespace;
+    const expected = this.#checkpoint;
+    const deadLetter = {
+      projection,
+      position: event.position,
+      eventId: event.id,
+      eventType: event.type,
+      streamId: event.streamId,
+      error: failure.error,
+      attempts: failure.attempts,
+      recordedAt: failure.failedAt,
+    };
+    try {
+      await this.#readModels.transaction((tx: ReadModelTransaction<H>) =>
+        drive(
+          (function* () {
+            const state = yield* step(tx.getState(projection.namespace));
+            if (!state || state.checkpoint !== expected) throw new CheckpointMoved(state ? state.checkpoint : 'missing');
+            yield* step(tx.addDeadLetter(deadLetter));
+            yield* step(tx.setCheckpoint(projection.namespace, event.position));
+            if (state.failure) yield* step(tx.setFailure(projection.namespace, null));
+          })(),
+        ),
+      );
+    } catch (error) {
+      if (error instanceof CheckpointMoved) return true;
+      throw error;
+    }
+    this.#checkpoint = event.position;
+    this.#failure = null;
+    this.#settings.emit({ type: 'dead-lettered', projection, deadLetter });
+    this.#settings.changed();
+    return false;
+  }
+
+  /** Waits `ms`, or less when woken (unless `wakeable` is false) or stopped. */
+  async #pause(ms: number, signal: AbortSignal, wakeable = true): Promise<void> {
+    if (signal.aborted) return;
+    if (wakeable) {
+      await this.#wake.wait(ms, signal);
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      }
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  #setStatus(status: ProjectionStatus): void {
+    if (this.#status === status) return;
+    this.#status = status;
+    this.#settings.changed();
+  }
+}
+

@@ -1,0 +1,16 @@
+/** The in-memory stores run the shared projection suites, as every adapter does. */
+import { MemoryEventStore, MemoryReadModelStore } from '@eventloom/core';
+import { runProjectionConformance, runReadModelStoreConformance } from '@eventloom/testing';
+
+runReadModelStoreConformance({
+  name: 'memory',
+  create: async () => ({ readModels: new MemoryReadModelStore() }),
+});
+
+runProjectionConformance({
+  name: 'memory',
+  create: async (options) => ({
+    eventStore: new MemoryEventStore(options?.clock ? { clock: options.clock } : {}),
+    readModels: new MemoryReadModelStore(),
+  }),
+});

@@ -1,0 +1,80 @@
+/**
+ * Inline projections: applied inside the append's transaction, so whoever appended reads the
+ * updated read model as soon as the append resolves (read-your-writes). The checkpoint moves in
+ * the same transaction.
+ *
+ * An inline projection only applies an append's events on top of an up-to-date checkpoint. When
+ * events it has not seen lie between its checkpoint and the append (it was added after them, it
+ * is still being built, or another process appended without it), the append goes through
+ * untouched and a `ProjectionRunner` running the same projection catches up; from then on the
+ * inline path takes over again. Run the projection in a runner as well, for that reason.
+ */
+import { applyBatch, HandlerFailure, InvalidArgumentError, prepareProjection, type AnyProjection, type RecordedEvent } from '@eventloom/core';
+import type { SqliteDatabase } from '../open-database.js';
+import type { SqliteEventStore } from '../sqlite-event-store.js';
+import type { SqliteProjectionHandle, SqliteReadModelStore } from './sqlite-read-model-store.js';
+
+export interface InlineProjectionOptions {
+  readonly eventStore: SqliteEventStore;
+  /** A store on the event store's own connection (`openSqliteReadModels({ database: eventStore.database })`). */
+  readonly readModels: SqliteReadModelStore;
+  readonly projection: AnyProjection<SqliteProjectionHandle>;
+}
+
+/**
+ * Registers `projection` to run inside every append's transaction. A handler that throws fails the
+ * append (nothing of it is written). Returns the function that unregisters it.
+ *
+ * @example
+ * const readModels = openSqliteReadModels({ database: eventStore.database });
+ * addInlineProjection({ eventStore, readModels, projection: orderSummary });
+ * const runner = new ProjectionRunner({ eventStore, readModels, projections: [orderSummary] });
+ */
+export function addInlineProjection(options: InlineProjectionOptions): () => void {
+  const { eventStore, readModels, projection } = options ?? {};
+  if (!eventStore || typeof eventStore.addInlineHandler !== 'function') {
+    throw new InvalidArgumentError('eventStore', 'must be a SqliteEventStore');
+  }
+  if (!readModels || readModels.database !== eventStore.database) {
+    throw new InvalidArgumentError('readModels', "must be a SqliteReadModelStore on the event store's own connection: openSqliteReadModels({ database: eventStore.database })");
+  }
+  if (!projection || typeof projection.apply !== 'function') throw new InvalidArgumentError('projection', 'must be made with defineProjection');
+  const types = new Set(projection.eventTypes);
+  const prefixes = projection.filter.streamPrefixes;
+  const handles = (event: RecordedEvent): boolean =>
+    types.has(event.type) && (prefixes === undefined || prefixes.some((prefix) => event.streamId.startsWith(prefix)));
+  const unseen = unseenEventsQuery(eventStore.database, projection);
+  const { namespace } = projection.namespace;
+  // Ready now, so the first append after this applies inline when nothing came before it.
+  readModels.transactionSync((tx) => prepareProjection(tx, projection, true));
+
+  return eventStore.addInlineHandler((events) => {
+    const relevant = events.filter(handles);
+    if (relevant.length === 0) return;
+    readModels.transactionSync((tx) => {
+      const state = tx.getState(namespace);
+      // Dropped for a rebuild meanwhile: the runner rebuilding it will catch up.
+      if (!state) return;
+      const from = state.checkpoint ?? 0n;
+      if (unseen(from, relevant[0]!.position)) return;
+      try {
+        applyBatch(tx, projection, relevant, { expected: state.checkpoint, checkpoint: events.at(-1)!.position, synchronous: true });
+      } catch (error) {
+        throw error instanceof HandlerFailure ? error.cause : error;
+      }
+    });
+  });
+}
+
+/** Whether an event this projection handles lies strictly between two positions. */
+function unseenEventsQuery(db: SqliteDatabase, projection: AnyProjection<SqliteProjectionHandle>): (after: bigint, before: bigint) => boolean {
+  const types = projection.eventTypes.map(() => '?').join(', ');
+  const categories = projection.filter.streamPrefixes?.map((prefix) => prefix.slice(0, -1));
+  const sql =
+    `SELECT 1 FROM events WHERE position > ? AND position < ? AND type IN (${types})` +
+    (categories ? ` AND category IN (${categories.map(() => '?').join(', ')})` : '') +
+    ' LIMIT 1';
+  const statement = db.prepare<unknown[], number>(sql).pluck();
+  const bound = [...projection.eventTypes, ...(categories ?? [])];
+  return (after, before) => statement.get(after, before, ...bound) !== undefined;
+}

@@ -1,0 +1,23 @@
+/** The shared read-model and projection suites, on a fresh SQLite file per test: read models in the events' file. */
+import { runProjectionConformance, runReadModelStoreConformance } from '@eventloom/testing';
+import { openSqliteEventStore, openSqliteReadModels } from '../../src/index.js';
+import { tempDir } from './temp-dir.js';
+
+runReadModelStoreConformance({
+  name: 'sqlite',
+  create: async () => {
+    const dir = tempDir();
+    const readModels = openSqliteReadModels({ filename: dir.file('read-models.db') });
+    return { readModels, cleanup: async () => dir.remove() };
+  },
+});
+
+runProjectionConformance({
+  name: 'sqlite',
+  create: async (options) => {
+    const dir = tempDir();
+    const eventStore = openSqliteEventStore({ filename: dir.file('app.db'), durability: 'normal', ...(options?.clock && { clock: options.clock }) });
+    const readModels = openSqliteReadModels({ database: eventStore.database });
+    return { eventStore, readModels, cleanup: async () => dir.remove() };
+  },
+});

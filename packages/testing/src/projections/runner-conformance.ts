@@ -1,0 +1,451 @@
+/**
+ * The conformance suite of projections on a pair of stores (event store + read-model store):
+ * catch-up, read-your-writes by position, lag, failures that stop and resume, dead letters,
+ * blue/green switches, rebuilds with progress, time-range replays, and one active runner per
+ * projection.
+ */
+import {
+  defineProjection,
+  InvalidArgumentError,
+  ProjectionRunner,
+  ProjectionWaitTimeoutError,
+  replayTimeRange,
+  SubscriptionFailedError,
+  type EventStore,
+  type ProjectionHandle,
+  type ProjectionProgress,
+  type ProjectionRunnerEvent,
+  type ProjectionRunnerOptions,
+  type ReadModelStore,
+  type ReadModelView,
+} from '@eventloom/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  appendOrders,
+  created,
+  eventually,
+  ledgerProjection,
+  noted,
+  orderSummaryProjection,
+  paid,
+  shipped,
+  uniqueOrderStream,
+  type OrderEvent,
+  type OrderSummary,
+  type StreamLedger,
+} from './fixtures.js';
+
+export interface CreatedProjectionStores {
+  readonly eventStore: EventStore;
+  readonly readModels: ReadModelStore<ProjectionHandle, ReadModelView>;
+  /** Releases what `create` made; called after each test. */
+  readonly cleanup?: () => Promise<void>;
+}
+
+export interface ProjectionConformanceOptions {
+  /** Shown in the suite's name, e.g. `sqlite`. */
+  readonly name: string;
+  /** Fresh, empty stores per call; the event store takes recorded times from `clock` when given. */
+  readonly create: (options?: { readonly clock?: () => Date }) => Promise<CreatedProjectionStores>;
+  /** Tests these stores skip, by name, each with its reason. */
+  readonly skip?: Readonly<Record<string, string>>;
+}
+
+const FAST = { pollIntervalMs: 20, leaseTtlMs: 2_000, failurePolicy: { retryDelayMs: 5, maxRetryDelayMs: 20 } } as const;
+
+export function runProjectionConformance(options: ProjectionConformanceOptions): void {
+  const cleanups: (() => Promise<void>)[] = [];
+  const skip = options.skip ?? {};
+  const test = (name: string, fn: () => Promise<void>): void => {
+    const reason = skip[name];
+    if (reason) it.skip(`${name} (skipped: ${reason})`, fn);
+    else it(name, fn);
+  };
+  const stores = async (clock?: () => Date): Promise<CreatedProjectionStores> => {
+    const created = await options.create(clock ? { clock } : undefined);
+    cleanups.push(async () => {
+      await created.readModels.close().catch(() => undefined);
+      await created.eventStore.close().catch(() => undefined);
+      await created.cleanup?.();
+    });
+    return created;
+  };
+  const runner = (
+    s: CreatedProjectionStores,
+    extra: Partial<ProjectionRunnerOptions<ProjectionHandle>> & { events?: ProjectionRunnerEvent[] } = {},
+  ): ProjectionRunner => {
+    const { events, ...rest } = extra;
+    const r = new ProjectionRunner({
+      eventStore: s.eventStore,
+      readModels: s.readModels,
+      ...FAST,
+      ...rest,
+      ...(events && { onEvent: (event: ProjectionRunnerEvent) => events.push(event) }),
+    });
+    cleanups.unshift(() => r.stop());
+    return r;
+  };
+  const ledgers = (s: CreatedProjectionStores, name = 'ledger') =>
+    s.readModels.read(name, (view) => view.collection<StreamLedger>('ledgers').find());
+
+  describe(`projection conformance: ${options.name}`, () => {
+    afterEach(async () => {
+      for (const cleanup of cleanups.splice(0)) await cleanup();
+    });
+
+    test('catches up on history, then follows live appends', async () => {
+      const s = await stores();
+      const history = await appendOrders(s.eventStore, 20);
+      const r = runner(s, { projections: [orderSummaryProjection(), ledgerProjection()], batchSize: 7 });
+      await r.start();
+      await r.waitForPosition('order-summary', history.position, 20_000);
+      await r.waitForPosition('ledger', history.position, 20_000);
+      const orders = await s.readModels.read('order-summary', (v) => v.collection<OrderSummary>('orders').find());
+      expect(orders).toHaveLength(20);
+      expect(orders.filter((o) => o.status === 'shipped')).toHaveLength(7);
+      expect(orders.every((o) => o.paid === o.total)).toBe(true);
+
+      const streamId = uniqueOrderStream();
+      const orderId = streamId.slice('order-'.length);
+      const live = await s.eventStore.appendToStream(streamId, [created(orderId, 99), paid(orderId, 40)]);
+      await r.waitForPosition('order-summary', live.position, 10_000);
+      const order = await s.readModels.read('order-summary', (v) => v.collection<OrderSummary>('orders').get(orderId));
+      expect(order).toMatchObject({ total: 99, paid: 40, status: 'paid' });
+      await r.waitForPosition('ledger', live.position, 10_000);
+      const all = await ledgers(s);
+      expect(all.reduce((sum, l) => sum + l.count, 0)).toBe(history.events + 2);
+      expect(all.every((l) => l.gaps === 0)).toBe(true);
+      expect(r.status('order-summary')).toMatchObject({ status: 'live', serving: true, leading: true, failure: null });
+    });
+
+    test('reports lag in events and seconds, and none once caught up', async () => {
+      const s = await stores();
+      const projection = orderSummaryProjection();
+      const r = runner(s, { projections: [projection] });
+      await r.start();
+      await r.waitForPosition(projection, await s.eventStore.headPosition(), 10_000);
+      await r.stop();
+      const appended = await appendOrders(s.eventStore, 3);
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      const behind = await r.lag('order-summary');
+      expect(behind.head).toBe(appended.position);
+      expect(behind.events).toBe(appended.events);
+      expect(behind.seconds).toBeGreaterThan(0);
+      expect(behind.projection.namespace).toBe('order-summary@1');
+      await r.start();
+      await r.waitForPosition(projection, appended.position, 10_000);
+      const caughtUp = await r.lag('order-summary');
+      expect(caughtUp).toMatchObject({ events: 0, seconds: 0, failure: null });
+    });
+
+    test('moves the checkpoint over events it does not handle', async () => {
+      const s = await stores();
+      const projection = orderSummaryProjection();
+      const r = runner(s, { projections: [projection] });
+      await r.start();
+      const streamId = uniqueOrderStream();
+      const orderId = streamId.slice('order-'.length);
+      const last = await s.eventStore.appendToStream(streamId, [created(orderId), noted(orderId), noted(orderId)]);
+      await r.waitForPosition('order-summary', last.position, 10_000);
+      await eventually(async () => expect((await r.lag('order-summary')).events).toBe(0));
+    });
+
+    test('waitForPosition times out with a typed error and rejects bad input', async () => {
+      const s = await stores();
+      const r = runner(s, { projections: [orderSummaryProjection()] });
+      await r.start();
+      await r.waitForPosition('order-summary', 0n, 5_000);
+      const error = await r.waitForPosition('order-summary', 10_000n, 50).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ProjectionWaitTimeoutError);
+      expect((error as Error).message).toMatch(/order-summary@1 did not reach position 10000 within 50 ms/);
+      await expect(r.waitForPosition('order-summary', -1n)).rejects.toThrow(InvalidArgumentError);
+      await expect(r.waitForPosition('no such name!', 1n)).rejects.toThrow(InvalidArgumentError);
+    });
+
+    test('a restarted runner resumes from its checkpoint without skipping or repeating', async () => {
+      const s = await stores();
+      await appendOrders(s.eventStore, 10);
+      const first = runner(s, { projections: [ledgerProjection()], batchSize: 4 });
+      await first.start();
+      await first.waitForPosition('ledger', await s.eventStore.headPosition(), 10_000);
+      await first.stop();
+      const more = await appendOrders(s.eventStore, 10);
+      const second = runner(s, { projections: [ledgerProjection()], batchSize: 4 });
+      await second.start();
+      await second.waitForPosition('ledger', more.position, 10_000);
+      const all = await ledgers(s);
+      expect(all).toHaveLength(20);
+      expect(all.every((l) => l.gaps === 0 && l.count === l.lastVersion)).toBe(true);
+    });
+
+    test('a failing handler stops the projection at the event, visibly, and it resumes from there after the fix', async () => {
+      const s = await stores();
+      const bad = uniqueOrderStream();
+      let broken = true;
+      const attempts: bigint[] = [];
+      const projection = ledgerProjection({
+        hook: (event) => {
+          if (broken && event.streamId === bad && event.type === 'OrderPaid') {
+            attempts.push(event.position);
+            throw new Error(`cannot handle payment on ${event.streamId}`);
+          }
+        },
+      });
+      const before = await appendOrders(s.eventStore, 3);
+      const failing = await s.eventStore.appendToStream(bad, [created(bad.slice(6)), paid(bad.slice(6)), shipped(bad.slice(6))]);
+      const after = await appendOrders(s.eventStore, 2);
+      const events: ProjectionRunnerEvent[] = [];
+      const r = runner(s, { projections: [projection], events, failurePolicy: { maxAttempts: 3, retryDelayMs: 5 } });
+      await r.start();
+      await eventually(() => expect(r.status('ledger').status).toBe('failed'));
+
+      const failedAt = failing.events[1]!;
+      const info = r.status('ledger');
+      expect(info.checkpoint).toBe(failing.events[0]!.position);
+      expect(info.failure).toMatchObject({
+        position: failedAt.position,
+        eventId: failedAt.id,
+        eventType: 'OrderPaid',
+        streamId: bad,
+        attempts: 3,
+      });
+      expect(info.failure!.error).toContain(`cannot handle payment on ${bad}`);
+      expect(attempts).toEqual([failedAt.position, failedAt.position, failedAt.position]);
+      expect(events.filter((e) => e.type === 'retrying')).toHaveLength(2);
+      expect(events.some((e) => e.type === 'failed')).toBe(true);
+      const stored = (await s.readModels.listProjections()).find((p) => p.projection.namespace === 'ledger@1');
+      expect(stored?.failure?.eventId).toBe(failedAt.id);
+      expect(stored?.checkpoint).toBe(failing.events[0]!.position);
+      // the events before the failing one were applied; nothing after it
+      const partial = await ledgers(s);
+      expect(partial.find((l) => l.streamId === bad)?.count).toBe(1);
+      expect(partial.filter((l) => before.streams.includes(l.streamId)).every((l) => l.count === l.lastVersion)).toBe(true);
+      expect(partial.some((l) => after.streams.includes(l.streamId))).toBe(false);
+      const waitError = await r.waitForPosition('ledger', after.position, 2_000).catch((e: unknown) => e);
+      expect(waitError).toBeInstanceOf(SubscriptionFailedError);
+      expect((waitError as SubscriptionFailedError).position).toBe(failedAt.position);
+      expect((await r.lag('ledger')).failure?.position).toBe(failedAt.position);
+
+      broken = false;
+      await r.restart('ledger');
+      await r.waitForPosition('ledger', after.position, 10_000);
+      const all = await ledgers(s);
+      expect(all.find((l) => l.streamId === bad)).toMatchObject({ count: 3, gaps: 0 });
+      expect(all.every((l) => l.gaps === 0 && l.count === l.lastVersion)).toBe(true);
+      expect(all).toHaveLength(6);
+      expect(r.status('ledger')).toMatchObject({ failure: null, status: 'live' });
+      expect((await s.readModels.listProjections()).find((p) => p.projection.namespace === 'ledger@1')?.failure).toBeNull();
+    });
+
+    test('a projection stopped on a failure resumes in a new runner (a restarted process) once fixed', async () => {
+      const s = await stores();
+      const bad = uniqueOrderStream();
+      await s.eventStore.appendToStream(bad, [created(bad.slice(6)), paid(bad.slice(6))]);
+      const broken = runner(s, {
+        projections: [ledgerProjection({ hook: (e) => { if (e.type === 'OrderPaid') throw new Error('bug'); } })],
+        failurePolicy: { maxAttempts: 1 },
+      });
+      await broken.start();
+      await eventually(() => expect(broken.status('ledger').status).toBe('failed'));
+      await broken.stop();
+      const fixed = runner(s, { projections: [ledgerProjection()] });
+      await fixed.start();
+      await fixed.waitForPosition('ledger', await s.eventStore.headPosition(), 10_000);
+      expect((await ledgers(s)).find((l) => l.streamId === bad)).toMatchObject({ count: 2, gaps: 0 });
+    });
+
+    test('the dead-letter policy records the event and its error, then moves on', async () => {
+      const s = await stores();
+      const bad = uniqueOrderStream();
+      const projection = ledgerProjection({
+        name: 'ledger-dlq',
+        hook: (e) => {
+          if (e.streamId === bad && e.type === 'OrderPaid') throw new TypeError('unpayable');
+        },
+      });
+      const failing = await s.eventStore.appendToStream(bad, [created(bad.slice(6)), paid(bad.slice(6)), shipped(bad.slice(6))]);
+      const events: ProjectionRunnerEvent[] = [];
+      const r = runner(s, { projections: [projection], events, failurePolicy: { onFailure: 'dead-letter', maxAttempts: 2 } });
+      await r.start();
+      await r.waitForPosition('ledger-dlq', failing.position, 10_000);
+      const letters = await s.readModels.deadLetters('ledger-dlq@1');
+      expect(letters).toHaveLength(1);
+      expect(letters[0]).toMatchObject({
+        position: failing.events[1]!.position,
+        eventId: failing.events[1]!.id,
+        eventType: 'OrderPaid',
+        streamId: bad,
+        attempts: 2,
+        error: 'TypeError: unpayable',
+      });
+      expect(events.some((e) => e.type === 'dead-lettered')).toBe(true);
+      // the dead-lettered event is missing from the read model, and the ledger shows the gap
+      expect((await ledgers(s, 'ledger-dlq')).find((l) => l.streamId === bad)).toMatchObject({ count: 2, gaps: 1 });
+      expect(r.status('ledger-dlq').status).toBe('live');
+    });
+
+    test('a handler that returns a promise on a synchronous store fails with a clear message', async () => {
+      const s = await stores();
+      if (!s.readModels.synchronous) return;
+      const projection = defineProjection<OrderEvent>({
+        name: 'async-on-sync',
+        version: 1,
+        handlers: { OrderCreated: async () => undefined },
+      });
+      const streamId = uniqueOrderStream();
+      await s.eventStore.appendToStream(streamId, [created(streamId.slice(6))]);
+      const r = runner(s, { projections: [projection], failurePolicy: { maxAttempts: 1 } });
+      await r.start();
+      await eventually(() => expect(r.status('async-on-sync').status).toBe('failed'));
+      expect(r.status('async-on-sync').failure?.error).toMatch(/returned a promise.*synchronous transaction.*make the handler synchronous/);
+    });
+
+    test('blue/green: a new version builds beside the old, which serves until the switch', async () => {
+      const s = await stores();
+      const history = await appendOrders(s.eventStore, 6);
+      const v1 = orderSummaryProjection({ name: 'bg-summary', version: 1 });
+      const old = runner(s, { projections: [v1] });
+      await old.start();
+      await old.waitForPosition('bg-summary', history.position, 10_000);
+
+      // v2 is held back half way (its handler fails and is retried) until `hold` is lifted.
+      let hold = true;
+      const holdFrom = history.position / 2n;
+      const v2 = defineProjection<OrderEvent>({
+        name: 'bg-summary',
+        version: 2,
+        handlers: {
+          OrderCreated: (event, read) => {
+            if (hold && event.position > holdFrom) throw new Error('held back');
+            read.collection<{ orderId: string; v: number }>('orders').upsert(event.data.orderId, { orderId: event.data.orderId, v: 2 });
+          },
+        },
+      });
+      const events: ProjectionRunnerEvent[] = [];
+      const next = runner(s, {
+        projections: [v2],
+        events,
+        batchSize: 2,
+        failurePolicy: { maxAttempts: 100_000, retryDelayMs: 5, maxRetryDelayMs: 10 },
+      });
+      await next.start();
+      await eventually(() => expect(events.some((e) => e.type === 'retrying')).toBe(true));
+      expect(next.status('bg-summary').serving).toBe(false);
+      const partial = await s.readModels.read({ name: 'bg-summary', version: 2 }, (v) => v.collection('orders').count());
+      expect(partial).toBeGreaterThan(0);
+      expect(partial).toBeLessThan(6);
+      // the old version still serves, and keeps up with new events
+      const streamId = uniqueOrderStream();
+      const orderId = streamId.slice('order-'.length);
+      const live = await s.eventStore.appendToStream(streamId, [created(orderId, 5)]);
+      await old.waitForPosition('bg-summary', live.position, 10_000);
+      expect(await s.readModels.read('bg-summary', (v) => [v.projection.version, v.collection<OrderSummary>('orders').get(orderId)?.status])).toEqual([
+        1,
+        'open',
+      ]);
+      expect(await s.readModels.read('bg-summary', (v) => v.collection('orders').count())).toBe(7);
+      hold = false;
+      await eventually(() => expect(events.some((e) => e.type === 'switched' && e.projection.version === 2)).toBe(true), 20_000);
+      const switched = events.find((e) => e.type === 'switched');
+      expect(switched).toMatchObject({ from: 1 });
+      expect(await s.readModels.read('bg-summary', (v) => [v.projection.version, v.collection<{ v: number }>('orders').count()])).toEqual([2, 7]);
+      await next.waitForPosition('bg-summary', live.position, 5_000);
+      await eventually(() => expect(old.status('bg-summary').status).toBe('superseded'), 10_000);
+      // the old read model is kept (for a rollback) until it is dropped
+      expect(await s.readModels.read({ name: 'bg-summary', version: 1 }, (v) => v.collection('orders').count())).toBe(7);
+    });
+
+    test('rebuilds from the start with progress reports', async () => {
+      const s = await stores();
+      const history = await appendOrders(s.eventStore, 30);
+      const r = runner(s, { projections: [ledgerProjection()], batchSize: 10 });
+      await r.start();
+      await r.waitForPosition('ledger', history.position, 10_000);
+      const reports: ProjectionProgress[] = [];
+      const final = await r.rebuild('ledger', { onProgress: (p) => reports.push(p) });
+      expect(final?.done).toBe(true);
+      expect(final?.processed).toBe(Number(history.position));
+      expect(reports.length).toBeGreaterThanOrEqual(3);
+      expect(reports.at(-1)?.done).toBe(true);
+      expect(reports.every((p, i) => i === 0 || p.processed >= reports[i - 1]!.processed)).toBe(true);
+      expect(reports.slice(0, -1).some((p) => p.etaSeconds !== null && p.eventsPerSecond > 0)).toBe(true);
+      const all = await ledgers(s);
+      expect(all).toHaveLength(30);
+      expect(all.every((l) => l.gaps === 0 && l.count === l.lastVersion)).toBe(true);
+      // the runner keeps following the log after the rebuild
+      const more = await appendOrders(s.eventStore, 1);
+      await r.waitForPosition('ledger', more.position, 10_000);
+      expect(await ledgers(s)).toHaveLength(31);
+    });
+
+    test('two runners on the same projection: one applies, the other stands by and takes over', async () => {
+      const s = await stores();
+      const appliedBy: string[] = [];
+      const events: ProjectionRunnerEvent[] = [];
+      let owner = '';
+      const make = (name: string) =>
+        runner(s, {
+          owner: name,
+          leaseTtlMs: 300,
+          events,
+          batchSize: 5,
+          projections: [ledgerProjection({ name: 'shared-ledger', hook: () => appliedBy.push(owner) })],
+        });
+      const a = make('runner-a');
+      const b = make('runner-b');
+      owner = 'runner-a';
+      await a.start();
+      await eventually(() => expect(a.status('shared-ledger').leading).toBe(true));
+      await b.start();
+      const first = await appendOrders(s.eventStore, 8);
+      await a.waitForPosition('shared-ledger', first.position, 10_000);
+      await eventually(() => expect(b.status('shared-ledger').status).toBe('standby'));
+      expect(b.status('shared-ledger').leading).toBe(false);
+      expect(new Set(appliedBy)).toEqual(new Set(['runner-a']));
+
+      await a.stop();
+      owner = 'runner-b';
+      const second = await appendOrders(s.eventStore, 8);
+      await b.waitForPosition('shared-ledger', second.position, 10_000);
+      expect(b.status('shared-ledger').leading).toBe(true);
+      const all = await ledgers(s, 'shared-ledger');
+      expect(all).toHaveLength(16);
+      expect(all.every((l) => l.gaps === 0 && l.count === l.lastVersion)).toBe(true);
+      expect(appliedBy.length).toBe(first.events + second.events);
+    });
+
+    test('replays a time range into a new projection', async () => {
+      let now = Date.parse('2025-03-01T00:00:00.000Z');
+      const s = await stores(() => new Date(now));
+      const day = 24 * 3600 * 1000;
+      const inRange: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        const streamId = uniqueOrderStream();
+        await s.eventStore.appendToStream(streamId, [created(streamId.slice(6), 10 * (i + 1))]);
+        if (i >= 2 && i < 5) inRange.push(streamId.slice(6));
+        now += day;
+      }
+      const projection = orderSummaryProjection({ name: 'march-orders' });
+      const reports: ProjectionProgress[] = [];
+      const result = await replayTimeRange({
+        eventStore: s.eventStore,
+        readModels: s.readModels,
+        projection,
+        from: '2025-03-03T00:00:00.000Z',
+        to: new Date('2025-03-06T00:00:00.000Z'),
+        batchSize: 2,
+        onProgress: (p) => reports.push(p),
+      });
+      expect(result.applied).toBe(3);
+      expect(reports.at(-1)?.done).toBe(true);
+      const ids = await s.readModels.read('march-orders', (v) => v.collection<OrderSummary>('orders').find().map((o) => o.orderId));
+      expect(ids.sort()).toEqual(inRange.sort());
+      await expect(replayTimeRange({ eventStore: s.eventStore, readModels: s.readModels, projection })).rejects.toThrow(/already has a read model/);
+      await expect(
+        replayTimeRange({ eventStore: s.eventStore, readModels: s.readModels, projection, from: '2025-03-05', to: '2025-03-04' }),
+      ).rejects.toThrow(InvalidArgumentError);
+      const all = await replayTimeRange({ eventStore: s.eventStore, readModels: s.readModels, projection, replace: true });
+      expect(all.applied).toBe(6);
+    });
+  });
+}
