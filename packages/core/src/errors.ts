@@ -10,7 +10,8 @@ export type EventloomErrorCode =
   | 'STORE_CLOSED'
   | 'UPCAST_FAILED'
   | 'SUBSCRIPTION_FAILED'
-  | 'STORE_UNAVAILABLE';
+  | 'STORE_UNAVAILABLE'
+  | 'PROJECTION_WAIT_TIMEOUT';
 
 /** Base class: `code` is stable across releases, `message` is for people. */
 export abstract class EventloomError extends Error {

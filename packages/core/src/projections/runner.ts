@@ -5,7 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { AppendSignal } from '../append-signal.js';
-import { InvalidArgumentError, SubscriptionFailedError } from '../errors.js';
+import { EventloomError, InvalidArgumentError, SubscriptionFailedError } from '../errors.js';
 import type { Position } from '../event.js';
 import type { EventStore } from '../event-store.js';
 import { uuidv7 } from '../uuid.js';
@@ -40,7 +40,7 @@ export interface RebuildOptions {
 }
 
 /** Thrown by `waitForPosition` when the projection did not get there in time. */
-export class ProjectionWaitTimeoutError extends Error {
+export class ProjectionWaitTimeoutError extends EventloomError {
   readonly code = 'PROJECTION_WAIT_TIMEOUT' as const;
 
   constructor(
@@ -54,7 +54,6 @@ export class ProjectionWaitTimeoutError extends Error {
         checkpoint === null ? 'the start' : checkpoint
       }); is a runner running it, and is it keeping up? See its lag.`,
     );
-    this.name = 'ProjectionWaitTimeoutError';
   }
 }
 
