@@ -4,8 +4,8 @@
  * its correlation and causation ids; then every order is rebuilt by replay and compared with the
  * state the command handler returned.
  */
-import { CommandHandler, collect, type RecordedEvent } from '@eventloom/core';
-import { openSqliteEventStore } from '@eventloom/sqlite';
+import { CommandHandler, collect, ProjectionRunner, type RecordedEvent } from '@eventloom/core';
+import { openSqliteEventStore, openSqliteReadModels } from '@eventloom/sqlite';
 import {
   Order,
   orderDecider,
@@ -16,6 +16,7 @@ import {
   type OrderEvent,
   type OrderSnapshot,
 } from './order/index.js';
+import { orderSummaries, type OrderSummary } from './read-models/order-summary.js';
 
 export interface DemoOptions {
   /** SQLite file to use; it is created if missing. */
@@ -31,6 +32,8 @@ export interface DemoResult {
   readonly matching: number;
   readonly mismatches: readonly string[];
   readonly conflictsRetried: number;
+  /** The order-summary read model, as the projection built it. */
+  readonly summaries: readonly OrderSummary[];
 }
 
 const catalogue = {
@@ -117,9 +120,35 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       log(`  ${streamId.padEnd(16)} ${replayed.status.padEnd(10)} ${replayed.totalAmount.toFixed(2).padStart(8)} ${replayed.currency}  ${same ? '✓ matches' : '✗ DIFFERS'}`);
     }
     log('');
+    log('Read model: order-summary, kept by an async projection (checkpoint in the same transaction)');
+    const readModels = openSqliteReadModels({ database: store.database });
+    const runner = new ProjectionRunner({ eventStore: store, readModels, projections: [orderSummaries] });
+    await runner.start();
+    let summaries: OrderSummary[];
+    try {
+      // Read-your-writes: wait until the projection has passed the last position the commands wrote.
+      await runner.waitForPosition('order-summary', events.at(-1)!.position, 10_000);
+      summaries = await readModels.read('order-summary', (view) => view.collection<OrderSummary>('orders').find());
+      for (const summary of summaries) {
+        log(`  ${summary.orderId}  ${summary.customerId.padEnd(13)} ${summary.status.padEnd(10)} ${String(summary.itemCount).padStart(2)} items ${summary.totalAmount.toFixed(2).padStart(8)} ${summary.currency}`);
+      }
+      const lag = await runner.lag('order-summary');
+      log(`  lag: ${lag.events} events, ${lag.seconds.toFixed(1)} s behind the head`);
+    } finally {
+      await runner.stop();
+    }
+
+    log('');
     log(`${byStream.size} orders, ${events.length} events, ${byStream.size - mismatches.length} rebuilt states match` +
       `${conflictsRetried ? `, ${conflictsRetried} concurrency conflict(s) retried` : ''}. Store: ${options.filename}`);
-    return { orders: byStream.size, events: events.length, matching: byStream.size - mismatches.length, mismatches, conflictsRetried };
+    return {
+      orders: byStream.size,
+      events: events.length,
+      matching: byStream.size - mismatches.length,
+      mismatches,
+      conflictsRetried,
+      summaries,
+    };
   } finally {
     await store.close();
   }

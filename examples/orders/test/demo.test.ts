@@ -19,6 +19,10 @@ describe('npm start (the order demo)', () => {
     expect(result.matching).toBe(4);
     // Two clerks race on order 1004; whichever wins, the other is re-decided on fresh state.
     expect([9, 10]).toContain(result.events);
+    const byId = new Map(result.summaries.map((summary) => [summary.orderId, summary]));
+    expect([...byId.keys()].sort()).toEqual(['1001', '1002', '1003', '1004']);
+    expect(byId.get('1001')).toMatchObject({ status: 'SHIPPED', customerId: 'cust-ada', itemCount: 3, totalAmount: 88.99 });
+    expect(byId.get('1003')).toMatchObject({ status: 'CANCELLED', itemCount: 4, totalAmount: 20 });
     expect(lines.join('\n')).toContain('refused: Order 1002: payment of 1 does not match the total 458 EUR');
 
     const store = openSqliteEventStore({ filename });
