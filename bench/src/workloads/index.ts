@@ -1,0 +1,22 @@
+/** The workloads, in the order they run: W6 comes after every write, W7 last so its subscriber sees no other traffic. */
+import type { Backend } from '../target.js';
+import type { Workload, WorkloadId } from './types.js';
+import { w1Sequential } from './w1-sequential.js';
+import { w2Batched } from './w2-batched.js';
+import { w3Concurrent } from './w3-concurrent.js';
+import { w4Contention } from './w4-contention.js';
+import { w5Fold } from './w5-fold.js';
+import { w6ReadAll } from './w6-read-all.js';
+import { w7Live } from './w7-live.js';
+
+export const WORKLOADS: readonly Workload[] = [w1Sequential, w2Batched, w3Concurrent, w4Contention, w5Fold, w6ReadAll, w7Live];
+
+export function workloadsOf(backend: Backend): Workload[] {
+  return WORKLOADS.filter((w) => w.backends.includes(backend));
+}
+
+export function workload(id: WorkloadId): Workload {
+  const found = WORKLOADS.find((w) => w.id === id);
+  if (!found) throw new Error(`no workload ${id}`);
+  return found;
+}

@@ -1,0 +1,56 @@
+/**
+ * W5: read one long stream and fold it into state — loading an aggregate. The read is repeated
+ * and the fastest counts: load from elsewhere on the machine only ever slows a read down.
+ */
+import { evolve, initialFold, orderBatch } from '../payload.js';
+import { now, perSecond } from '../stats.js';
+import { appendRetrying, formatCount, retryNote, type RetryLog } from './helpers.js';
+import type { Check, Workload } from './types.js';
+
+const APPEND_SIZE = 100;
+
+export const w5Fold: Workload = {
+  id: 'W5',
+  title: (sizes) => `read and fold one ${formatCount(sizes.foldEvents)}-event stream`,
+  backends: ['sqlite', 'postgres'],
+  primary: { key: 'rate', unit: 'events/s', better: 'higher' },
+  timeoutMs: () => 180_000,
+  async run(target, { sizes, progress }) {
+    const stream = 'order-w5-fold';
+    const n = sizes.foldEvents;
+    const retries: RetryLog = { count: 0 };
+    let version = 0n;
+    for (let written = 0; written < n; written += APPEND_SIZE) {
+      const size = Math.min(APPEND_SIZE, n - written);
+      const expectation = version === 0n ? ({ kind: 'no_stream' } as const) : ({ kind: 'version', version } as const);
+      const outcome = await appendRetrying(target, stream, orderBatch(written, size), expectation, retries);
+      if (!outcome.ok) throw new Error(`conflict while filling ${stream}`);
+      version = outcome.nextVersion;
+    }
+    progress(`filled ${stream} with ${formatCount(n)} events; reading it ${sizes.foldRepeats}×`);
+    const times: number[] = [];
+    const checks: Check[] = [];
+    for (let r = 0; r < sizes.foldRepeats; r++) {
+      const state = initialFold();
+      let count = 0;
+      const start = now();
+      await target.readStream(stream, (event) => {
+        evolve(state, event);
+        count++;
+      });
+      times.push(now() - start);
+      if (r === 0) {
+        checks.push({ name: 'all events folded', ok: count === n && state.orders === n, detail: `${formatCount(count)} of ${formatCount(n)}` });
+      }
+    }
+    const failed = checks.find((c) => !c.ok);
+    return {
+      figures: { rate: perSecond(n, Math.min(...times)) },
+      checks,
+      eventsWritten: n,
+      notes: retryNote(retries),
+      countUncertain: retries.count > 0,
+      ...(failed ? { failure: `${failed.name}: ${failed.detail}` } : {}),
+    };
+  },
+};

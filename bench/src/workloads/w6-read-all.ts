@@ -1,0 +1,84 @@
+/**
+ * W6: read the whole log from the start, after the earlier workloads' writes (concurrent ones
+ * included) and a fill-up to the target size. Every event must be read exactly once: the count
+ * read and the distinct ids read both equal what was written. The log is read more than once;
+ * every read is checked and the fastest counts.
+ */
+import { orderBatch } from '../payload.js';
+import { now, perSecond } from '../stats.js';
+import { appendRetrying, formatCount, retryNote, type RetryLog } from './helpers.js';
+import type { Check, Workload } from './types.js';
+
+const APPEND_SIZE = 100;
+/** On PostgreSQL the fill-up itself is written concurrently, so commit order and sequence order differ. */
+const FILL_WRITERS = { sqlite: 1, postgres: 4 } as const;
+
+export const w6ReadAll: Workload = {
+  id: 'W6',
+  title: (sizes) => `read the whole log (≥ ${formatCount(sizes.logEvents)} events) from position 0, each exactly once`,
+  backends: ['sqlite', 'postgres'],
+  primary: { key: 'rate', unit: 'events/s', better: 'higher' },
+  secondary: [{ key: 'read', label: 'events read' }],
+  timeoutMs: () => 600_000,
+  async run(target, { sizes, backend, eventsBefore, progress }) {
+    const base = eventsBefore ?? (target.countEvents ? await target.countEvents() : null);
+    const toFill = Math.max(0, sizes.logEvents - (base ?? 0));
+    const appends = Math.ceil(toFill / APPEND_SIZE);
+    let next = 0;
+    let filled = 0;
+    const retries: RetryLog = { count: 0 };
+    const filler = async (): Promise<void> => {
+      for (let i = next++; i < appends; i = next++) {
+        const size = Math.min(APPEND_SIZE, toFill - i * APPEND_SIZE);
+        const outcome = await appendRetrying(target, `order-w6-fill-${i}`, orderBatch(i * APPEND_SIZE, size), { kind: 'no_stream' }, retries);
+        if (!outcome.ok) throw new Error(`conflict on the new stream order-w6-fill-${i}`);
+        filled += size;
+        if (i % 200 === 199) progress(`filled ${formatCount(filled)} of ${formatCount(toFill)} events`);
+      }
+    };
+    await Promise.all(Array.from({ length: FILL_WRITERS[backend] }, filler));
+    // A retried append may have landed twice; then only the table can say what was written.
+    const expected = base === null || retries.count > 0 ? null : base + filled;
+
+    progress(`reading ${expected === null ? 'the' : formatCount(expected) + '-event'} log ${sizes.logReads}×`);
+    const rows = target.countEvents ? await target.countEvents() : null;
+    const written = expected ?? rows;
+    const checks: Check[] = [];
+    const times: number[] = [];
+    let read = 0;
+    for (let r = 0; r < sizes.logReads; r++) {
+      read = 0;
+      const ids = new Set<string>();
+      const start = now();
+      await target.readAll(sizes.logBatchSize, (event) => {
+        read++;
+        ids.add(event.id);
+      });
+      times.push(now() - start);
+      const which = sizes.logReads > 1 ? ` (read ${r + 1})` : '';
+      if (written !== null) {
+        checks.push({
+          name: `read once each${which}`,
+          ok: read === written && ids.size === written,
+          detail: `written ${formatCount(written)}${expected === null ? ' (rows in its table)' : ''}, read ${formatCount(read)}, distinct ${formatCount(ids.size)}`,
+        });
+      } else {
+        checks.push({ name: `no repeats${which}`, ok: ids.size === read, detail: `read ${formatCount(read)}, distinct ${formatCount(ids.size)}; written count unknown` });
+      }
+    }
+    if (expected !== null && rows !== null) {
+      checks.push({ name: 'stored = acknowledged', ok: rows === expected, detail: `${formatCount(rows)} rows, ${formatCount(expected)} acknowledged` });
+    }
+    const elapsed = Math.min(...times);
+    const failed = checks.filter((c) => !c.ok);
+    const diagnosis = failed.length > 0 ? await target.diagnose?.() : undefined;
+    return {
+      figures: { rate: perSecond(read, elapsed), read },
+      checks,
+      eventsWritten: filled,
+      notes: [...retryNote(retries), ...(diagnosis ? [diagnosis] : [])],
+      countUncertain: retries.count > 0,
+      ...(failed.length > 0 ? { failure: failed.map((c) => `${c.name}: ${c.detail}`).join('; ') } : {}),
+    };
+  },
+};
