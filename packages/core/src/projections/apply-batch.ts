@@ -8,7 +8,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { Position, RecordedEvent } from '../event.js';
 import { drive, isPromiseLike, step, type MaybePromise } from './maybe-promise.js';
 import type { AnyProjection } from './projection.js';
-import type { ProjectionHandle, ProjectionState, ReadModelTransaction } from './read-model-store.js';
+import type { ProjectionHandleBase, ProjectionState, ReadModelTransaction } from './read-model-store.js';
 
 /** A handler threw on `events[index]`; the transaction was rolled back. */
 export class HandlerFailure extends Error {
@@ -37,7 +37,7 @@ export interface BatchOptions {
 }
 
 /** The transaction body: check the checkpoint, apply `events` in order, move the checkpoint. */
-export function applyBatch<H extends ProjectionHandle>(
+export function applyBatch<H extends ProjectionHandleBase>(
   tx: ReadModelTransaction<H>,
   projection: AnyProjection<H>,
   events: readonly RecordedEvent[],

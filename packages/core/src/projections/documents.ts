@@ -34,6 +34,29 @@ export interface DocumentCollection<T extends object> extends DocumentReader<T> 
   delete(id: string): boolean;
 }
 
+/** `DocumentReader` of a store whose reads go over the network (PostgreSQL): every answer is a promise. */
+export interface AsyncDocumentReader<T extends object> {
+  get(id: string): Promise<T | null>;
+  find(where?: FieldFilter<T>, options?: FindOptions): Promise<T[]>;
+  count(where?: FieldFilter<T>): Promise<number>;
+}
+
+/** `DocumentCollection` of an asynchronous store. */
+export interface AsyncDocumentCollection<T extends object> extends AsyncDocumentReader<T> {
+  upsert(id: string, document: T): Promise<void>;
+  update(id: string, change: (current: T) => T): Promise<boolean>;
+  delete(id: string): Promise<boolean>;
+}
+
+/**
+ * Either kind of reader: what code written for every store sees. Wrap answers in `step` inside a
+ * `drive`n generator (or `await` them where the store is known to be asynchronous).
+ */
+export type DocumentReaderLike<T extends object> = DocumentReader<T> | AsyncDocumentReader<T>;
+
+/** Either kind of collection. */
+export type DocumentCollectionLike<T extends object> = DocumentCollection<T> | AsyncDocumentCollection<T>;
+
 export const MAX_COLLECTION_NAME_LENGTH = 100;
 export const MAX_DOCUMENT_ID_LENGTH = 500;
 const COLLECTION_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;

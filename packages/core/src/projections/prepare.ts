@@ -6,7 +6,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { Position } from '../event.js';
 import { drive, isPromiseLike, step, type MaybePromise } from './maybe-promise.js';
 import type { AnyProjection } from './projection.js';
-import type { ProjectionFailure, ProjectionHandle, ReadModelTransaction } from './read-model-store.js';
+import type { ProjectionFailure, ProjectionHandleBase, ReadModelTransaction } from './read-model-store.js';
 
 export interface PreparedProjection {
   readonly checkpoint: Position | null;
@@ -17,7 +17,7 @@ export interface PreparedProjection {
   readonly activated: boolean;
 }
 
-export function prepareProjection<H extends ProjectionHandle>(
+export function prepareProjection<H extends ProjectionHandleBase>(
   tx: ReadModelTransaction<H>,
   projection: AnyProjection<H>,
   synchronous: boolean,

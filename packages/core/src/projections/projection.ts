@@ -7,7 +7,7 @@ import type { Event, EventOfType, RecordedEvent } from '../event.js';
 import type { LogFilter } from '../event-store.js';
 import type { MaybePromise } from './maybe-promise.js';
 import { projectionNamespace, type ProjectionNamespace } from './namespace.js';
-import type { ProjectionHandle } from './read-model-store.js';
+import type { ProjectionHandle, ProjectionHandleBase } from './read-model-store.js';
 
 /** What happens when a handler keeps throwing on an event. */
 export interface FailurePolicy {
@@ -32,7 +32,7 @@ export type ProjectionHandlers<E extends Event, H> = {
   readonly [T in E['type']]?: ProjectionHandler<EventOfType<E, T>, H>;
 };
 
-export interface ProjectionDefinition<E extends Event, H extends ProjectionHandle> {
+export interface ProjectionDefinition<E extends Event, H extends ProjectionHandleBase> {
   /** Stable name, e.g. `order-summary`; readers find the read model by it. */
   readonly name: string;
   /** Bump it when the handlers change what they write: the new version is rebuilt beside the old (blue/green). */
@@ -51,7 +51,7 @@ export interface ProjectionDefinition<E extends Event, H extends ProjectionHandl
  * A projection as runners see it, whatever its event union: what `ProjectionRunner`,
  * `replayTimeRange` and the testing helpers take.
  */
-export interface AnyProjection<H extends ProjectionHandle = ProjectionHandle> {
+export interface AnyProjection<H extends ProjectionHandleBase = ProjectionHandle> {
   readonly name: string;
   readonly version: number;
   readonly namespace: ProjectionNamespace;
@@ -66,7 +66,7 @@ export interface AnyProjection<H extends ProjectionHandle = ProjectionHandle> {
   readonly init: ((handle: H) => MaybePromise<void>) | undefined;
 }
 
-export interface Projection<E extends Event = Event, H extends ProjectionHandle = ProjectionHandle> extends AnyProjection<H> {
+export interface Projection<E extends Event = Event, H extends ProjectionHandleBase = ProjectionHandle> extends AnyProjection<H> {
   readonly eventTypes: readonly E['type'][];
   readonly handlers: ProjectionHandlers<E, H>;
 }
@@ -86,7 +86,7 @@ export interface Projection<E extends Event = Event, H extends ProjectionHandle 
  *   },
  * });
  */
-export function defineProjection<E extends Event, H extends ProjectionHandle = ProjectionHandle>(
+export function defineProjection<E extends Event, H extends ProjectionHandleBase = ProjectionHandle>(
   definition: ProjectionDefinition<E, H>,
 ): Projection<E, H> {
   if (definition === null || typeof definition !== 'object') throw new InvalidArgumentError('projection', 'must be an object');

@@ -5,20 +5,39 @@
  * and the lease that keeps one runner per projection active across processes.
  */
 import type { Position } from '../event.js';
-import type { DocumentCollection, DocumentReader } from './documents.js';
+import type { DocumentCollection, DocumentCollectionLike, DocumentReader, DocumentReaderLike } from './documents.js';
 import type { MaybePromise } from './maybe-promise.js';
 import type { ProjectionNamespace } from './namespace.js';
 
-/** What a projection's handlers get: documents of the projection's own namespace. */
-export interface ProjectionHandle {
+/**
+ * What every store's handle has: documents of the projection's own namespace, answered plainly
+ * (memory, SQLite) or with promises (PostgreSQL). Handlers meant for any store are typed by it.
+ */
+export interface ProjectionHandleBase {
   readonly projection: ProjectionNamespace;
-  collection<T extends object>(name: string): DocumentCollection<T>;
+  /**
+   * The documents of collection `name`. `typeOnly` is never passed: it lets TypeScript match this
+   * method across the synchronous and asynchronous handles (their common base is generic in `T`).
+   */
+  collection<T extends object>(name: string, ...typeOnly: T[]): DocumentCollectionLike<T>;
 }
 
-/** What readers get: documents of the version that is serving. */
-export interface ReadModelView {
+/** What every store's readers get. */
+export interface ReadModelViewBase {
   readonly projection: ProjectionNamespace;
-  collection<T extends object>(name: string): DocumentReader<T>;
+  collection<T extends object>(name: string, ...typeOnly: T[]): DocumentReaderLike<T>;
+}
+
+/** What a projection's handlers get on a synchronous store: documents of the projection's own namespace. */
+export interface ProjectionHandle extends ProjectionHandleBase {
+  readonly projection: ProjectionNamespace;
+  collection<T extends object>(name: string, ...typeOnly: T[]): DocumentCollection<T>;
+}
+
+/** What readers get on a synchronous store: documents of the version that is serving. */
+export interface ReadModelView extends ReadModelViewBase {
+  readonly projection: ProjectionNamespace;
+  collection<T extends object>(name: string, ...typeOnly: T[]): DocumentReader<T>;
 }
 
 /** A handler failure that stopped a projection, kept until the event is applied. */
@@ -62,7 +81,7 @@ export interface ProjectionDeadLetter {
  * One read-model transaction. Methods return plain values on synchronous stores and promises on
  * asynchronous ones; everything done through it commits together or not at all.
  */
-export interface ReadModelTransaction<H extends ProjectionHandle = ProjectionHandle> {
+export interface ReadModelTransaction<H extends ProjectionHandleBase = ProjectionHandle> {
   /** The handle handlers of `projection` write through. */
   handle(projection: ProjectionNamespace): H;
   /** The projection version's bookkeeping, or `null` when it has never run. */
@@ -85,7 +104,7 @@ export interface TransactionOptions {
   readonly readOnly?: boolean;
 }
 
-export interface ReadModelStore<H extends ProjectionHandle = ProjectionHandle, V extends ReadModelView = ReadModelView> {
+export interface ReadModelStore<H extends ProjectionHandleBase = ProjectionHandle, V extends ReadModelViewBase = ReadModelView> {
   /**
    * True when handlers must finish synchronously (SQLite: the transaction cannot span an `await`);
    * a handler that returns a promise then fails with a message saying so.

@@ -10,11 +10,11 @@ import { drive, step } from './maybe-promise.js';
 import { prepareProjection } from './prepare.js';
 import { ProgressTracker, type ProjectionProgress } from './progress.js';
 import type { AnyProjection } from './projection.js';
-import type { ProjectionHandle, ReadModelStore, ReadModelView } from './read-model-store.js';
+import type { ProjectionHandleBase, ReadModelStore, ReadModelViewBase } from './read-model-store.js';
 
-export interface ReplayTimeRangeOptions<H extends ProjectionHandle> {
+export interface ReplayTimeRangeOptions<H extends ProjectionHandleBase> {
   readonly eventStore: EventStore;
-  readonly readModels: ReadModelStore<H, ReadModelView>;
+  readonly readModels: ReadModelStore<H, ReadModelViewBase>;
   /** The projection to build; its namespace must be empty unless `replace` is set. */
   readonly projection: AnyProjection<H>;
   /** Events recorded at or after this instant. Default: the start of the log. */
@@ -42,7 +42,7 @@ export interface ReplayResult {
  * @throws InvalidArgumentError on a bad range or a namespace that already holds a read model
  * @throws SubscriptionFailedError when a handler throws (nothing of the failing batch is kept)
  */
-export async function replayTimeRange<H extends ProjectionHandle>(options: ReplayTimeRangeOptions<H>): Promise<ReplayResult> {
+export async function replayTimeRange<H extends ProjectionHandleBase>(options: ReplayTimeRangeOptions<H>): Promise<ReplayResult> {
   const { eventStore, readModels, projection } = options;
   const from = instant(options.from, 'from');
   const to = instant(options.to, 'to');

@@ -52,7 +52,10 @@ export interface ProjectionLag {
   readonly projection: ProjectionNamespace;
   readonly checkpoint: Position | null;
   readonly head: Position;
-  /** Log positions between the checkpoint and the head (events of every type, so an upper bound). */
+  /**
+   * Events in the log between the checkpoint and the head (of every type, so an upper bound of
+   * what the projection has left to apply); counted up to 10,000, so at least that many when it says so.
+   */
   readonly events: number;
   /** How long the oldest event not yet covered has been waiting; 0 when caught up. */
   readonly seconds: number;

@@ -13,13 +13,13 @@ import { drive, step } from './maybe-promise.js';
 import { assertProjectionName, projectionNamespace, type ProjectionNamespace } from './namespace.js';
 import type { ProjectionProgress } from './progress.js';
 import type { AnyProjection, FailurePolicy } from './projection.js';
-import type { ProjectionFailure, ProjectionHandle, ReadModelStore, ReadModelView } from './read-model-store.js';
+import type { ProjectionFailure, ProjectionHandle, ProjectionHandleBase, ReadModelStore, ReadModelViewBase } from './read-model-store.js';
 import type { ProjectionLag, ProjectionRunnerEvent, ProjectionStatusInfo } from './runner-events.js';
 import { ProjectionWorker, type WorkerSettings } from './worker.js';
 
-export interface ProjectionRunnerOptions<H extends ProjectionHandle> {
+export interface ProjectionRunnerOptions<H extends ProjectionHandleBase> {
   readonly eventStore: EventStore;
-  readonly readModels: ReadModelStore<H, ReadModelView>;
+  readonly readModels: ReadModelStore<H, ReadModelViewBase>;
   readonly projections?: readonly AnyProjection<H>[];
   /** Most events applied per transaction. Default 1000. */
   readonly batchSize?: number;
@@ -71,10 +71,13 @@ const DEFAULT_POLICY: Required<FailurePolicy> = { onFailure: 'stop', maxAttempts
  * await runner.waitForPosition('order-summary', position, 5_000);
  * const summary = await readModels.read('order-summary', (view) => view.collection('orders').get('1'));
  */
-export class ProjectionRunner<H extends ProjectionHandle = ProjectionHandle> {
+/** `lag` counts at most this many events behind. */
+const LAG_COUNT_LIMIT = 10_000;
+
+export class ProjectionRunner<H extends ProjectionHandleBase = ProjectionHandle> {
   readonly owner: string;
   readonly #eventStore: EventStore;
-  readonly #readModels: ReadModelStore<H, ReadModelView>;
+  readonly #readModels: ReadModelStore<H, ReadModelViewBase>;
   readonly #workers = new Map<string, ProjectionWorker<H>>();
   readonly #settings: WorkerSettings;
   readonly #changed = new AppendSignal();
@@ -190,11 +193,14 @@ export class ProjectionRunner<H extends ProjectionHandle = ProjectionHandle> {
     const { projection: serving, checkpoint, failure } = target;
     if (!serving) throw new InvalidArgumentError('projection', `${name} has no serving version yet: start it in a ProjectionRunner first`);
     const covered = checkpoint ?? 0n;
-    const events = head > covered ? Number(head - covered) : 0;
+    // Counted, not subtracted: positions need not be dense (on PostgreSQL they are not).
+    let events = 0;
     let seconds = 0;
-    if (events > 0) {
-      for await (const oldest of this.#eventStore.readAll({ fromPosition: covered + 1n, maxCount: 1, batchSize: 1 })) {
-        seconds = Math.max(0, (Date.now() - Date.parse(oldest.time)) / 1000);
+    if (head > covered) {
+      for await (const event of this.#eventStore.readAll({ fromPosition: covered + 1n, maxCount: LAG_COUNT_LIMIT, batchSize: 1_000 })) {
+        if (event.position > head) break;
+        if (events === 0) seconds = Math.max(0, (Date.now() - Date.parse(event.time)) / 1000);
+        events++;
       }
     }
     return { projection: serving, checkpoint, head, events, seconds, failure };

@@ -13,7 +13,7 @@ import { drive, step } from './maybe-promise.js';
 import { prepareProjection } from './prepare.js';
 import { ProgressTracker, type ProjectionProgress } from './progress.js';
 import type { AnyProjection, FailurePolicy } from './projection.js';
-import type { ProjectionFailure, ProjectionHandle, ReadModelStore, ReadModelTransaction, ReadModelView } from './read-model-store.js';
+import type { ProjectionFailure, ProjectionHandleBase, ReadModelStore, ReadModelTransaction, ReadModelViewBase } from './read-model-store.js';
 import type { ProjectionRunnerEvent, ProjectionStatus, ProjectionStatusInfo } from './runner-events.js';
 
 export interface WorkerSettings {
@@ -32,10 +32,10 @@ type StepOutcome = 'more' | 'idle' | 'moved' | 'failed' | 'superseded';
 /** How often a live, idle worker checks whether a newer version took over. */
 const ACTIVE_CHECK_MS = 1_000;
 
-export class ProjectionWorker<H extends ProjectionHandle> {
+export class ProjectionWorker<H extends ProjectionHandleBase> {
   readonly projection: AnyProjection<H>;
   readonly #eventStore: EventStore;
-  readonly #readModels: ReadModelStore<H, ReadModelView>;
+  readonly #readModels: ReadModelStore<H, ReadModelViewBase>;
   readonly #settings: WorkerSettings;
   readonly #leaseKey: string;
   readonly #wake = new AppendSignal();
@@ -54,7 +54,7 @@ export class ProjectionWorker<H extends ProjectionHandle> {
   #idleWaiters: { resolve: (progress: ProjectionProgress | null) => void; reject: (error: unknown) => void }[] = [];
   #lastProgress: ProjectionProgress | null = null;
 
-  constructor(projection: AnyProjection<H>, eventStore: EventStore, readModels: ReadModelStore<H, ReadModelView>, settings: WorkerSettings) {
+  constructor(projection: AnyProjection<H>, eventStore: EventStore, readModels: ReadModelStore<H, ReadModelViewBase>, settings: WorkerSettings) {
     this.projection = projection;
     this.#eventStore = eventStore;
     this.#readModels = readModels;

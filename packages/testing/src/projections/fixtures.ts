@@ -1,5 +1,5 @@
 /** Events and projections the projection suites run: a small order domain with checks for skips and duplicates. */
-import { defineProjection, type Event, type EventToAppend, type EventStore, type ProjectionHandle } from '@eventloom/core';
+import { defineProjection, drive, step, type Event, type EventToAppend, type EventStore, type ProjectionHandleBase } from '@eventloom/core';
 
 export type OrderCreated = Event<'OrderCreated', { orderId: string; customerId: string; total: number }>;
 export type OrderPaid = Event<'OrderPaid', { orderId: string; amount: number }>;
@@ -46,9 +46,12 @@ export function uniqueOrderStream(): string {
   return `order-${process.pid}x${Date.now().toString(36)}x${counter}`;
 }
 
-/** One summary per order; handles three of the four event types (notes are not its business). */
+/**
+ * One summary per order; handles three of the four event types (notes are not its business).
+ * Written against `ProjectionHandleBase`, so it runs on synchronous and asynchronous stores alike.
+ */
 export function orderSummaryProjection(options: { name?: string; version?: number } = {}) {
-  return defineProjection<OrderEvent>({
+  return defineProjection<OrderEvent, ProjectionHandleBase>({
     name: options.name ?? 'order-summary',
     version: options.version ?? 1,
     handlers: {
@@ -60,16 +63,24 @@ export function orderSummaryProjection(options: { name?: string; version?: numbe
           paid: 0,
           status: 'open',
         }),
-      OrderPaid: (event, read) => {
-        read.collection<OrderSummary>('orders').update(event.data.orderId, (order) => ({
-          ...order,
-          paid: order.paid + event.data.amount,
-          status: 'paid',
-        }));
-      },
-      OrderShipped: (event, read) => {
-        read.collection<OrderSummary>('orders').update(event.data.orderId, (order) => ({ ...order, status: 'shipped' }));
-      },
+      OrderPaid: (event, read) =>
+        drive(
+          (function* () {
+            yield* step(
+              read.collection<OrderSummary>('orders').update(event.data.orderId, (order) => ({
+                ...order,
+                paid: order.paid + event.data.amount,
+                status: 'paid',
+              })),
+            );
+          })(),
+        ),
+      OrderShipped: (event, read) =>
+        drive(
+          (function* () {
+            yield* step(read.collection<OrderSummary>('orders').update(event.data.orderId, (order) => ({ ...order, status: 'shipped' })));
+          })(),
+        ),
     },
   });
 }
@@ -81,19 +92,25 @@ export function orderSummaryProjection(options: { name?: string; version?: numbe
 export function ledgerProjection(
   options: { name?: string; version?: number; hook?: (event: { position: bigint; streamId: string; type: string }) => void } = {},
 ) {
-  const apply = (event: { position: bigint; streamId: string; streamVersion: bigint; type: string }, read: ProjectionHandle): void => {
-    options.hook?.(event);
-    const ledgers = read.collection<StreamLedger>('ledgers');
-    const current = ledgers.get(event.streamId) ?? { streamId: event.streamId, count: 0, lastVersion: 0, gaps: 0 };
-    const version = Number(event.streamVersion);
-    ledgers.upsert(event.streamId, {
-      streamId: event.streamId,
-      count: current.count + 1,
-      lastVersion: version,
-      gaps: current.gaps + (version === current.lastVersion + 1 ? 0 : 1),
-    });
-  };
-  return defineProjection<OrderEvent>({
+  const apply = (event: { position: bigint; streamId: string; streamVersion: bigint; type: string }, read: ProjectionHandleBase) =>
+    // A generator, so the read and the write run synchronously on synchronous stores and awaited on others.
+    drive(
+      (function* () {
+        options.hook?.(event);
+        const ledgers = read.collection<StreamLedger>('ledgers');
+        const current = (yield* step(ledgers.get(event.streamId))) ?? { streamId: event.streamId, count: 0, lastVersion: 0, gaps: 0 };
+        const version = Number(event.streamVersion);
+        yield* step(
+          ledgers.upsert(event.streamId, {
+            streamId: event.streamId,
+            count: current.count + 1,
+            lastVersion: version,
+            gaps: current.gaps + (version === current.lastVersion + 1 ? 0 : 1),
+          }),
+        );
+      })(),
+    );
+  return defineProjection<OrderEvent, ProjectionHandleBase>({
     name: options.name ?? 'ledger',
     version: options.version ?? 1,
     handlers: { OrderCreated: apply, OrderPaid: apply, OrderShipped: apply, OrderNoted: apply },

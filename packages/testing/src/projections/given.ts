@@ -13,8 +13,10 @@ import {
   type MaybePromise,
   type ProjectionFailure,
   type ProjectionHandle,
+  type ProjectionHandleBase,
   type ReadModelStore,
   type ReadModelView,
+  type ReadModelViewBase,
 } from '@eventloom/core';
 import { expect } from 'vitest';
 
@@ -24,12 +26,12 @@ export type GivenEvent<E extends Event = Event> = EventToAppend<E> & {
   readonly time?: string | Date;
 };
 
-export interface ProjectionScenarioOptions<H extends ProjectionHandle, V extends ReadModelView> {
+export interface ProjectionScenarioOptions<H extends ProjectionHandleBase, V extends ReadModelViewBase> {
   /** The read-model store to build into. Default: a fresh `MemoryReadModelStore`. */
   readonly readModels?: () => MaybePromise<ReadModelStore<H, V>>;
 }
 
-export interface ProjectionScenario<V extends ReadModelView> {
+export interface ProjectionScenario<V extends ReadModelViewBase> {
   /** Runs `check` against the built read model (use `expect` inside). */
   thenReadModel(check: (view: V) => MaybePromise<void>): Promise<void>;
   /** The collection holds exactly these documents, by id. */
@@ -47,7 +49,7 @@ const START = Date.parse('2025-01-01T00:00:00.000Z');
  *   { streamId: 'order-1', type: 'OrderPaid', data: { orderId: '1', amount: 30 } },
  * ]).thenDocuments('orders', { '1': { orderId: '1', customerId: 'c1', total: 30, paid: 30, status: 'paid' } });
  */
-export function givenEvents<E extends Event, H extends ProjectionHandle = ProjectionHandle, V extends ReadModelView = ReadModelView>(
+export function givenEvents<E extends Event, H extends ProjectionHandleBase = ProjectionHandle, V extends ReadModelViewBase = ReadModelView>(
   projection: AnyProjection<H>,
   events: readonly GivenEvent<E>[],
   options: ProjectionScenarioOptions<H, V> = {},
@@ -97,11 +99,11 @@ export function givenEvents<E extends Event, H extends ProjectionHandle = Projec
     thenDocuments: (collection, expected) =>
       run(async ({ readModels, failure }) => {
         succeeded(failure);
-        const actual = await readModels.read(target, (view) => {
+        const actual = await readModels.read(target, async (view) => {
           const docs = view.collection<object>(collection);
           const byId: Record<string, object | null> = {};
-          for (const id of Object.keys(expected)) byId[id] = docs.get(id);
-          return { byId, count: docs.count() };
+          for (const id of Object.keys(expected)) byId[id] = await docs.get(id);
+          return { byId, count: await docs.count() };
         });
         expect(actual.byId, `documents of ${collection}`).toEqual(expected);
         expect(actual.count, `number of documents in ${collection}`).toBe(Object.keys(expected).length);

@@ -3,19 +3,23 @@
  * the checkpoint with the documents or nothing at all, bookkeeping, serving versions, leases.
  */
 import {
+  drive,
   InvalidArgumentError,
   projectionNamespace,
+  step,
   type FieldFilter,
+  type MaybePromise,
   type ProjectionDeadLetter,
   type ProjectionFailure,
-  type ProjectionHandle,
+  type ProjectionHandleBase,
   type ReadModelStore,
-  type ReadModelView,
+  type ReadModelTransaction,
+  type ReadModelViewBase,
 } from '@eventloom/core';
 import { afterEach, describe, expect, it } from 'vitest';
 
 export interface CreatedReadModelStore {
-  readonly readModels: ReadModelStore<ProjectionHandle, ReadModelView>;
+  readonly readModels: ReadModelStore<ProjectionHandleBase, ReadModelViewBase>;
   /** Releases what `create` made (files, schemas); called after each test. */
   readonly cleanup?: () => Promise<void>;
 }
@@ -35,6 +39,26 @@ interface Doc {
   flag?: boolean;
   tag?: string | null;
   nested?: { a: number[] };
+}
+
+type Store = ReadModelStore<ProjectionHandleBase, ReadModelViewBase>;
+type Tx = ReadModelTransaction<ProjectionHandleBase>;
+
+/**
+ * A transaction whose body is a generator: `yield* step(x)` hands back plain values at once
+ * (synchronous stores, whose transactions cannot span an `await`) and awaits promises (PostgreSQL).
+ */
+function inTx<R>(readModels: Store, body: (tx: Tx) => Generator<unknown, R, unknown>): Promise<R> {
+  return readModels.transaction((tx) => drive(body(tx)));
+}
+
+/** Runs the store's calls in order, whichever kind each returns. */
+function all(...calls: (() => MaybePromise<unknown>)[]): MaybePromise<void> {
+  return drive(
+    (function* () {
+      for (const call of calls) yield* step(call());
+    })(),
+  );
 }
 
 let unique = 0;
@@ -64,7 +88,7 @@ export function runReadModelStoreConformance(options: ReadModelStoreConformanceO
     if (reason) it.skip(`${name} (skipped: ${reason})`, fn);
     else it(name, fn);
   };
-  const store = async (): Promise<ReadModelStore<ProjectionHandle, ReadModelView>> => {
+  const store = async (): Promise<Store> => {
     const created = await options.create();
     if (created.cleanup) cleanups.push(created.cleanup);
     cleanups.push(() => created.readModels.close());
@@ -80,19 +104,19 @@ export function runReadModelStoreConformance(options: ReadModelStoreConformanceO
       test('upserts, gets fresh copies, updates and deletes', async () => {
         const readModels = await store();
         const p = ns();
-        await readModels.transaction((tx) => {
+        await inTx(readModels, function* (tx) {
           const docs = tx.handle(p).collection<Doc>('docs');
-          docs.upsert('a', { name: 'A', n: 1, nested: { a: [1, 2] } });
-          const copy = docs.get('a')!;
+          yield* step(docs.upsert('a', { name: 'A', n: 1, nested: { a: [1, 2] } }));
+          const copy = (yield* step(docs.get('a')))!;
           copy.nested!.a.push(3);
-          expect(docs.get('a')).toEqual({ name: 'A', n: 1, nested: { a: [1, 2] } });
-          expect(docs.update('a', (d) => ({ ...d, n: d.n + 1 }))).toBe(true);
-          expect(docs.update('missing', (d) => d)).toBe(false);
-          docs.upsert('b', { name: 'B', n: 5 });
-          expect(docs.delete('b')).toBe(true);
-          expect(docs.delete('b')).toBe(false);
+          expect(yield* step(docs.get('a'))).toEqual({ name: 'A', n: 1, nested: { a: [1, 2] } });
+          expect(yield* step(docs.update('a', (d) => ({ ...d, n: d.n + 1 })))).toBe(true);
+          expect(yield* step(docs.update('missing', (d) => d))).toBe(false);
+          yield* step(docs.upsert('b', { name: 'B', n: 5 }));
+          expect(yield* step(docs.delete('b'))).toBe(true);
+          expect(yield* step(docs.delete('b'))).toBe(false);
         });
-        const read = await readModels.read(p, (view) => [view.collection<Doc>('docs').get('a'), view.collection<Doc>('docs').get('b')]);
+        const read = await readModels.read(p, (view) => Promise.all([view.collection<Doc>('docs').get('a'), view.collection<Doc>('docs').get('b')]));
         expect(read).toEqual([{ name: 'A', n: 2, nested: { a: [1, 2] } }, null]);
       });
 
@@ -101,28 +125,30 @@ export function runReadModelStoreConformance(options: ReadModelStoreConformanceO
         const p = ns();
         await readModels.transaction((tx) => {
           const docs = tx.handle(p).collection<Doc>('docs');
-          docs.upsert('3', { name: 'x', n: 1, flag: true, tag: 'red' });
-          docs.upsert('1', { name: 'x', n: 2, flag: false, tag: null });
-          docs.upsert('2', { name: 'y', n: 1, flag: true });
-          docs.upsert('4', { name: 'x', n: 1.5 });
+          return all(
+            () => docs.upsert('3', { name: 'x', n: 1, flag: true, tag: 'red' }),
+            () => docs.upsert('1', { name: 'x', n: 2, flag: false, tag: null }),
+            () => docs.upsert('2', { name: 'y', n: 1, flag: true }),
+            () => docs.upsert('4', { name: 'x', n: 1.5 }),
+          );
         });
-        await readModels.read(p, (view) => {
+        await readModels.read(p, async (view) => {
           const docs = view.collection<Doc>('docs');
-          expect(docs.find({ name: 'x' }).map((d) => d.n)).toEqual([2, 1, 1.5]);
-          expect(docs.find({ name: 'x', n: 1 })).toEqual([{ name: 'x', n: 1, flag: true, tag: 'red' }]);
-          expect(docs.find({ n: 1.5 }).map((d) => d.name)).toEqual(['x']);
-          expect(docs.find({ flag: true }).map((d) => d.n)).toEqual([1, 1]);
-          expect(docs.find({ flag: false }).map((d) => d.n)).toEqual([2]);
+          expect((await docs.find({ name: 'x' })).map((d) => d.n)).toEqual([2, 1, 1.5]);
+          expect(await docs.find({ name: 'x', n: 1 })).toEqual([{ name: 'x', n: 1, flag: true, tag: 'red' }]);
+          expect((await docs.find({ n: 1.5 })).map((d) => d.name)).toEqual(['x']);
+          expect((await docs.find({ flag: true })).map((d) => d.n)).toEqual([1, 1]);
+          expect((await docs.find({ flag: false })).map((d) => d.n)).toEqual([2]);
           // null matches an explicit null and a missing field alike
-          expect(docs.find({ tag: null }).map((d) => d.n)).toEqual([2, 1, 1.5]);
-          expect(docs.find({ name: 'x' }, { limit: 2 }).map((d) => d.n)).toEqual([2, 1]);
-          expect(docs.find().length).toBe(4);
-          expect(docs.count()).toBe(4);
-          expect(docs.count({ name: 'x' })).toBe(3);
-          expect(docs.find({ name: 'nobody' })).toEqual([]);
+          expect((await docs.find({ tag: null })).map((d) => d.n)).toEqual([2, 1, 1.5]);
+          expect((await docs.find({ name: 'x' }, { limit: 2 })).map((d) => d.n)).toEqual([2, 1]);
+          expect((await docs.find()).length).toBe(4);
+          expect(await docs.count()).toBe(4);
+          expect(await docs.count({ name: 'x' })).toBe(3);
+          expect(await docs.find({ name: 'nobody' })).toEqual([]);
           // a number never matches a string or a boolean that looks like it
-          expect(docs.find({ tag: 'red', n: 1 }).length).toBe(1);
-          expect(docs.count({ n: 1, flag: false })).toBe(0);
+          expect((await docs.find({ tag: 'red', n: 1 })).length).toBe(1);
+          expect(await docs.count({ n: 1, flag: false })).toBe(0);
         });
       });
 
@@ -130,20 +156,22 @@ export function runReadModelStoreConformance(options: ReadModelStoreConformanceO
         const readModels = await store();
         const p1 = ns();
         const p2 = projectionNamespace(p1.name, 2);
-        await readModels.transaction((tx) => {
-          tx.handle(p1).collection<Doc>('docs').upsert('a', { name: 'v1', n: 1 });
-          tx.handle(p2).collection<Doc>('docs').upsert('a', { name: 'v2', n: 1 });
-          tx.handle(p1).collection<Doc>('other').upsert('a', { name: 'other', n: 1 });
-        });
-        expect(await readModels.read(p1, (v) => v.collection<Doc>('docs').get('a')?.name)).toBe('v1');
-        expect(await readModels.read(p2, (v) => v.collection<Doc>('docs').get('a')?.name)).toBe('v2');
+        await readModels.transaction((tx) =>
+          all(
+            () => tx.handle(p1).collection<Doc>('docs').upsert('a', { name: 'v1', n: 1 }),
+            () => tx.handle(p2).collection<Doc>('docs').upsert('a', { name: 'v2', n: 1 }),
+            () => tx.handle(p1).collection<Doc>('other').upsert('a', { name: 'other', n: 1 }),
+          ),
+        );
+        expect((await readModels.read(p1, (v) => v.collection<Doc>('docs').get('a')))?.name).toBe('v1');
+        expect((await readModels.read(p2, (v) => v.collection<Doc>('docs').get('a')))?.name).toBe('v2');
         expect(await readModels.read(p1, (v) => v.collection<Doc>('other').count())).toBe(1);
       });
 
       test('rejects bad input with InvalidArgumentError and writes nothing', async () => {
         const readModels = await store();
         const p = ns();
-        const attempts: [string, (handle: ProjectionHandle) => void][] = [
+        const attempts: [string, (handle: ProjectionHandleBase) => MaybePromise<unknown>][] = [
           ['Date', (h) => h.collection('docs').upsert('a', { at: new Date() })],
           ['BigInt', (h) => h.collection('docs').upsert('a', { n: 1n })],
           ['function', (h) => h.collection('docs').upsert('a', { f: () => 1 })],
@@ -157,10 +185,12 @@ export function runReadModelStoreConformance(options: ReadModelStoreConformanceO
         ];
         for (const [what, attempt] of attempts) {
           const error = await readModels
-            .transaction((tx) => {
-              tx.handle(p).collection<Doc>('docs').upsert('kept-out', { name: what, n: 0 });
-              attempt(tx.handle(p));
-            })
+            .transaction((tx) =>
+              all(
+                () => tx.handle(p).collection<Doc>('docs').upsert('kept-out', { name: what, n: 0 }),
+                () => attempt(tx.handle(p)),
+              ),
+            )
             .then(
               () => null,
               (e: unknown) => e,
@@ -181,30 +211,32 @@ export function runReadModelStoreConformance(options: ReadModelStoreConformanceO
         const readModels = await store();
         const p = ns();
         await readModels.transaction((tx) => tx.createState(p));
-        await readModels.transaction((tx) => {
-          tx.handle(p).collection<Doc>('docs').upsert('a', { name: 'a', n: 1 });
-          tx.setCheckpoint(p.namespace, 5n);
-        });
+        await readModels.transaction((tx) =>
+          all(
+            () => tx.handle(p).collection<Doc>('docs').upsert('a', { name: 'a', n: 1 }),
+            () => tx.setCheckpoint(p.namespace, 5n),
+          ),
+        );
         const boom = new Error('boom');
         await expect(
-          readModels.transaction((tx) => {
-            tx.handle(p).collection<Doc>('docs').upsert('b', { name: 'b', n: 2 });
-            tx.handle(p).collection<Doc>('docs').delete('a');
-            tx.setCheckpoint(p.namespace, 9n);
+          inTx(readModels, function* (tx) {
+            yield* step(tx.handle(p).collection<Doc>('docs').upsert('b', { name: 'b', n: 2 }));
+            yield* step(tx.handle(p).collection<Doc>('docs').delete('a'));
+            yield* step(tx.setCheckpoint(p.namespace, 9n));
             throw boom;
           }),
         ).rejects.toBe(boom);
         expect(await readModels.transaction((tx) => tx.getCheckpoint(p.namespace))).toBe(5n);
-        expect(await readModels.read(p, (v) => v.collection<Doc>('docs').find().map((d) => d.name))).toEqual(['a']);
+        expect((await readModels.read(p, (v) => v.collection<Doc>('docs').find())).map((d) => d.name)).toEqual(['a']);
       });
 
       test('see their own writes before commit', async () => {
         const readModels = await store();
         const p = ns();
-        const seen = await readModels.transaction((tx) => {
+        const seen = await inTx(readModels, function* (tx) {
           const docs = tx.handle(p).collection<Doc>('docs');
-          docs.upsert('a', { name: 'a', n: 1 });
-          return [docs.get('a')?.n, docs.count(), docs.find({ name: 'a' }).length];
+          yield* step(docs.upsert('a', { name: 'a', n: 1 }));
+          return [(yield* step(docs.get('a')))?.n, yield* step(docs.count()), (yield* step(docs.find({ name: 'a' }))).length];
         });
         expect(seen).toEqual([1, 1, 1]);
       });
@@ -213,7 +245,7 @@ export function runReadModelStoreConformance(options: ReadModelStoreConformanceO
         const readModels = await store();
         const p = ns();
         const handle = await readModels.transaction((tx) => tx.handle(p));
-        expect(() => handle.collection<Doc>('docs').upsert('a', { name: 'late', n: 1 })).toThrow(InvalidArgumentError);
+        await expect((async () => handle.collection<Doc>('docs').upsert('a', { name: 'late', n: 1 }))()).rejects.toThrow(InvalidArgumentError);
         expect(await readModels.read(p, (v) => v.collection('docs').count())).toBe(0);
       });
 
@@ -234,10 +266,12 @@ export function runReadModelStoreConformance(options: ReadModelStoreConformanceO
         expect(fresh).toMatchObject({ projection: p, checkpoint: null, failure: null });
         expect(Number.isNaN(Date.parse(fresh!.updatedAt))).toBe(false);
         const big = 2n ** 60n;
-        await readModels.transaction((tx) => {
-          tx.setCheckpoint(p.namespace, big);
-          tx.setFailure(p.namespace, failure(big + 1n));
-        });
+        await readModels.transaction((tx) =>
+          all(
+            () => tx.setCheckpoint(p.namespace, big),
+            () => tx.setFailure(p.namespace, failure(big + 1n)),
+          ),
+        );
         const state = await readModels.transaction((tx) => tx.getState(p.namespace));
         expect(state?.checkpoint).toBe(big);
         expect(state?.failure).toEqual(failure(big + 1n));
@@ -250,17 +284,19 @@ export function runReadModelStoreConformance(options: ReadModelStoreConformanceO
         const v1 = ns('served');
         const v2 = projectionNamespace(v1.name, 2);
         await expect(readModels.read(v1.name, () => 1)).rejects.toThrow(InvalidArgumentError);
-        await readModels.transaction((tx) => {
-          tx.createState(v1);
-          tx.createState(v2);
-          tx.handle(v1).collection<Doc>('docs').upsert('a', { name: 'old', n: 1 });
-          tx.handle(v2).collection<Doc>('docs').upsert('a', { name: 'new', n: 2 });
-          tx.setActiveVersion(v1.name, 1);
-        });
-        expect(await readModels.read(v1.name, (v) => [v.projection.version, v.collection<Doc>('docs').get('a')?.name])).toEqual([1, 'old']);
+        await readModels.transaction((tx) =>
+          all(
+            () => tx.createState(v1),
+            () => tx.createState(v2),
+            () => tx.handle(v1).collection<Doc>('docs').upsert('a', { name: 'old', n: 1 }),
+            () => tx.handle(v2).collection<Doc>('docs').upsert('a', { name: 'new', n: 2 }),
+            () => tx.setActiveVersion(v1.name, 1),
+          ),
+        );
+        expect(await readModels.read(v1.name, async (v) => [v.projection.version, (await v.collection<Doc>('docs').get('a'))?.name])).toEqual([1, 'old']);
         await readModels.transaction((tx) => tx.setActiveVersion(v1.name, 2));
-        expect(await readModels.read(v1.name, (v) => v.collection<Doc>('docs').get('a')?.name)).toBe('new');
-        expect(await readModels.read({ name: v1.name, version: 1 }, (v) => v.collection<Doc>('docs').get('a')?.name)).toBe('old');
+        expect((await readModels.read(v1.name, (v) => v.collection<Doc>('docs').get('a')))?.name).toBe('new');
+        expect((await readModels.read({ name: v1.name, version: 1 }, (v) => v.collection<Doc>('docs').get('a')))?.name).toBe('old');
         const listed = (await readModels.listProjections()).filter((s) => s.projection.name === v1.name);
         expect(listed.map((s) => [s.projection.version, s.active])).toEqual([
           [1, false],
@@ -272,13 +308,15 @@ export function runReadModelStoreConformance(options: ReadModelStoreConformanceO
         const readModels = await store();
         const p = ns();
         const other = ns();
-        await readModels.transaction((tx) => {
-          tx.createState(p);
-          tx.createState(other);
-          tx.setCheckpoint(p.namespace, 3n);
-          tx.handle(p).collection<Doc>('docs').upsert('a', { name: 'a', n: 1 });
-          tx.handle(other).collection<Doc>('docs').upsert('a', { name: 'a', n: 1 });
-        });
+        await readModels.transaction((tx) =>
+          all(
+            () => tx.createState(p),
+            () => tx.createState(other),
+            () => tx.setCheckpoint(p.namespace, 3n),
+            () => tx.handle(p).collection<Doc>('docs').upsert('a', { name: 'a', n: 1 }),
+            () => tx.handle(other).collection<Doc>('docs').upsert('a', { name: 'a', n: 1 }),
+          ),
+        );
         await readModels.transaction((tx) => tx.dropNamespace(p.namespace));
         expect(await readModels.transaction((tx) => tx.getState(p.namespace))).toBeNull();
         expect(await readModels.read(p, (v) => v.collection('docs').count())).toBe(0);
@@ -299,14 +337,16 @@ export function runReadModelStoreConformance(options: ReadModelStoreConformanceO
           attempts: 2,
           recordedAt: '2025-01-01T00:00:00.000Z',
         });
-        await readModels.transaction((tx) => {
-          tx.addDeadLetter(letter(p, 1n));
-          tx.addDeadLetter(letter(other, 2n));
-          tx.addDeadLetter(letter(p, 3n));
-        });
+        await readModels.transaction((tx) =>
+          all(
+            () => tx.addDeadLetter(letter(p, 1n)),
+            () => tx.addDeadLetter(letter(other, 2n)),
+            () => tx.addDeadLetter(letter(p, 3n)),
+          ),
+        );
         await expect(
-          readModels.transaction((tx) => {
-            tx.addDeadLetter(letter(p, 4n));
+          inTx(readModels, function* (tx) {
+            yield* step(tx.addDeadLetter(letter(p, 4n)));
             throw new Error('rolled back');
           }),
         ).rejects.toThrow('rolled back');
