@@ -7,9 +7,13 @@ import type { ProjectionNamespace } from './namespace.js';
 
 export interface ProjectionProgress {
   readonly projection: ProjectionNamespace;
-  /** Log positions covered since the run started (events read, whether handled or not). */
+  /** Events read since the run started (handled or not). */
   readonly processed: number;
-  /** Positions from the start of the run to the head of the log as last seen. */
+  /**
+   * Events from the start of the run to the head of the log as last seen. Exact when the run is
+   * done; before that an estimate from how far through the log's positions the run is (positions
+   * may be sparse, as on PostgreSQL, so they are not counted directly).
+   */
   readonly total: number;
   readonly position: Position;
   readonly head: Position;
@@ -27,6 +31,7 @@ export class ProgressTracker {
   readonly #start: Position;
   readonly #startedAt: number;
   readonly #now: () => number;
+  #processed = 0;
 
   constructor(projection: ProjectionNamespace, start: Position | null, now: () => number = () => performance.now()) {
     this.#projection = projection;
@@ -35,14 +40,17 @@ export class ProgressTracker {
     this.#startedAt = now();
   }
 
-  report(position: Position | null, head: Position, done: boolean): ProjectionProgress {
+  /** `eventsRead`: events read since the previous report. */
+  report(position: Position | null, head: Position, done: boolean, eventsRead = 0): ProjectionProgress {
+    this.#processed += eventsRead;
+    const processed = this.#processed;
     const at = position ?? this.#start;
     const elapsedMs = Math.max(0, this.#now() - this.#startedAt);
-    const processed = Math.max(0, Number(at - this.#start));
-    const total = Math.max(processed, Number(head - this.#start));
+    const span = Number(head - this.#start);
+    const fraction = done || span <= 0 ? 1 : Math.min(1, Math.max(0, Number(at - this.#start) / span));
+    const total = done ? processed : fraction > 0 ? Math.max(processed, Math.round(processed / fraction)) : processed;
     const eventsPerSecond = elapsedMs > 0 ? (processed * 1000) / elapsedMs : 0;
-    const remaining = total - processed;
-    const etaSeconds = done || remaining === 0 ? 0 : eventsPerSecond > 0 ? remaining / eventsPerSecond : null;
+    const etaSeconds = done || fraction >= 1 ? 0 : fraction > 0 && elapsedMs > 0 ? ((1 - fraction) * elapsedMs) / fraction / 1000 : null;
     return { projection: this.#projection, processed, total, position: at, head, elapsedMs, eventsPerSecond, etaSeconds, done };
   }
 }

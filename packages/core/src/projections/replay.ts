@@ -93,7 +93,7 @@ export async function replayTimeRange<H extends ProjectionHandleBase>(options: R
     }
     checkpoint = scanned;
     applied += selected.length;
-    options.onProgress?.(tracker.report(checkpoint, head, false));
+    options.onProgress?.(tracker.report(checkpoint, head, false, read.length));
     if (read.length < batchSize) break;
   }
   const progress = tracker.report(checkpoint ?? head, head, true);

@@ -80,6 +80,8 @@ export class ProjectionWorker<H extends ProjectionHandleBase> {
   /** Starts the loop; `trackProgress` reports progress from the first batch (rebuilds). */
   start(trackProgress = false): void {
     if (this.#loop) return;
+    // A run stopped before it caught up leaves its tracker behind; progress starts afresh.
+    this.#tracker = null;
     this.#trackNextRun = trackProgress;
     this.#abort = new AbortController();
     this.#setStatus('starting');
@@ -230,12 +232,12 @@ export class ProjectionWorker<H extends ProjectionHandleBase> {
     }
     if (more) {
       this.#setStatus('catching_up');
-      this.#report(head, false);
+      this.#report(head, false, events.length);
       return 'more';
     }
     const settled = await this.#settle(head);
     if (settled !== 'settled') return settled;
-    this.#report(head, true);
+    this.#report(head, true, events.length);
     const progress = this.#lastProgress;
     this.#tracker = null;
     this.#lastProgress = null;
@@ -244,9 +246,14 @@ export class ProjectionWorker<H extends ProjectionHandleBase> {
     return 'idle';
   }
 
-  #report(head: Position, done: boolean): void {
+  #report(head: Position, done: boolean, eventsRead: number): void {
     if (!this.#tracker) return;
-    const progress = this.#tracker.report(this.#checkpoint, head > (this.#checkpoint ?? 0n) ? head : (this.#checkpoint ?? head), done);
+    const progress = this.#tracker.report(
+      this.#checkpoint,
+      head > (this.#checkpoint ?? 0n) ? head : (this.#checkpoint ?? head),
+      done,
+      eventsRead,
+    );
     this.#lastProgress = progress;
     this.#settings.emit({ type: 'progress', projection: this.projection.namespace, progress });
   }

@@ -5,15 +5,27 @@ import { describe, expect, it } from 'vitest';
 const projection = projectionNamespace('order-summary', 2);
 
 describe('progress', () => {
-  it('computes rate and ETA from positions covered and time spent', () => {
+  it('counts events read, and estimates the total and ETA from how far through the positions the run is', () => {
     let now = 1_000;
     const tracker = new ProgressTracker(projection, 100n, () => now);
     now += 500;
-    const half = tracker.report(600n, 1_100n, false);
+    const half = tracker.report(600n, 1_100n, false, 500);
     expect(half).toMatchObject({ processed: 500, total: 1_000, eventsPerSecond: 1_000, etaSeconds: 0.5, elapsedMs: 500, done: false });
     now += 500;
-    expect(tracker.report(1_100n, 1_100n, true)).toMatchObject({ processed: 1_000, total: 1_000, etaSeconds: 0, done: true });
+    expect(tracker.report(1_100n, 1_100n, true, 500)).toMatchObject({ processed: 1_000, total: 1_000, etaSeconds: 0, done: true });
     expect(new ProgressTracker(projection, null, () => 0).report(null, 10n, false).etaSeconds).toBeNull();
+  });
+
+  it('counts events, not positions, where positions are sparse (PostgreSQL)', () => {
+    let now = 0;
+    const step = 1n << 20n; // one transaction's worth of positions
+    const tracker = new ProgressTracker(projection, null, () => now);
+    now += 100;
+    const quarter = tracker.report(250n * step, 1_000n * step, false, 25);
+    expect(quarter).toMatchObject({ processed: 25, total: 100, eventsPerSecond: 250 });
+    expect(quarter.etaSeconds).toBeCloseTo(0.3);
+    now += 300;
+    expect(tracker.report(1_000n * step, 1_000n * step, true, 75)).toMatchObject({ processed: 100, total: 100, done: true });
   });
 
   it('formats a bar with counts, rate and ETA', () => {

@@ -5,6 +5,7 @@
  * projection.
  */
 import {
+  collect,
   defineProjection,
   InvalidArgumentError,
   ProjectionRunner,
@@ -367,7 +368,9 @@ export function runProjectionConformance(options: ProjectionConformanceOptions):
       const reports: ProjectionProgress[] = [];
       const final = await r.rebuild('ledger', { onProgress: (p) => reports.push(p) });
       expect(final?.done).toBe(true);
-      expect(final?.processed).toBe(Number(history.position));
+      const written = (await collect(s.eventStore.readAll())).length;
+      expect(final?.processed).toBe(written); // events, whatever the spacing of positions
+      expect(final?.total).toBe(written);
       expect(reports.length).toBeGreaterThanOrEqual(3);
       expect(reports.at(-1)?.done).toBe(true);
       expect(reports.every((p, i) => i === 0 || p.processed >= reports[i - 1]!.processed)).toBe(true);
