@@ -1,0 +1,153 @@
+/** An append as one call of the `append` function: its parameters, and the result built from its answer. */
+import {
+  InvalidArgumentError,
+  type AppendResult,
+  type EventMetadata,
+  type ExpectedVersionDescription,
+  type PreparedAppend,
+  type RecordedEvent,
+} from '@eventloom/core';
+import type pg from 'pg';
+import { run } from './database.js';
+import { eventFromRow } from './rows.js';
+import { EXPECTED_KIND, MAX_EVENTS_PER_TRANSACTION } from './sql/functions.js';
+import type { Queries } from './sql/queries.js';
+import { assertStorable } from './storable-text.js';
+
+export interface AppendContext {
+  readonly queries: Queries;
+  readonly time: string;
+  readonly source: string;
+  /** Whether the caller gave any event id; ids the store made cannot be recorded yet, so need no lookup. */
+  readonly idsGiven: boolean;
+}
+
+/**
+ * Checks what core's `prepareAppend` cannot know about PostgreSQL and returns the JSON to send.
+ * Throws before anything is sent.
+ */
+export function assertAppendable(prepared: PreparedAppend): JsonArrays {
+  if (prepared.events.length > MAX_EVENTS_PER_TRANSACTION) {
+    throw new InvalidArgumentError(
+      'events',
+      `holds ${prepared.events.length} events; one append can hold at most ${MAX_EVENTS_PER_TRANSACTION}`,
+    );
+  }
+  const json = jsonArrays(prepared);
+  assertStorable(prepared.events, json);
+  return json;
+}
+
+function expectedParameters(expected: ExpectedVersionDescription): [number, string | null] {
+  switch (expected) {
+    case 'any':
+      return [EXPECTED_KIND.any, null];
+    case 'no_stream':
+      return [EXPECTED_KIND.noStream, null];
+    case 'stream_exists':
+      return [EXPECTED_KIND.streamExists, null];
+    default:
+      return [EXPECTED_KIND.exact, expected.toString()];
+  }
+}
+
+/** The function's parameters; data and metadata travel as one JSON array each (`jsonArrays`). */
+function appendValues(prepared: PreparedAppend, { time, source, idsGiven }: AppendContext, json: JsonArrays): unknown[] {
+  const { events } = prepared;
+  const count = events.length;
+  const ids = new Array<string>(count);
+  const types = new Array<string>(count);
+  const schemaVersions = new Array<number>(count);
+  const correlationIds = new Array<string>(count);
+  const causationIds = new Array<string | null>(count);
+  for (let i = 0; i < count; i++) {
+    const event = events[i]!;
+    ids[i] = event.id;
+    types[i] = event.type;
+    schemaVersions[i] = event.schemaVersion;
+    correlationIds[i] = event.correlationId;
+    causationIds[i] = event.causationId;
+  }
+  const [kind, version] = expectedParameters(prepared.expected);
+  return [prepared.streamId, kind, version, ids, types, schemaVersions, json.data, json.metadata, correlationIds, causationIds, time, source, idsGiven];
+}
+
+export interface JsonArrays {
+  readonly data: string;
+  readonly metadata: string;
+}
+
+/** The events' data and metadata as JSON arrays, built from the JSON `prepareAppend` already made. */
+export function jsonArrays(prepared: PreparedAppend): JsonArrays {
+  const { events } = prepared;
+  let data = '[';
+  let metadata = '[';
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i]!;
+    if (i > 0) {
+      data += ',';
+      metadata += ',';
+    }
+    data += event.dataJson;
+    metadata += event.metadataJson;
+  }
+  return { data: `${data}]`, metadata: `${metadata}]` };
+}
+
+/** The `append` function's answer, a record in PostgreSQL's text form: `(position,version,t|f)`. */
+function appendOutcome(record: string): { firstPosition: bigint; firstVersion: bigint; idempotent: boolean } {
+  const match = /^\((\d+),(\d+),([tf])\)$/.exec(record);
+  if (!match) throw new Error(`Unexpected answer from the append function: ${record}`);
+  return { firstPosition: BigInt(match[1]!), firstVersion: BigInt(match[2]!), idempotent: match[3] === 't' };
+}
+
+/**
+ * Calls the `append` function on `client` (inside the caller's transaction, if any). For an exact
+ * retry, reads back what the first append recorded, as the reference store answers.
+ */
+export async function appendOn(
+  client: pg.ClientBase,
+  prepared: PreparedAppend,
+  json: JsonArrays,
+  context: AppendContext,
+): Promise<AppendResult> {
+  const { queries, time, source } = context;
+  const [row] = await run(client, queries.append, appendValues(prepared, context, json));
+  const { firstPosition, firstVersion, idempotent } = appendOutcome(row![0] as string);
+  const count = prepared.events.length;
+  if (idempotent) {
+    const rows = await run(client, queries.recorded, [
+      prepared.streamId,
+      firstVersion.toString(),
+      (firstVersion + BigInt(count) - 1n).toString(),
+      count,
+    ]);
+    const events = rows.map((r) => eventFromRow(r));
+    return { nextExpectedVersion: events.at(-1)!.streamVersion, position: events.at(-1)!.position, idempotent: true, events };
+  }
+  const events: RecordedEvent[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const event = prepared.events[i]!;
+    events[i] = {
+      id: event.id,
+      type: event.type,
+      schemaVersion: event.schemaVersion,
+      streamId: prepared.streamId,
+      streamVersion: firstVersion + BigInt(i),
+      position: firstPosition + BigInt(i),
+      time,
+      source,
+      correlationId: event.correlationId,
+      causationId: event.causationId,
+      // As given (after schema validation), like the SQLite store: parsing the JSON back costs more than the append's own work.
+      data: event.data,
+      metadata: event.metadataJson === '{}' ? {} : (event.metadata as EventMetadata),
+    };
+  }
+  return {
+    nextExpectedVersion: firstVersion + BigInt(count - 1),
+    position: firstPosition + BigInt(count - 1),
+    idempotent: false,
+    events,
+  };
+}

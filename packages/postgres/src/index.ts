@@ -1,0 +1,9 @@
+/** @eventloom/postgres: the event store on PostgreSQL, for many processes and machines. */
+export { openPostgresEventStore, PostgresEventStore, type InlineHandler } from './postgres-event-store.js';
+export type { PostgresEventStoreOptions } from './options.js';
+export type { ConsumerGroupOptions, ConsumerGroupMember, ConsumerGroupHandlerContext } from './consumer-group.js';
+export { dropPostgresEventStore } from './drop.js';
+export { migrate, type MigrationReport } from './migrate.js';
+export { MIGRATIONS, type Migration } from './sql/migrations.js';
+export { namesFor, quoteIdent, type StoreNames } from './names.js';
+export * from './projections/index.js';

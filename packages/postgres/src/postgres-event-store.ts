@@ -1,0 +1,368 @@
+/**
+ * The event store on PostgreSQL, for many processes and machines: the `EventStore` contract with
+ * the semantics of core's `MemoryEventStore`, a global log that never skips a late commit, live
+ * subscriptions woken by LISTEN/NOTIFY, consumer groups, and tenants kept apart by row-level security.
+ */
+import {
+  assertStreamId,
+  InvalidArgumentError,
+  normalizeExpectedVersion,
+  normalizeStreamMetadata,
+  prepareAppend,
+  serializeStreamMetadata,
+  startSubscription,
+  StoreClosedError,
+  deserializeStreamMetadata,
+  type AppendOptions,
+  type AppendResult,
+  type CheckpointStore,
+  type DeleteStreamOptions,
+  type Event,
+  type EventStore,
+  type EventToAppend,
+  type Position,
+  type ReadAllOptions,
+  type ReadCategoryOptions,
+  type ReadStreamOptions,
+  type RecordedEvent,
+  type SchemaRegistry,
+  type SnapshotStore,
+  type StreamInfo,
+  type StreamMetadata,
+  type SubscribeOptions,
+  type Subscription,
+} from '@eventloom/core';
+import type pg from 'pg';
+import { appendOn, assertAppendable } from './append.js';
+import { postgresCheckpoints } from './checkpoints.js';
+import { startConsumerGroupMember, type ConsumerGroupMember, type ConsumerGroupOptions } from './consumer-group.js';
+import { StoreDatabase, run } from './database.js';
+import { toStoreError } from './errors.js';
+import { migrate } from './migrate.js';
+import { namesFor, type StoreNames } from './names.js';
+import {
+  DEFAULT_SCHEMA,
+  normalizePoolSize,
+  normalizeSource,
+  normalizeTenantId,
+  type PostgresEventStoreOptions,
+} from './options.js';
+import { readLogEvents, type LogQuery } from './read-log.js';
+import { readStreamEvents } from './read-stream.js';
+import { connectAs, connectLike, connectPlain, createPool, SessionInitializer, sessionSettings } from './session.js';
+import { PostgresSnapshotStore } from './snapshots.js';
+import { EXPECTED_KIND } from './sql/functions.js';
+import { queriesFor } from './sql/queries.js';
+import { assertStorableStreamId, findUnstorable } from './storable-text.js';
+import { AppendWaker } from './waker.js';
+import { liveReader } from './wake-policy.js';
+
+/** Runs inside an append's transaction after its events are inserted; throwing rolls the append back. */
+export type InlineHandler = (events: readonly RecordedEvent[], client: pg.PoolClient) => Promise<void>;
+
+/**
+ * Opens the store: runs pending migrations (creating the schema and the store's role if needed),
+ * then connects the pool as that role, for `tenantId`.
+ *
+ * @example
+ * const store = await openPostgresEventStore({ connectionString: process.env.DATABASE_URL, schema: 'orders' });
+ * await store.appendToStream('order-1', [{ type: 'OrderCreated', data: { total: 10 } }], { expectedVersion: 'no_stream' });
+ */
+export async function openPostgresEventStore(options: PostgresEventStoreOptions): Promise<PostgresEventStore> {
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options', 'must be an object');
+  const names = namesFor(options.schema ?? DEFAULT_SCHEMA);
+  const tenantId = normalizeTenantId(options.tenantId);
+  const source = normalizeSource(options.source);
+  const poolSize = normalizePoolSize(options.poolSize);
+  const { connectionString, pool: ownPool } = options;
+  if ((connectionString === undefined) === (ownPool === undefined)) {
+    throw new InvalidArgumentError('options', 'give either connectionString or pool (not both)');
+  }
+  if (connectionString !== undefined && typeof connectionString !== 'string') {
+    throw new InvalidArgumentError('connectionString', 'must be a string such as postgres://user@host:5432/db');
+  }
+  const settings = sessionSettings(names, tenantId);
+  const context = { operation: `opening the event store in schema ${names.schema}` };
+  let pool: pg.Pool;
+  let initializer: SessionInitializer | undefined;
+  let connect: () => Promise<pg.Client>;
+  try {
+    if (connectionString !== undefined) {
+      const client = await connectPlain(connectionString);
+      try {
+        await migrate(client, names);
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+      pool = createPool(connectionString, poolSize, settings);
+      connect = () => connectAs(connectionString, settings);
+    } else {
+      pool = ownPool!;
+      initializer = new SessionInitializer(settings);
+      const client = await pool.connect();
+      try {
+        // The pool's user owns the schema; RESET ROLE in case its connections start as another role.
+        await client.query('RESET ROLE');
+        await migrate(client, names);
+        await initializer.prepare(client);
+      } finally {
+        client.release();
+      }
+      const prepare = initializer;
+      pool.on('connect', (client) => void prepare.prepare(client).catch(() => undefined));
+      connect = () => connectLike(pool, prepare);
+    }
+  } catch (error) {
+    throw toStoreError(error, context);
+  }
+  return new PostgresEventStore({
+    db: new StoreDatabase(pool, queriesFor(names), initializer),
+    names,
+    tenantId,
+    source,
+    ownsPool: connectionString !== undefined,
+    waker: new AppendWaker(connect, names.channel, tenantId),
+    ...(options.schemas && { schemas: options.schemas }),
+    clock: options.clock ?? (() => new Date()),
+  });
+}
+
+interface StoreParts {
+  readonly db: StoreDatabase;
+  readonly names: StoreNames;
+  readonly tenantId: string;
+  readonly source: string;
+  readonly ownsPool: boolean;
+  readonly waker: AppendWaker;
+  readonly schemas?: SchemaRegistry;
+  readonly clock: () => Date;
+}
+
+export class PostgresEventStore implements EventStore {
+  /** The store's pool: its connections run as the store's role, for its tenant. */
+  readonly pool: pg.Pool;
+  readonly snapshots: SnapshotStore;
+  readonly checkpoints: CheckpointStore;
+  /** The schema holding the store's tables. */
+  readonly schema: string;
+  readonly tenantId: string;
+  readonly #db: StoreDatabase;
+  readonly #waker: AppendWaker;
+  readonly #schemas: SchemaRegistry | undefined;
+  readonly #source: string;
+  readonly #clock: () => Date;
+  readonly #ownsPool: boolean;
+  readonly #inlineHandlers = new Set<InlineHandler>();
+  readonly #running = new Set<{ stop(): Promise<void> }>();
+  /** Absent without a schema registry: reads then skip the call. */
+  readonly #upcast: ((event: RecordedEvent) => RecordedEvent) | undefined;
+  #closed = false;
+
+  /** Use `openPostgresEventStore`, which migrates the schema first. */
+  constructor(parts: StoreParts) {
+    this.#db = parts.db;
+    this.pool = parts.db.pool;
+    this.schema = parts.names.schema;
+    this.tenantId = parts.tenantId;
+    this.#waker = parts.waker;
+    this.#schemas = parts.schemas;
+    this.#source = parts.source;
+    this.#clock = parts.clock;
+    this.#ownsPool = parts.ownsPool;
+    const schemas = parts.schemas;
+    this.#upcast = schemas ? (event) => schemas.upcast(event) : undefined;
+    const assertOpen = (): void => this.#assertOpen();
+    this.checkpoints = postgresCheckpoints(this.#db, assertOpen);
+    this.snapshots = new PostgresSnapshotStore(this.#db, assertOpen);
+  }
+
+  /**
+   * Registers a handler that runs inside each append's transaction, on its connection, after the
+   * events are inserted (read models that must never lag the events). Throwing rolls the append
+   * back. Returns a function that unregisters it.
+   */
+  addInlineHandler(handler: InlineHandler): () => void {
+    if (typeof handler !== 'function') throw new InvalidArgumentError('handler', 'must be a function');
+    this.#inlineHandlers.add(handler);
+    return () => {
+      this.#inlineHandlers.delete(handler);
+    };
+  }
+
+  async appendToStream<E extends Event>(
+    streamId: string,
+    events: readonly EventToAppend<E>[],
+    options?: AppendOptions,
+  ): Promise<AppendResult> {
+    this.#assertOpen();
+    assertStorableStreamId(streamId);
+    const prepared = await prepareAppend(streamId, events as readonly EventToAppend[], options, this.#schemas);
+    const json = assertAppendable(prepared);
+    this.#assertOpen();
+    const context = {
+      queries: this.#db.queries,
+      time: this.#clock().toISOString(),
+      source: this.#source,
+      idsGiven: events.some((event) => event.id !== undefined),
+    };
+    const errorContext = { operation: `an append to ${streamId}`, streamId, expected: prepared.expected, writes: true };
+    const handlers = [...this.#inlineHandlers];
+    const result = await this.#db.withClient(errorContext, async (client) => {
+      if (handlers.length === 0) return appendOn(client, prepared, json, context);
+      await client.query('BEGIN');
+      try {
+        const result = await appendOn(client, prepared, json, context);
+        if (!result.idempotent) for (const handler of handlers) await handler(result.events, client);
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+    });
+    if (!result.idempotent) this.#waker.appended(result.position);
+    return result;
+  }
+
+  readStream<E extends Event = Event>(streamId: string, options: ReadStreamOptions = {}): AsyncIterable<RecordedEvent<E>> {
+    this.#assertOpen();
+    return readStreamEvents({ db: this.#db, now: this.#clock, upcast: this.#upcast }, streamId, options) as AsyncIterable<
+      RecordedEvent<E>
+    >;
+  }
+
+  readAll<E extends Event = Event>(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent<E>> {
+    this.#assertOpen();
+    return this.#readLog(options) as AsyncIterable<RecordedEvent<E>>;
+  }
+
+  readCategory<E extends Event = Event>(category: string, options: ReadCategoryOptions = {}): AsyncIterable<RecordedEvent<E>> {
+    this.#assertOpen();
+    if (typeof category !== 'string') throw new InvalidArgumentError('category', 'must be a string');
+    const { eventTypes, ...rest } = options;
+    return this.#readLog({ ...rest, category, ...(eventTypes && { filter: { eventTypes } }) }) as AsyncIterable<RecordedEvent<E>>;
+  }
+
+  #readLog(query: LogQuery): AsyncIterable<RecordedEvent> {
+    return readLogEvents({ db: this.#db, upcast: this.#upcast }, query);
+  }
+
+  async headPosition(): Promise<Position> {
+    this.#assertOpen();
+    const [row] = await this.#db.rows(this.#db.queries.headPosition, [], { operation: 'headPosition' });
+    return row![0] as bigint;
+  }
+
+  async streamInfo(streamId: string): Promise<StreamInfo> {
+    this.#assertOpen();
+    assertStreamId(streamId);
+    const [row] = await this.#db.rows(this.#db.queries.streamInfo, [streamId], { operation: `streamInfo of ${streamId}`, streamId });
+    if (!row) return { streamId, version: 0n, exists: false, softDeleted: false, tombstoned: false, metadata: {} };
+    const [version, softDeleted, tombstoned, metadata] = row as [bigint, boolean, boolean, string];
+    return {
+      streamId,
+      version,
+      exists: version > 0n && !softDeleted && !tombstoned,
+      softDeleted,
+      tombstoned,
+      metadata: deserializeStreamMetadata(metadata),
+    };
+  }
+
+  async setStreamMetadata(streamId: string, metadata: StreamMetadata): Promise<void> {
+    this.#assertOpen();
+    assertStorableStreamId(streamId);
+    const normalized = normalizeStreamMetadata(metadata);
+    if (normalized.custom !== undefined) {
+      try {
+        findUnstorable(normalized.custom, 'metadata.custom');
+      } catch (error) {
+        throw new InvalidArgumentError('metadata.custom', (error as Error).message);
+      }
+    }
+    await this.#db.rows(this.#db.queries.setStreamMetadata, [streamId, serializeStreamMetadata(normalized)], {
+      operation: `setting the metadata of ${streamId}`,
+      streamId,
+      writes: true,
+    });
+  }
+
+  async deleteStream(streamId: string, options: DeleteStreamOptions = {}): Promise<void> {
+    this.#assertOpen();
+    assertStorableStreamId(streamId);
+    const expected = normalizeExpectedVersion(options.expectedVersion);
+    const [kind, version] =
+      expected === 'any'
+        ? [EXPECTED_KIND.any, null]
+        : expected === 'no_stream'
+          ? [EXPECTED_KIND.noStream, null]
+          : expected === 'stream_exists'
+            ? [EXPECTED_KIND.streamExists, null]
+            : [EXPECTED_KIND.exact, expected.toString()];
+    await this.#db.withClient(
+      { operation: `deleting ${streamId}`, streamId, expected, writes: true },
+      (client) => run(client, this.#db.queries.deleteStream, [streamId, kind, version, options.hard === true]),
+    );
+  }
+
+  subscribe<E extends Event = Event>(options: SubscribeOptions<E>): Subscription {
+    this.#assertOpen();
+    this.#waker.listen();
+    const live = liveReader(this.#waker, () => this.headPosition());
+    const subscription = startSubscription(
+      {
+        readAll: (o) => this.readAll(o),
+        headPosition: live.headPosition,
+        checkpoints: this.checkpoints,
+        waitForAppend: live.waitForAppend,
+      },
+      options,
+    );
+    this.#track(subscription);
+    return subscription;
+  }
+
+  /**
+   * Joins a consumer group: the group's members share the work of one subscription. Streams are
+   * split into `partitions` by a hash of their id; each member handles the partitions it holds
+   * under a lease, in log order, with a checkpoint per partition. When a member dies its
+   * partitions are taken over once their lease runs out; events handled since the partition's
+   * last checkpoint (at most one batch) are handled again by the next holder.
+   */
+  subscribeGroup<E extends Event = Event>(options: ConsumerGroupOptions<E>): ConsumerGroupMember {
+    this.#assertOpen();
+    this.#waker.listen();
+    const member = startConsumerGroupMember(
+      {
+        db: this.#db,
+        readPartition: (query) => this.#readLog(query),
+        liveReader: () => liveReader(this.#waker, () => this.headPosition()),
+      },
+      options,
+    );
+    this.#track(member);
+    return member;
+  }
+
+  #track(running: { stop(): Promise<void>; readonly done: Promise<void> }): void {
+    this.#running.add(running);
+    const forget = (): void => {
+      this.#running.delete(running);
+    };
+    running.done.then(forget, forget);
+  }
+
+  /** Stops this store's subscriptions and group members, then closes its connections. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await Promise.all([...this.#running].map((running) => running.stop().catch(() => undefined)));
+    this.#closed = true;
+    this.#db.closed = true;
+    await this.#waker.close();
+    if (this.#ownsPool) await this.pool.end().catch(() => undefined);
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new StoreClosedError();
+  }
+}

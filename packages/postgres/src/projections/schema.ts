@@ -1,0 +1,46 @@
+/**
+ * Brings the read-model tables up to date: each migration once, in one transaction under an
+ * advisory lock, so that processes opening the store at the same time take turns.
+ */
+import { StoreUnavailableError } from '@eventloom/core';
+import type pg from 'pg';
+import { quoteIdent } from '../names.js';
+import { LATEST_READ_MODEL_SCHEMA_VERSION, READ_MODEL_MIGRATIONS } from './sql.js';
+
+/** Returns the versions this call applied. */
+export async function migrateReadModels(client: pg.ClientBase, schema: string, now: () => Date = () => new Date()): Promise<number[]> {
+  const s = quoteIdent(schema);
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`eventloom.read-models.migrate:${schema}`]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${s}.read_model_migrations (
+      version    integer PRIMARY KEY,
+      name       text NOT NULL,
+      applied_at text NOT NULL
+    )`);
+    const { rows } = await client.query<{ version: number }>(`SELECT coalesce(max(version), 0)::integer AS version FROM ${s}.read_model_migrations`);
+    const current = rows[0]!.version;
+    if (current > LATEST_READ_MODEL_SCHEMA_VERSION) {
+      throw new StoreUnavailableError(
+        `The read models in schema ${schema} have schema version ${current}, newer than the ${LATEST_READ_MODEL_SCHEMA_VERSION} this @eventloom/postgres knows; upgrade it to open them (nothing was changed)`,
+      );
+    }
+    const applied: number[] = [];
+    for (const migration of READ_MODEL_MIGRATIONS) {
+      if (migration.version <= current) continue;
+      await client.query(migration.sql(s));
+      await client.query(`INSERT INTO ${s}.read_model_migrations (version, name, applied_at) VALUES ($1, $2, $3)`, [
+        migration.version,
+        migration.name,
+        now().toISOString(),
+      ]);
+      applied.push(migration.version);
+    }
+    await client.query('COMMIT');
+    return applied;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}

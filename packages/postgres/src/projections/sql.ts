@@ -1,0 +1,109 @@
+/**
+ * The read-model tables in the store's schema: documents (jsonb), per-projection bookkeeping
+ * (checkpoint, failure), the serving version of each name, leases and dead letters. Versioned in
+ * `read_model_migrations`, apart from the event store's own `schema_migrations`.
+ */
+
+export interface ReadModelMigration {
+  readonly version: number;
+  readonly name: string;
+  /** SQL for the schema `s` (quoted). */
+  readonly sql: (s: string) => string;
+}
+
+export const READ_MODEL_MIGRATIONS: readonly ReadModelMigration[] = [
+  {
+    version: 1,
+    name: 'documents, projections, active versions, leases, dead letters',
+    sql: (s) => `
+-- Documents of every projection version: namespace is 'name@version'. Ids sort byte-wise ("C"), as in the other stores.
+CREATE TABLE ${s}.rm_documents (
+  namespace  text COLLATE "C" NOT NULL,
+  collection text COLLATE "C" NOT NULL,
+  id         text COLLATE "C" NOT NULL,
+  data       jsonb NOT NULL,
+  PRIMARY KEY (namespace, collection, id)
+);
+
+-- One row per projection version; the checkpoint is written in the same transaction as its read model.
+CREATE TABLE ${s}.rm_projections (
+  namespace  text COLLATE "C" PRIMARY KEY,
+  name       text COLLATE "C" NOT NULL,
+  version    integer NOT NULL,
+  checkpoint bigint,          -- NULL before the first event
+  failure    jsonb,           -- the failure that stopped it, until the event is applied
+  updated_at text NOT NULL    -- ISO time, as the store's clock gave it
+);
+
+-- The version readers see, per projection name.
+CREATE TABLE ${s}.rm_active (
+  name        text COLLATE "C" PRIMARY KEY,
+  version     integer NOT NULL,
+  switched_at text NOT NULL
+);
+
+-- One runner per projection version across processes; expiry on the server's clock, which every process shares.
+CREATE TABLE ${s}.rm_leases (
+  key        text COLLATE "C" PRIMARY KEY,
+  owner      text NOT NULL,
+  expires_at timestamptz NOT NULL
+);
+
+CREATE TABLE ${s}.rm_dead_letters (
+  id          bigserial PRIMARY KEY,
+  namespace   text COLLATE "C" NOT NULL,
+  position    bigint NOT NULL,
+  event_id    text NOT NULL,
+  event_type  text NOT NULL,
+  stream_id   text NOT NULL,
+  error       text NOT NULL,
+  attempts    integer NOT NULL,
+  recorded_at text NOT NULL
+);
+CREATE INDEX rm_dead_letters_by_namespace ON ${s}.rm_dead_letters (namespace, id);
+`,
+  },
+];
+
+export const LATEST_READ_MODEL_SCHEMA_VERSION = READ_MODEL_MIGRATIONS.at(-1)!.version;
+
+/** Every statement of the store, for one schema. */
+export function readModelQueries(s: string) {
+  const projectionColumns = 'namespace, name, version, checkpoint::text AS checkpoint, failure, updated_at';
+  const deadLetterColumns = 'namespace, position::text AS position, event_id, event_type, stream_id, error, attempts, recorded_at';
+  return {
+    getDocument: `SELECT data FROM ${s}.rm_documents WHERE namespace = $1 AND collection = $2 AND id = $3`,
+    upsertDocument: `INSERT INTO ${s}.rm_documents (namespace, collection, id, data) VALUES ($1, $2, $3, $4::jsonb)
+      ON CONFLICT (namespace, collection, id) DO UPDATE SET data = excluded.data`,
+    deleteDocument: `DELETE FROM ${s}.rm_documents WHERE namespace = $1 AND collection = $2 AND id = $3`,
+    deleteNamespaceDocuments: `DELETE FROM ${s}.rm_documents WHERE namespace = $1`,
+    documents: `${s}.rm_documents`,
+    getState: `SELECT ${projectionColumns} FROM ${s}.rm_projections WHERE namespace = $1`,
+    /** In a writing transaction: the row stays locked until commit, so two writers of one projection take turns. */
+    getStateForUpdate: `SELECT ${projectionColumns} FROM ${s}.rm_projections WHERE namespace = $1 FOR UPDATE`,
+    listStates: `SELECT ${projectionColumns}, (SELECT a.version FROM ${s}.rm_active a WHERE a.name = p.name) AS active
+      FROM ${s}.rm_projections p ORDER BY namespace`,
+    createState: `INSERT INTO ${s}.rm_projections (namespace, name, version, checkpoint, failure, updated_at) VALUES ($1, $2, $3, NULL, NULL, $4)
+      ON CONFLICT (namespace) DO UPDATE SET checkpoint = NULL, failure = NULL, updated_at = excluded.updated_at`,
+    setCheckpoint: `UPDATE ${s}.rm_projections SET checkpoint = $1::bigint, updated_at = $2 WHERE namespace = $3`,
+    setFailure: `UPDATE ${s}.rm_projections SET failure = $1::jsonb, updated_at = $2 WHERE namespace = $3`,
+    deleteState: `DELETE FROM ${s}.rm_projections WHERE namespace = $1`,
+    getActive: `SELECT version FROM ${s}.rm_active WHERE name = $1`,
+    setActive: `INSERT INTO ${s}.rm_active (name, version, switched_at) VALUES ($1, $2, $3)
+      ON CONFLICT (name) DO UPDATE SET version = excluded.version, switched_at = excluded.switched_at`,
+    /** Takes the lease when free, expired or already ours; a row comes back when it did. */
+    acquireLease: `INSERT INTO ${s}.rm_leases (key, owner, expires_at) VALUES ($1, $2, clock_timestamp() + $3 * interval '1 millisecond')
+      ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+      WHERE ${s}.rm_leases.owner = excluded.owner OR ${s}.rm_leases.expires_at <= clock_timestamp()
+      RETURNING 1`,
+    releaseLease: `DELETE FROM ${s}.rm_leases WHERE key = $1 AND owner = $2`,
+    insertDeadLetter: `INSERT INTO ${s}.rm_dead_letters (namespace, position, event_id, event_type, stream_id, error, attempts, recorded_at)
+      VALUES ($1, $2::bigint, $3, $4, $5, $6, $7, $8)`,
+    listDeadLetters: `SELECT ${deadLetterColumns} FROM ${s}.rm_dead_letters ORDER BY id`,
+    listNamespaceDeadLetters: `SELECT ${deadLetterColumns} FROM ${s}.rm_dead_letters WHERE namespace = $1 ORDER BY id`,
+    /** Tables a projection made for its own SQL are named '<namespace>/<table>'. */
+    namespaceTables: `SELECT tablename FROM pg_tables WHERE schemaname = $1 AND left(tablename, $2) = $3`,
+  };
+}
+
+export type ReadModelQueries = ReturnType<typeof readModelQueries>;

@@ -1,0 +1,39 @@
+/** The versioned migrations of a store's schema, in order. Add new ones at the end; never edit old ones. */
+import type { StoreNames } from '../names.js';
+import { functionsSql } from './functions.js';
+import { groupsSql } from './groups.js';
+import { partitionReadSql, readGrants, readsSql } from './reads.js';
+import { tablesSql } from './tables.js';
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: (names: StoreNames) => string;
+  /**
+   * What the store's role may do with this migration's objects: read and write rows (row-level
+   * security decides which), nothing else. Run again whenever the role is created anew.
+   */
+  readonly grants: (names: StoreNames) => string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'event store',
+    sql: (names) => tablesSql(names) + functionsSql(names) + readsSql(names),
+    grants: ({ qschema: s, qrole: r }) => `
+GRANT USAGE ON SCHEMA ${s} TO ${r};
+GRANT SELECT, INSERT, UPDATE ON ${s}.events, ${s}.streams TO ${r};
+GRANT SELECT, INSERT, UPDATE, DELETE ON ${s}.checkpoints, ${s}.snapshots TO ${r};
+GRANT EXECUTE ON FUNCTION ${s}.append, ${s}.delete_stream, ${s}.set_stream_metadata TO ${r};
+${readGrants(s, r)}`,
+  },
+  {
+    version: 2,
+    name: 'consumer groups',
+    sql: (names) => groupsSql(names) + partitionReadSql(names),
+    grants: ({ qschema: s, qrole: r }) => `
+GRANT SELECT, INSERT, UPDATE, DELETE ON ${s}.group_members, ${s}.group_partitions TO ${r};
+GRANT EXECUTE ON FUNCTION ${s}.partition_of, ${s}.group_heartbeat, ${s}.read_partition TO ${r};`,
+  },
+];

@@ -1,0 +1,104 @@
+/**
+ * Every statement the store runs after migrations, prepared by name on each connection. Tables are
+ * filtered to the session's tenant by row-level security, so no statement names a tenant.
+ */
+import type { StoreNames } from '../names.js';
+
+export interface Statement {
+  /** Prepared-statement name, unique per schema and text. */
+  readonly name: string;
+  readonly text: string;
+}
+
+/** The columns of an event, in the order `rows.ts` maps them (and the log's functions return them). */
+const EVENT_COLUMNS =
+  'position, id, stream_id, stream_version, type, schema_version, data, metadata, correlation_id, causation_id, time, source';
+
+export function queriesFor(names: StoreNames) {
+  const { qschema: s, statementPrefix: p } = names;
+  const statement = (name: string, text: string): Statement => ({ name: p + name, text });
+  const streamEvents = (direction: 'ASC' | 'DESC', stream: string) =>
+    `SELECT ${EVENT_COLUMNS} FROM ${s}.events
+     WHERE stream_id = ${stream} AND stream_version >= $2 AND stream_version <= $3
+     ORDER BY stream_version ${direction} LIMIT $4`;
+  const streamBatch = (direction: 'ASC' | 'DESC') => streamEvents(direction, '$1');
+  // The stream's row and its first batch in one round trip: most reads need nothing more.
+  const streamStart = (direction: 'ASC' | 'DESC') =>
+    `SELECT s.version, s.tombstoned, s.metadata::text, e.*
+     FROM ${s}.streams s LEFT JOIN LATERAL (${streamEvents(direction, 's.stream_id')}) e ON true
+     WHERE s.stream_id = $1`;
+
+  return {
+    /** Called as a scalar (no function scan): the row's one value is the record `(position,version,idempotent)`. */
+    append: statement('append', `SELECT ${s}.append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`),
+    /** The events an exact retry had recorded, to answer it as the first time. */
+    recorded: statement('recorded', streamBatch('ASC')),
+    deleteStream: statement('delete_stream', `SELECT ${s}.delete_stream($1, $2, $3, $4)`),
+    streamStartForwards: statement('stream_start_fwd', streamStart('ASC')),
+    streamStartBackwards: statement('stream_start_bwd', streamStart('DESC')),
+    streamForwards: statement('stream_fwd', streamBatch('ASC')),
+    streamBackwards: statement('stream_bwd', streamBatch('DESC')),
+    /** The log's readers take: from, types, prefixes (or the category), limit[, partition count, index]. */
+    log: statement('log', `SELECT * FROM ${s}.read_log($1, $2, $3, $4)`),
+    /** Streams `category-…` through the category index; only for categories without '-'. */
+    category: statement('category', `SELECT * FROM ${s}.read_category($1, $2, $3, $4)`),
+    /** The log of one partition of a consumer group. */
+    partitionLog: statement('partition_log', `SELECT * FROM ${s}.read_partition($1, $2, $3, $4, $5, $6)`),
+    headPosition: statement('head', `SELECT ${s}.head_position()`),
+    streamInfo: statement(
+      'stream_info',
+      `SELECT version, soft_deleted, tombstoned, metadata::text FROM ${s}.streams WHERE stream_id = $1`,
+    ),
+    setStreamMetadata: statement('set_metadata', `SELECT ${s}.set_stream_metadata($1, $2)`),
+    loadCheckpoint: statement('checkpoint_load', `SELECT position FROM ${s}.checkpoints WHERE subscription_id = $1`),
+    storeCheckpoint: statement(
+      'checkpoint_store',
+      `INSERT INTO ${s}.checkpoints AS c (subscription_id, position) VALUES ($1, $2)
+       ON CONFLICT (tenant_id, subscription_id) DO UPDATE SET position = excluded.position, updated_at = now()`,
+    ),
+    loadSnapshot: statement(
+      'snapshot_load',
+      `SELECT version, schema_version, state, time FROM ${s}.snapshots WHERE stream_id = $1`,
+    ),
+    saveSnapshot: statement(
+      'snapshot_save',
+      `INSERT INTO ${s}.snapshots AS n (stream_id, version, schema_version, state, time) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (tenant_id, stream_id) DO UPDATE
+         SET version = excluded.version, schema_version = excluded.schema_version, state = excluded.state, time = excluded.time
+         WHERE n.version <= excluded.version`,
+    ),
+    deleteSnapshot: statement('snapshot_delete', `DELETE FROM ${s}.snapshots WHERE stream_id = $1`),
+    joinGroup: statement(
+      'group_join',
+      `WITH created AS (
+         INSERT INTO ${s}.group_partitions (group_name, partition, partition_count)
+         SELECT $1, p, $2 FROM generate_series(0, $2 - 1) AS p
+         ON CONFLICT DO NOTHING
+       )
+       SELECT array_agg(DISTINCT partition_count) FROM ${s}.group_partitions WHERE group_name = $1`,
+    ),
+    heartbeat: statement(
+      'group_heartbeat',
+      `SELECT held_partition, held_position, assigned FROM ${s}.group_heartbeat($1, $2, $3, $4)`,
+    ),
+    loadPartition: statement(
+      'group_partition_load',
+      `SELECT position FROM ${s}.group_partitions WHERE group_name = $1 AND partition = $2`,
+    ),
+    /** Fenced: moves the checkpoint only while the member still holds the partition's lease. */
+    storePartition: statement(
+      'group_partition_store',
+      `UPDATE ${s}.group_partitions SET position = $4
+       WHERE group_name = $1 AND partition = $2 AND owner = $3 AND lease_until > now()`,
+    ),
+    leaveGroup: statement(
+      'group_leave',
+      `WITH released AS (
+         UPDATE ${s}.group_partitions SET owner = NULL, lease_until = NULL WHERE group_name = $1 AND owner = $2
+       )
+       DELETE FROM ${s}.group_members WHERE group_name = $1 AND member_id = $2`,
+    ),
+  };
+}
+
+export type Queries = ReturnType<typeof queriesFor>;

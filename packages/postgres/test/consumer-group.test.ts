@@ -1,0 +1,176 @@
+/**
+ * Consumer groups across processes: three member processes share 200 streams; one is killed
+ * with SIGKILL mid-run. Every event must be handled, each stream's events in order, and the dead
+ * member's partitions taken over once its lease runs out.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { InvalidArgumentError, type RecordedEvent } from '@eventloom/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminClient, connectionString, openTestStore, postgresUrl, type TestStore } from './support.js';
+
+const memberScript = fileURLToPath(new URL('./fixtures/group-member.ts', import.meta.url));
+const STREAMS = 200;
+const ROUNDS = 10;
+
+interface Handled {
+  seq: string;
+  member: string;
+  partition: number;
+  stream_id: string;
+  version: string;
+}
+
+function startMember(schema: string, group: string, memberId: string, table: string): Promise<ChildProcess> {
+  const child = spawn(
+    process.execPath,
+    ['--conditions=eventloom-source', '--import', 'tsx', memberScript, connectionString, schema, group, memberId, table],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let err = '';
+  child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    child.stdout!.once('data', () => resolve(child));
+    child.once('exit', (code) => reject(new Error(`member ${memberId} exited with ${code} before joining: ${err}`)));
+  });
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+async function until(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe.skipIf(!postgresUrl)('consumer groups across processes', () => {
+  let test: TestStore;
+  beforeAll(async () => {
+    test = await openTestStore();
+  });
+  afterAll(async () => {
+    await test?.cleanup();
+  });
+
+  it('3 members, one killed mid-run: every event of 200 streams handled, per-stream order kept', async () => {
+    const { store, schema } = test;
+    const admin = await adminClient();
+    const table = `"${schema}".handled`;
+    await admin.query(`CREATE TABLE ${table} (
+      seq bigserial PRIMARY KEY, member text, partition int, stream_id text, version bigint, event_id uuid)`);
+    const members: ChildProcess[] = [];
+    const appendRound = async (round: number): Promise<void> => {
+      for (let s = 0; s < STREAMS; s += 20) {
+        await Promise.all(
+          Array.from({ length: 20 }, (_, k) =>
+            store.appendToStream(`item-${s + k}`, [{ type: 'Touched', data: { round } }], { expectedVersion: BigInt(round) }),
+          ),
+        );
+      }
+    };
+    const handledCount = async (member?: string): Promise<number> => {
+      const { rows } = await admin.query<{ n: string }>(
+        `SELECT count(*) AS n FROM ${table} ${member ? 'WHERE member = $1' : ''}`,
+        member ? [member] : [],
+      );
+      return Number(rows[0]!.n);
+    };
+    try {
+      for (let round = 0; round < ROUNDS / 2; round++) await appendRound(round);
+      for (const id of ['m1', 'm2', 'm3']) members.push(await startMember(schema, 'billing', id, table));
+      const [victim] = members;
+      await until(async () => (await handledCount('m1')) >= 30, 60_000, 'the victim to handle some events');
+      victim!.kill('SIGKILL');
+      await exited(victim!);
+      for (let round = ROUNDS / 2; round < ROUNDS; round++) await appendRound(round);
+
+      const expected = STREAMS * ROUNDS;
+      await until(
+        async () => {
+          const { rows } = await admin.query<{ n: string }>(`SELECT count(DISTINCT event_id) AS n FROM ${table}`);
+          return Number(rows[0]!.n) >= expected;
+        },
+        90_000,
+        `all ${expected} events to be handled`,
+      );
+      for (const member of members.slice(1)) member.kill('SIGTERM');
+      expect(await Promise.all(members.slice(1).map(exited))).toEqual([0, 0]);
+
+      const { rows } = await admin.query<Handled>(`SELECT seq, member, partition, stream_id, version FROM ${table} ORDER BY seq`);
+      // Per stream: a version is handled only after the one before it (repeats after a takeover allowed).
+      const highest = new Map<string, number>();
+      const partitionOf = new Map<string, number>();
+      for (const row of rows) {
+        const version = Number(row.version);
+        const seen = highest.get(row.stream_id) ?? 0;
+        if (version > seen + 1) throw new Error(`${row.stream_id} v${version} handled before v${seen + 1}`);
+        highest.set(row.stream_id, Math.max(seen, version));
+        const partition = partitionOf.get(row.stream_id);
+        if (partition !== undefined && partition !== row.partition) throw new Error(`${row.stream_id} moved partitions`);
+        partitionOf.set(row.stream_id, row.partition);
+      }
+      expect(highest.size).toBe(STREAMS);
+      expect([...highest.values()].every((v) => v === ROUNDS)).toBe(true);
+      // The victim's partitions went to the survivors, who handled events after the kill.
+      const victimPartitions = new Set(rows.filter((r) => r.member === 'm1').map((r) => r.partition));
+      expect(victimPartitions.size).toBeGreaterThan(0);
+      const takenOver = rows.filter((r) => r.member !== 'm1' && victimPartitions.has(r.partition));
+      expect(takenOver.length).toBeGreaterThan(0);
+      // Repeats only within the documented bound: one batch (10) per partition taken over.
+      const duplicates = rows.length - expected;
+      expect(duplicates).toBeLessThanOrEqual(victimPartitions.size * 10);
+    } finally {
+      for (const member of members) member.kill('SIGKILL');
+      await admin.end();
+    }
+  }, 180_000);
+
+  it('refuses a member whose partition count differs from the group', async () => {
+    const { store } = test;
+    const seen: RecordedEvent[] = [];
+    const first = store.subscribeGroup({ group: 'sized', partitions: 4, leaseMs: 1_000, handler: (e) => void seen.push(e) });
+    await until(async () => first.partitions.length > 0, 10_000, 'the first member to hold partitions');
+    const second = store.subscribeGroup({ group: 'sized', partitions: 8, handler: () => undefined });
+    await expect(second.done).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(second.done).rejects.toThrow('group sized has 4 partitions, this member asked for 8');
+    await first.stop();
+  });
+
+  it('spreads partitions over the members of one process and hands them back on stop', async () => {
+    const { store } = test;
+    const handled = new Map<string, string[]>();
+    const join = (memberId: string) =>
+      store.subscribeGroup({
+        group: 'local',
+        memberId,
+        partitions: 6,
+        leaseMs: 600,
+        pollIntervalMs: 50,
+        filter: { streamPrefixes: ['local-'] },
+        handler: (event, context) => {
+          handled.set(event.streamId, [...(handled.get(event.streamId) ?? []), `${context.memberId}:${event.streamVersion}`]);
+        },
+      });
+    const a = join('a');
+    await until(async () => a.partitions.length === 6, 10_000, 'a lone member to hold every partition');
+    const b = join('b');
+    await until(async () => a.partitions.length === 3 && b.partitions.length === 3, 15_000, 'the partitions to be split');
+    expect([...a.partitions, ...b.partitions].sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    for (let i = 0; i < 30; i++) await store.appendToStream(`local-${i}`, [{ type: 'T', data: {} }, { type: 'T', data: {} }]);
+    await until(async () => handled.size === 30 && [...handled.values()].every((h) => h.length === 2), 15_000, 'both events of 30 streams');
+    for (const entries of handled.values()) {
+      // One member per stream, in order.
+      expect(entries[0]!.split(':')[0]).toBe(entries[1]!.split(':')[0]);
+      expect(entries.map((e) => e.split(':')[1])).toEqual(['1', '2']);
+    }
+    await a.stop();
+    await until(async () => b.partitions.length === 6, 15_000, 'the remaining member to take every partition');
+    await b.stop();
+    expect(b.partitions).toEqual([]);
+  });
+});
