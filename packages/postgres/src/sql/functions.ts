@@ -8,6 +8,10 @@
  * that clause makes every call re-plan the function's statements and doubles an append's cost.
  */
 import type { StoreNames } from '../names.js';
+import { TENANT_SETTING } from './tables.js';
+
+/** The session's tenant, as row-level security sees it. */
+const TENANT = `current_setting('${TENANT_SETTING}')`;
 
 /** SQLSTATEs raised by the functions below; `DETAIL` carries the value the typed error needs. */
 export const SQLSTATE = {
@@ -53,12 +57,12 @@ function lockStream(lockSeed: bigint): string {
 }
 
 /** Reads the stream's row (`v_found` says whether there is one) and refuses a tombstoned stream. */
-function readStream(s: string, extraColumns = '', extraTargets = '', extraJoin = ''): string {
+function readStream(s: string): string {
   return `
-  SELECT s.version, s.soft_deleted, s.tombstoned, s.last_position${extraColumns}
-    INTO v_version, v_soft_deleted, v_tombstoned, v_last_position${extraTargets}
+  SELECT s.version, s.soft_deleted, s.tombstoned, s.last_position
+    INTO v_version, v_soft_deleted, v_tombstoned, v_last_position
     FROM (SELECT) AS one
-    LEFT JOIN ${s}.streams s ON s.stream_id = p_stream_id${extraJoin};
+    LEFT JOIN ${s}.streams s ON s.tenant_id = ${TENANT} AND s.stream_id = p_stream_id;
   v_found := v_version IS NOT NULL;
   IF NOT v_found THEN
     v_version := 0; v_soft_deleted := false; v_tombstoned := false; v_last_position := 0;
@@ -117,18 +121,20 @@ BEGIN
       USING ERRCODE = '${SQLSTATE.tooManyEvents}';
   END IF;
   ${lockStream(lockSeed)}
-  ${readStream(
-    s,
-    ', e.stream_id, e.stream_version, e.position',
-    ', v_first_stream, v_first_version, v_first_position',
-    `\n    LEFT JOIN ${s}.events e ON p_ids_given AND e.id = p_ids[1]`,
-  )}
+  ${readStream(s)}
+  -- The tenant is named here, not left to row-level security alone: a plan cached while the
+  -- table was empty must still see that (tenant_id, id) is a unique key, or it walks the whole
+  -- tenant's log (appends slowed down as the log grew).
+  IF p_ids_given THEN
+    SELECT e.stream_id, e.stream_version, e.position INTO v_first_stream, v_first_version, v_first_position
+      FROM ${s}.events e WHERE e.tenant_id = ${TENANT} AND e.id = p_ids[1];
+  END IF;
 
   -- An exact retry names the same ids, in the same order, where they were recorded.
   IF v_first_stream IS NOT NULL THEN
     IF v_first_stream <> p_stream_id OR p_ids IS DISTINCT FROM ARRAY(
         SELECT e.id FROM ${s}.events e
-        WHERE e.stream_id = p_stream_id
+        WHERE e.tenant_id = ${TENANT} AND e.stream_id = p_stream_id
           AND e.stream_version >= v_first_version
           AND e.stream_version < v_first_version + v_count
         ORDER BY e.stream_version) THEN
@@ -149,7 +155,7 @@ BEGIN
   IF NOT ${EXPECTATION_HOLDS} THEN
     -- A reused id outranks the version conflict, as in the reference store.
     IF p_ids_given THEN
-      SELECT e.id INTO v_known FROM ${s}.events e WHERE e.id = ANY (p_ids) LIMIT 1;
+      SELECT e.id INTO v_known FROM ${s}.events e WHERE e.tenant_id = ${TENANT} AND e.id = ANY (p_ids) LIMIT 1;
       IF FOUND THEN
         ${raiseDuplicate('v_known')}
       END IF;
