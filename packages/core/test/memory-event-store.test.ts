@@ -1,3 +1,4 @@
+/** The reference store runs the event store conformance suite unchanged, like every adapter. */
 import { MemoryEventStore } from '@eventloom/core';
 import { runEventStoreConformance } from '@eventloom/testing';
 

@@ -1,4 +1,4 @@
-/** The in-memory stores run the shared projection suites, as every adapter does. */
+/** The in-memory stores run the shared projection conformance suites, as every adapter does. */
 import { MemoryEventStore, MemoryReadModelStore } from '@eventloom/core';
 import { runProjectionConformance, runReadModelStoreConformance } from '@eventloom/testing';
 

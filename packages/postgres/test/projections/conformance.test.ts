@@ -1,4 +1,4 @@
-/** The shared read-model and projection suites on PostgreSQL: a fresh schema per test. */
+/** The shared read-model and projection conformance suites on PostgreSQL: a fresh schema per test. */
 import { runProjectionConformance, runReadModelStoreConformance } from '@eventloom/testing';
 import { describe } from 'vitest';
 import { dropPostgresEventStore, openPostgresReadModels } from '../../src/index.js';

@@ -1,4 +1,4 @@
-/** The shared read-model and projection suites, on a fresh SQLite file per test: read models in the events' file. */
+/** The shared read-model and projection conformance suites, on a fresh SQLite file per test: read models in the events' file. */
 import { runProjectionConformance, runReadModelStoreConformance } from '@eventloom/testing';
 import { openSqliteEventStore, openSqliteReadModels } from '../../src/index.js';
 import { tempDir } from './temp-dir.js';
