@@ -88,6 +88,9 @@ export function prepareAppendSync(
       id = uuidv7();
     } else if (typeof id !== 'string' || !isUuid(id)) {
       throw new InvalidEventError(`${field}.id`, `must be a UUID, got ${JSON.stringify(id)}`);
+    } else {
+      // One spelling per id in every store (PostgreSQL's uuid type reads back lowercase).
+      id = id.toLowerCase();
     }
     if (seen.has(id)) throw new InvalidEventError(`${field}.id`, `repeats id ${id} of an earlier event in the same append`);
     seen.add(id);

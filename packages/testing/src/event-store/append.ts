@@ -61,6 +61,16 @@ export function appendTests(ctx: SuiteContext): void {
       expect(events.map((e) => e.streamVersion)).toEqual([1n, 2n, 3n, 4n]);
     });
 
+    it('records a given id in lowercase, and knows it again in any case', async () => {
+      const store = await ctx.store();
+      const streamId = uniqueStream();
+      const id = uuidv7();
+      await store.appendToStream(streamId, [orderCreated('o1', { id: id.toUpperCase() })]);
+      expect((await readStreamAll(store, streamId))[0]!.id).toBe(id);
+      const again = await store.appendToStream(streamId, [orderCreated('o1', { id })]);
+      expect(again.idempotent).toBe(true);
+    });
+
     describe('expected version', () => {
       const cases: { name: string; setup: number; expected: ExpectedVersion; ok: boolean }[] = [
         { name: "'any' on a new stream", setup: 0, expected: 'any', ok: true },
