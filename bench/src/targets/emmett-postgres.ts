@@ -4,20 +4,12 @@
  * the raw anchor's. The log is read with its own `readMessagesBatch`, the reader its consumers use.
  */
 import { dumbo } from '@event-driven-io/dumbo';
-import {
-  ExpectedVersionConflictError,
-  NO_CONCURRENCY_CHECK,
-  STREAM_DOES_NOT_EXIST,
-  isExpectedVersionConflictError,
-  type ReadEvent as EmmettReadEvent,
-  type ReadEventMetadataWithGlobalPosition,
-} from '@event-driven-io/emmett';
 import { getPostgreSQLEventStore, readMessagesBatch } from '@event-driven-io/emmett-postgresql';
 import pg from 'pg';
 import { oldestOpenTransaction } from './pg-diagnostics.js';
-import type { AppendOutcome, BenchTarget, Expectation, LiveSubscription, ReadEvent, TargetResource } from '../target.js';
+import type { BenchTarget, LiveSubscription, TargetResource } from '../target.js';
+import { emmettStreamOps, view, type Recorded } from './emmett-common.js';
 
-type Recorded = EmmettReadEvent<{ type: string; data: Record<string, unknown> }, ReadEventMetadataWithGlobalPosition>;
 
 export async function open(resource: TargetResource): Promise<BenchTarget> {
   if (resource.backend !== 'postgres') throw new Error('emmett-postgres needs a PostgreSQL resource');
@@ -28,35 +20,13 @@ export async function open(resource: TargetResource): Promise<BenchTarget> {
   await store.schema.migrate();
 
   return {
-    async append(streamId, events, expectation): Promise<AppendOutcome> {
-      try {
-        const result = await store.appendToStream(
-          streamId,
-          events.map((e) => ({ type: e.type, data: e.data })),
-          { expectedStreamVersion: toExpected(expectation) },
-        );
-        return { ok: true, nextVersion: result.nextExpectedStreamVersion };
-      } catch (error) {
-        if (isExpectedVersionConflictError(error) || error instanceof ExpectedVersionConflictError) {
-          return { ok: false, conflict: true };
-        }
-        throw error;
-      }
-    },
-    async currentVersion(streamId, known) {
-      const result = await store.readStream(streamId, { from: known + 1n });
-      return result.events.length > 0 ? result.currentStreamVersion : known;
-    },
+    ...emmettStreamOps(store),
     async recordedHead(streamId) {
       const { rows } = await pool.query<{ stream_position: bigint | string }>(
         'SELECT stream_position FROM emt_streams WHERE stream_id = $1',
         [streamId],
       );
       return rows[0] ? BigInt(rows[0].stream_position) : 0n;
-    },
-    async readStream(streamId, visit) {
-      const result = await store.readStream(streamId);
-      for (const event of result.events) visit(view(event as Recorded));
     },
     async readAll(batchSize, visit) {
       let after = 0n;
@@ -108,26 +78,4 @@ function withSearchPath(connectionString: string, schema: string): string {
   const url = new URL(connectionString);
   url.searchParams.set('options', `-c search_path=${schema}`);
   return url.toString();
-}
-
-function toExpected(expectation: Expectation): bigint | typeof STREAM_DOES_NOT_EXIST | typeof NO_CONCURRENCY_CHECK {
-  switch (expectation.kind) {
-    case 'no_stream':
-      return STREAM_DOES_NOT_EXIST;
-    case 'any':
-      return NO_CONCURRENCY_CHECK;
-    case 'version':
-      return expectation.version;
-  }
-}
-
-function view(event: Recorded): ReadEvent {
-  return {
-    id: event.metadata.messageId,
-    streamId: event.metadata.streamName,
-    streamVersion: BigInt(event.metadata.streamPosition),
-    position: BigInt(event.metadata.globalPosition),
-    type: event.type,
-    data: event.data,
-  };
 }
