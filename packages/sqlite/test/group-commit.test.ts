@@ -4,29 +4,19 @@
  */
 import Database from 'better-sqlite3';
 import { collect, DuplicateEventIdError, uuidv7, WrongExpectedVersionError } from '@eventloom/core';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openSqliteEventStore, type SqliteEventStore } from '../src/index.js';
-import { tempFile, type TempFile } from './temp-file.js';
+import { describe, expect, it } from 'vitest';
+import { openSqliteEventStore } from '../src/index.js';
+import { useTempStore } from './temp-file.js';
 
 const one = (n: number) => [{ type: 'Counted', data: { n } }];
 
 describe('group commit', () => {
-  let file: TempFile;
-  let store: SqliteEventStore;
-
-  beforeEach(() => {
-    file = tempFile();
-    store = openSqliteEventStore({ filename: file.filename });
-  });
-  afterEach(async () => {
-    await store.close();
-    file.remove();
-  });
+  const t = useTempStore();
 
   it('commits appends issued in the same turn in one transaction', async () => {
-    const before = store.groupCommitStats;
-    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => store.appendToStream(`counter-${i}`, one(i))));
-    const after = store.groupCommitStats;
+    const before = t.store.groupCommitStats;
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => t.store.appendToStream(`counter-${i}`, one(i))));
+    const after = t.store.groupCommitStats;
     expect(after.commits - before.commits).toBe(1);
     expect(after.appends - before.appends).toBe(50);
     expect(after.largestGroup).toBe(50);
@@ -36,60 +26,60 @@ describe('group commit', () => {
   });
 
   it('groups 16 writers looping on their own streams into far fewer commits than appends', async () => {
-    const before = store.groupCommitStats;
+    const before = t.store.groupCommitStats;
     await Promise.all(
       Array.from({ length: 16 }, async (_, w) => {
-        for (let i = 0; i < 20; i++) await store.appendToStream(`writer-${w}`, one(i), { expectedVersion: BigInt(i) });
+        for (let i = 0; i < 20; i++) await t.store.appendToStream(`writer-${w}`, one(i), { expectedVersion: BigInt(i) });
       }),
     );
-    const commits = store.groupCommitStats.commits - before.commits;
-    expect(store.groupCommitStats.appends - before.appends).toBe(320);
+    const commits = t.store.groupCommitStats.commits - before.commits;
+    expect(t.store.groupCommitStats.appends - before.appends).toBe(320);
     expect(commits).toBeLessThanOrEqual(320 / 4);
-    for (let w = 0; w < 16; w++) expect((await store.streamInfo(`writer-${w}`)).version).toBe(20n);
+    for (let w = 0; w < 16; w++) expect((await t.store.streamInfo(`writer-${w}`)).version).toBe(20n);
   });
 
   it('groups appends that each start in their own I/O callback', async () => {
-    const before = store.groupCommitStats;
+    const before = t.store.groupCommitStats;
     await Promise.all(
       Array.from({ length: 16 }, async (_, w) => {
         for (let i = 0; i < 10; i++) {
           await new Promise((resolve) => setImmediate(resolve));
-          await store.appendToStream(`request-${w}`, one(i));
+          await t.store.appendToStream(`request-${w}`, one(i));
         }
       }),
     );
-    expect(store.groupCommitStats.appends - before.appends).toBe(160);
-    expect(store.groupCommitStats.commits - before.commits).toBeLessThanOrEqual(160 / 4);
+    expect(t.store.groupCommitStats.appends - before.appends).toBe(160);
+    expect(t.store.groupCommitStats.commits - before.commits).toBeLessThanOrEqual(160 / 4);
   });
 
   it('commits a lone sequential appender one append per commit, with nothing to wait for', async () => {
-    const before = store.groupCommitStats;
-    for (let i = 0; i < 10; i++) await store.appendToStream('alone-1', one(i), { expectedVersion: BigInt(i) });
-    expect(store.groupCommitStats.commits - before.commits).toBe(10);
+    const before = t.store.groupCommitStats;
+    for (let i = 0; i < 10; i++) await t.store.appendToStream('alone-1', one(i), { expectedVersion: BigInt(i) });
+    expect(t.store.groupCommitStats.commits - before.commits).toBe(10);
   });
 
   it('fails only the append whose expected version is wrong; the rest of the group commits', async () => {
-    await store.appendToStream('order-1', one(0));
-    const before = store.groupCommitStats;
+    await t.store.appendToStream('order-1', one(0));
+    const before = t.store.groupCommitStats;
     const results = await Promise.allSettled([
-      store.appendToStream('order-2', one(1)),
-      store.appendToStream('order-1', one(2), { expectedVersion: 5n }),
-      store.appendToStream('order-3', one(3)),
-      store.appendToStream('order-1', one(4), { expectedVersion: 1n }),
+      t.store.appendToStream('order-2', one(1)),
+      t.store.appendToStream('order-1', one(2), { expectedVersion: 5n }),
+      t.store.appendToStream('order-3', one(3)),
+      t.store.appendToStream('order-1', one(4), { expectedVersion: 1n }),
     ]);
-    expect(store.groupCommitStats.commits - before.commits).toBe(1);
+    expect(t.store.groupCommitStats.commits - before.commits).toBe(1);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
     const failure = (results[1] as PromiseRejectedResult).reason as WrongExpectedVersionError;
     expect(failure).toBeInstanceOf(WrongExpectedVersionError);
     expect(failure.actualVersion).toBe(1n);
-    const log = await collect(store.readAll<{ type: string; data: { n: number } }>());
+    const log = await collect(t.store.readAll<{ type: string; data: { n: number } }>());
     expect(log.map((e) => e.data.n)).toEqual([0, 1, 3, 4]);
   });
 
   it('sees earlier appends of the same group: the second of two racing appends loses', async () => {
     const results = await Promise.allSettled([
-      store.appendToStream('race-1', one(1), { expectedVersion: 'no_stream' }),
-      store.appendToStream('race-1', one(2), { expectedVersion: 'no_stream' }),
+      t.store.appendToStream('race-1', one(1), { expectedVersion: 'no_stream' }),
+      t.store.appendToStream('race-1', one(2), { expectedVersion: 'no_stream' }),
     ]);
     expect(results[0]!.status).toBe('fulfilled');
     expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(WrongExpectedVersionError);
@@ -99,23 +89,23 @@ describe('group commit', () => {
     const ids = [uuidv7(), uuidv7()];
     const events = ids.map((id, n) => ({ id, type: 'Counted', data: { n } }));
     const [first, retry, stolen] = await Promise.allSettled([
-      store.appendToStream('order-9', events, { expectedVersion: 'no_stream' }),
-      store.appendToStream('order-9', events, { expectedVersion: 'no_stream' }),
-      store.appendToStream('order-10', [events[1]!]),
+      t.store.appendToStream('order-9', events, { expectedVersion: 'no_stream' }),
+      t.store.appendToStream('order-9', events, { expectedVersion: 'no_stream' }),
+      t.store.appendToStream('order-10', [events[1]!]),
     ]);
     expect(first.status === 'fulfilled' && first.value.idempotent).toBe(false);
     expect(retry.status === 'fulfilled' && retry.value).toMatchObject({ idempotent: true, nextExpectedVersion: 2n });
     expect(stolen.status === 'rejected' && stolen.reason).toBeInstanceOf(DuplicateEventIdError);
-    expect(await collect(store.readAll())).toHaveLength(2);
+    expect(await collect(t.store.readAll())).toHaveLength(2);
   });
 
   it('acknowledges an append only once another connection can see it', async () => {
-    const reader = new Database(file.filename, { readonly: true });
+    const reader = new Database(t.file.filename, { readonly: true });
     const count = reader.prepare('SELECT count(*) FROM events').pluck();
     try {
       const seen = await Promise.all(
         Array.from({ length: 8 }, async (_, i) => {
-          const result = await store.appendToStream(`visible-${i}`, one(i));
+          const result = await t.store.appendToStream(`visible-${i}`, one(i));
           // Synchronously, right where the append resolves: the commit must already be done.
           const visible = reader.prepare('SELECT count(*) FROM events WHERE position = ?').pluck().get(result.position);
           return visible;
@@ -129,11 +119,11 @@ describe('group commit', () => {
   });
 
   it('commits appends accepted before close() and refuses new ones after', async () => {
-    const pending = store.appendToStream('late-1', one(1));
-    await store.close();
+    const pending = t.store.appendToStream('late-1', one(1));
+    await t.store.close();
     await expect(pending).resolves.toMatchObject({ nextExpectedVersion: 1n });
-    await expect(store.appendToStream('late-1', one(2))).rejects.toMatchObject({ code: 'STORE_CLOSED' });
-    store = openSqliteEventStore({ filename: file.filename });
-    expect((await store.streamInfo('late-1')).version).toBe(1n);
+    await expect(t.store.appendToStream('late-1', one(2))).rejects.toMatchObject({ code: 'STORE_CLOSED' });
+    t.store = openSqliteEventStore({ filename: t.file.filename });
+    expect((await t.store.streamInfo('late-1')).version).toBe(1n);
   });
 });

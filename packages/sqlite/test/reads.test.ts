@@ -1,9 +1,9 @@
 /** SQLite-specific reads: prefix ranges as data, the category index, tombstones, upcasting, paging. */
 import { collect, SchemaRegistry, StoreClosedError } from '@eventloom/core';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openSqliteEventStore, type SqliteEventStore } from '../src/index.js';
 import { logQuery, successor } from '../src/sql/log-query.js';
-import { tempFile, type TempFile } from './temp-file.js';
+import { useTempStore } from './temp-file.js';
 
 const one = [{ type: 'Counted', data: {} }];
 
@@ -31,40 +31,31 @@ describe('log queries', () => {
 });
 
 describe('reads', () => {
-  let file: TempFile;
-  let store: SqliteEventStore;
-  beforeEach(() => {
-    file = tempFile();
-    store = openSqliteEventStore({ filename: file.filename });
-  });
-  afterEach(async () => {
-    await store.close();
-    file.remove();
-  });
+  const t = useTempStore();
 
   const streamsOf = async (filter: Parameters<SqliteEventStore['readAll']>[0]) =>
-    (await collect(store.readAll(filter))).map((e) => e.streamId);
+    (await collect(t.store.readAll(filter))).map((e) => e.streamId);
 
   it('matches prefixes exactly, whatever characters the ids hold', async () => {
     const ids = ['order', 'order-1', 'order-🙂', 'order-\u{10FFFF}x', 'order.1', 'orders-1', 'ord%-1', 'ord_-1', "o'r-1", 'ordeR-1'];
-    for (const id of ids) await store.appendToStream(id, one);
+    for (const id of ids) await t.store.appendToStream(id, one);
     expect(await streamsOf({ filter: { streamPrefixes: ['order-'] } })).toEqual(['order-1', 'order-🙂', 'order-\u{10FFFF}x']);
     expect(await streamsOf({ filter: { streamPrefixes: ['order'] } })).toEqual(['order', 'order-1', 'order-🙂', 'order-\u{10FFFF}x', 'order.1', 'orders-1']);
     expect(await streamsOf({ filter: { streamPrefixes: ['ord%'] } })).toEqual(['ord%-1']);
     expect(await streamsOf({ filter: { streamPrefixes: ['ord_-'] } })).toEqual(['ord_-1']);
     expect(await streamsOf({ filter: { streamPrefixes: ["o'r-"] } })).toEqual(["o'r-1"]);
     expect(await streamsOf({ filter: { streamPrefixes: ['order-🙂'] } })).toEqual(['order-🙂']);
-    expect((await collect(store.readCategory('order'))).map((e) => e.streamId)).toEqual(['order-1', 'order-🙂', 'order-\u{10FFFF}x']);
-    expect((await collect(store.readCategory('ord%'))).map((e) => e.streamId)).toEqual(['ord%-1']);
+    expect((await collect(t.store.readCategory('order'))).map((e) => e.streamId)).toEqual(['order-1', 'order-🙂', 'order-\u{10FFFF}x']);
+    expect((await collect(t.store.readCategory('ord%'))).map((e) => e.streamId)).toEqual(['ord%-1']);
   });
 
   it('combines several prefixes and types in log order', async () => {
-    await store.appendToStream('a-1', [{ type: 'X', data: {} }]);
-    await store.appendToStream('b-1', [{ type: 'Y', data: {} }]);
-    await store.appendToStream('c-1', [{ type: 'X', data: {} }]);
-    await store.appendToStream('a-2', [{ type: 'Z', data: {} }, { type: 'Y', data: {} }]);
+    await t.store.appendToStream('a-1', [{ type: 'X', data: {} }]);
+    await t.store.appendToStream('b-1', [{ type: 'Y', data: {} }]);
+    await t.store.appendToStream('c-1', [{ type: 'X', data: {} }]);
+    await t.store.appendToStream('a-2', [{ type: 'Z', data: {} }, { type: 'Y', data: {} }]);
     const read = async (filter: { eventTypes?: string[]; streamPrefixes?: string[] }, batchSize = 1) =>
-      (await collect(store.readAll({ filter, batchSize }))).map((e) => `${e.streamId}/${e.type}`);
+      (await collect(t.store.readAll({ filter, batchSize }))).map((e) => `${e.streamId}/${e.type}`);
     expect(await read({ streamPrefixes: ['a-', 'c-'] })).toEqual(['a-1/X', 'c-1/X', 'a-2/Z', 'a-2/Y']);
     expect(await read({ eventTypes: ['X', 'Y'] })).toEqual(['a-1/X', 'b-1/Y', 'c-1/X', 'a-2/Y']);
     expect(await read({ eventTypes: ['Y'], streamPrefixes: ['a-', 'b-'] })).toEqual(['b-1/Y', 'a-2/Y']);
@@ -72,51 +63,51 @@ describe('reads', () => {
   });
 
   it('leaves tombstoned streams out of the log, keeps their ids taken, and counts them in the head', async () => {
-    const kept = await store.appendToStream('order-1', one);
-    const gone = await store.appendToStream('order-2', [{ type: 'Counted', data: {} }, { type: 'Counted', data: {} }]);
-    await store.appendToStream('order-3', one);
-    await store.deleteStream('order-2', { hard: true });
+    const kept = await t.store.appendToStream('order-1', one);
+    const gone = await t.store.appendToStream('order-2', [{ type: 'Counted', data: {} }, { type: 'Counted', data: {} }]);
+    await t.store.appendToStream('order-3', one);
+    await t.store.deleteStream('order-2', { hard: true });
     expect(await streamsOf({})).toEqual(['order-1', 'order-3']);
     expect(await streamsOf({ filter: { streamPrefixes: ['order-'] } })).toEqual(['order-1', 'order-3']);
     expect(await streamsOf({ filter: { eventTypes: ['Counted'] } })).toEqual(['order-1', 'order-3']);
-    expect(await store.headPosition()).toBe(gone.position + 1n);
-    await expect(store.appendToStream('order-4', [{ id: gone.events[0]!.id, type: 'Counted', data: {} }])).rejects.toMatchObject({
+    expect(await t.store.headPosition()).toBe(gone.position + 1n);
+    await expect(t.store.appendToStream('order-4', [{ id: gone.events[0]!.id, type: 'Counted', data: {} }])).rejects.toMatchObject({
       code: 'DUPLICATE_EVENT_ID',
     });
     expect(kept.position).toBeLessThan(gone.position);
   });
 
   it('reads a stream within the versions it had when the read began', async () => {
-    await store.appendToStream('order-1', [{ type: 'Counted', data: {} }, { type: 'Counted', data: {} }]);
+    await t.store.appendToStream('order-1', [{ type: 'Counted', data: {} }, { type: 'Counted', data: {} }]);
     const versions: bigint[] = [];
-    for await (const event of store.readStream('order-1', { batchSize: 1 })) {
+    for await (const event of t.store.readStream('order-1', { batchSize: 1 })) {
       versions.push(event.streamVersion);
-      if (versions.length === 1) await store.appendToStream('order-1', one);
+      if (versions.length === 1) await t.store.appendToStream('order-1', one);
     }
     expect(versions).toEqual([1n, 2n]);
   });
 
-  it('refuses to read on once the store is closed', async () => {
-    await store.appendToStream('order-1', [{ type: 'Counted', data: {} }, { type: 'Counted', data: {} }]);
-    const iterator = store.readStream('order-1', { batchSize: 1 })[Symbol.asyncIterator]();
+  it('refuses to read on once the t.store is closed', async () => {
+    await t.store.appendToStream('order-1', [{ type: 'Counted', data: {} }, { type: 'Counted', data: {} }]);
+    const iterator = t.store.readStream('order-1', { batchSize: 1 })[Symbol.asyncIterator]();
     expect((await iterator.next()).done).toBe(false);
-    await store.close();
+    await t.store.close();
     await expect(iterator.next()).rejects.toBeInstanceOf(StoreClosedError);
   });
 
   it('upcasts what inline handlers and reads see, and stores what was appended', async () => {
-    await store.close();
+    await t.store.close();
     const schemas = new SchemaRegistry().upcaster<{ total: number }, { total: number; currency: string }>({
       type: 'OrderPlaced',
       fromVersion: 1,
       upcast: (data) => ({ ...data, currency: 'EUR' }),
     });
-    store = openSqliteEventStore({ filename: file.filename, schemas });
+    t.store = openSqliteEventStore({ filename: t.file.filename, schemas });
     const inline: unknown[] = [];
-    store.addInlineHandler((events) => inline.push(...events.map((e) => e.data)));
-    await store.appendToStream('order-1', [{ type: 'OrderPlaced', schemaVersion: 1, data: { total: 3 } }]);
+    t.store.addInlineHandler((events) => inline.push(...events.map((e) => e.data)));
+    await t.store.appendToStream('order-1', [{ type: 'OrderPlaced', schemaVersion: 1, data: { total: 3 } }]);
     expect(inline).toEqual([{ total: 3, currency: 'EUR' }]);
-    expect((await collect(store.readStream('order-1')))[0]).toMatchObject({ schemaVersion: 2, data: { total: 3, currency: 'EUR' } });
-    expect(store.database.prepare('SELECT schema_version, data FROM events').get()).toEqual({ schema_version: 1, data: '{"total":3}' });
+    expect((await collect(t.store.readStream('order-1')))[0]).toMatchObject({ schemaVersion: 2, data: { total: 3, currency: 'EUR' } });
+    expect(t.store.database.prepare('SELECT schema_version, data FROM events').get()).toEqual({ schema_version: 1, data: '{"total":3}' });
   });
 });
