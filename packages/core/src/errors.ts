@@ -11,7 +11,15 @@ export type EventloomErrorCode =
   | 'UPCAST_FAILED'
   | 'SUBSCRIPTION_FAILED'
   | 'STORE_UNAVAILABLE'
-  | 'PROJECTION_WAIT_TIMEOUT';
+  | 'PROJECTION_WAIT_TIMEOUT'
+  | 'SUBSCRIPTION_WAIT_TIMEOUT'
+  | 'SUBSCRIPTION_STOPPED'
+  | 'LEASE_HELD'
+  | 'STORE_BUSY'
+  | 'STORE_CORRUPT'
+  | 'STORE_READ_ONLY'
+  | 'TRANSACTION_CLOSED'
+  | 'GROUP_CONFIG_MISMATCH';
 
 /** Base class: `code` is stable across releases, `message` is for people. */
 export abstract class EventloomError extends Error {
@@ -171,6 +179,99 @@ export class StoreUnavailableError extends EventloomError {
 
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
+  }
+}
+
+/** `Subscription.waitFor` gave up: the subscription had not handled the position in time. */
+export class SubscriptionWaitTimeoutError extends EventloomError {
+  readonly code = 'SUBSCRIPTION_WAIT_TIMEOUT' as const;
+
+  constructor(
+    readonly subscriptionId: string,
+    readonly position: bigint,
+    readonly timeoutMs: number,
+  ) {
+    super(`Subscription ${subscriptionId} had not handled position ${position} after ${timeoutMs} ms; it may be behind, stopped or failing`);
+  }
+}
+
+/** A wait on a subscription or runner ended because it was stopped before reaching what was awaited. */
+export class SubscriptionStoppedError extends EventloomError {
+  readonly code = 'SUBSCRIPTION_STOPPED' as const;
+
+  constructor(
+    readonly subscriptionId: string,
+    detail = 'it was stopped',
+    options?: { cause?: unknown },
+  ) {
+    super(`Subscription ${subscriptionId} is not running: ${detail}`, options);
+  }
+}
+
+/** Another process holds the lease this one asked for (a named subscription, a projection, a partition). */
+export class LeaseHeldError extends EventloomError {
+  readonly code = 'LEASE_HELD' as const;
+
+  constructor(
+    readonly resource: string,
+    readonly holder: string | null,
+    detail = 'another process holds it; this one stands by until the lease is released or expires',
+  ) {
+    super(`The lease on ${resource} is held${holder ? ` by ${holder}` : ''}: ${detail}`);
+  }
+}
+
+/** The store stayed locked by another process (or connection) for longer than the configured wait. Nothing was written. */
+export class StoreBusyError extends EventloomError {
+  readonly code = 'STORE_BUSY' as const;
+
+  constructor(
+    readonly operation: string,
+    readonly waitedMs: number,
+    options?: { cause?: unknown },
+  ) {
+    super(`${operation} gave up after waiting ${waitedMs} ms for a lock held by another process or connection; nothing was written. Raise the store's busy timeout or find the long transaction`, options);
+  }
+}
+
+/** The storage is damaged; the message says what was being done and how to recover. */
+export class StoreCorruptError extends EventloomError {
+  readonly code = 'STORE_CORRUPT' as const;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** The store was opened on storage that refuses writes (a hot standby, a read-only file). */
+export class StoreReadOnlyError extends EventloomError {
+  readonly code = 'STORE_READ_ONLY' as const;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** A handler wrote through a transaction that had already ended (committed or rolled back); nothing was written. */
+export class TransactionClosedError extends EventloomError {
+  readonly code = 'TRANSACTION_CLOSED' as const;
+
+  constructor(detail: string) {
+    super(`The transaction has already ended: ${detail}. Await every write before the handler returns`);
+  }
+}
+
+/** A member of a consumer group was configured unlike the group (e.g. another partition count). Nothing was written. */
+export class GroupConfigMismatchError extends EventloomError {
+  readonly code = 'GROUP_CONFIG_MISMATCH' as const;
+
+  constructor(
+    readonly group: string,
+    readonly setting: string,
+    readonly groupValue: string,
+    readonly memberValue: string,
+  ) {
+    super(`Consumer group ${group} has ${setting} ${groupValue}, but this member asked for ${memberValue}; use the group's value, or resize the group first`);
   }
 }
 
