@@ -8,6 +8,7 @@ import {
   DuplicateEventIdError,
   expectationHolds,
   InvalidArgumentError,
+  isPromiseLike,
   retryMatchesExpectation,
   StreamDeletedError,
   WrongExpectedVersionError,
@@ -16,11 +17,16 @@ import {
   type RecordedEvent,
 } from '@eventloom/core';
 import { decodeEvent } from './event-row.js';
+import type { InlineReentry } from './inline-reentry.js';
 import type { SqliteDatabase } from './open-database.js';
 import { isUniqueViolation } from './sqlite-errors.js';
 import type { Statements } from './statements.js';
+import { TransactionScope } from './transaction-guard.js';
 
-/** Runs inside an append's transaction, after its events are inserted; throwing rolls the append back. */
+/**
+ * Runs inside an append's transaction, after its events are inserted; throwing rolls the append
+ * back. `db` works only until the handler returns: write synchronously, without awaiting first.
+ */
 export type InlineHandler = (events: readonly RecordedEvent[], db: SqliteDatabase) => void;
 
 export interface AppendContext {
@@ -29,6 +35,8 @@ export interface AppendContext {
   readonly source: string;
   readonly clock: () => Date;
   readonly inlineHandlers: ReadonlySet<InlineHandler>;
+  /** Refuses the store's own writes while a handler runs. */
+  readonly reentry: InlineReentry;
   /** What inline handlers see: events as readers would (upcast). */
   readonly present: (event: RecordedEvent) => RecordedEvent;
 }
@@ -114,14 +122,22 @@ function insert(ctx: AppendContext, append: PreparedAppend, version: number, str
 
 function runInlineHandlers(ctx: AppendContext, recorded: readonly RecordedEvent[]): void {
   const events = recorded.map(ctx.present);
+  const streamId = recorded[0]!.streamId;
   for (const handler of ctx.inlineHandlers) {
-    const returned: unknown = handler(events, ctx.db);
-    if (returned instanceof Promise || (typeof returned === 'object' && returned !== null && 'then' in returned)) {
-      // Work after an await would run outside the transaction, after the append was acknowledged.
-      (returned as Promise<unknown>).then(undefined, () => undefined);
+    const scope = new TransactionScope(ctx.db, `the append to ${streamId}`);
+    let returned: unknown;
+    try {
+      returned = ctx.reentry.run(() => handler(events, scope.guard(handler)));
+    } finally {
+      scope.close();
+    }
+    if (isPromiseLike(returned)) {
+      // What it does after its first await runs once the transaction is over, and the guard refuses it.
+      Promise.resolve(returned).then(undefined, () => undefined);
       throw new InvalidArgumentError(
-        'inline handler',
-        'returned a promise; inline handlers run inside the append transaction and must be synchronous (use a subscription for async work)',
+        `inline handler for ${streamId}`,
+        'returned a promise; on SQLite inline handlers run inside the append transaction and must finish their writes ' +
+          'synchronously, before returning (do async work in a subscription)',
       );
     }
   }

@@ -39,6 +39,7 @@ import {
 import { appendInTransaction, type AppendContext, type InlineHandler } from './append.js';
 import { sqliteCheckpointStore } from './checkpoint-store.js';
 import { decodeEvent, type EventRow } from './event-row.js';
+import { InlineReentry } from './inline-reentry.js';
 import { GroupCommitter, type FlushSchedule, type GroupCommitStats } from './group-commit.js';
 import { migrate } from './migrate.js';
 import { openDatabase, type Durability, type SqliteDatabase } from './open-database.js';
@@ -85,6 +86,7 @@ export class SqliteEventStore implements EventStore {
   readonly #committer: GroupCommitter;
   readonly #signal = new AppendSignal();
   readonly #inlineHandlers = new Set<InlineHandler>();
+  readonly #reentry = new InlineReentry();
   readonly #subscriptions = new Set<Subscription>();
   readonly #schemas: SchemaRegistry | undefined;
   readonly #clock: () => Date;
@@ -124,6 +126,7 @@ export class SqliteEventStore implements EventStore {
       source,
       clock: this.#clock,
       inlineHandlers: this.#inlineHandlers,
+      reentry: this.#reentry,
       present: upcast,
     };
     this.#committer = new GroupCommitter(
@@ -157,6 +160,7 @@ export class SqliteEventStore implements EventStore {
   appendToStream<E extends Event>(streamId: string, events: readonly EventToAppend<E>[], options?: AppendOptions): Promise<AppendResult> {
     try {
       this.#assertOpen();
+      this.#reentry.refuse('appendToStream');
       // Without a registry nothing is asynchronous: queue in this turn, so concurrent callers group.
       if (!this.#schemas) return this.#committer.submit(prepareAppendSync(streamId, events, options, undefined));
     } catch (error) {
@@ -212,6 +216,7 @@ export class SqliteEventStore implements EventStore {
 
   async setStreamMetadata(streamId: string, metadata: StreamMetadata): Promise<void> {
     this.#assertOpen();
+    this.#reentry.refuse('setStreamMetadata');
     assertStreamId(streamId);
     const json = serializeStreamMetadata(normalizeStreamMetadata(metadata));
     this.#write(`setting the metadata of ${streamId}`, (s) => {
@@ -222,6 +227,7 @@ export class SqliteEventStore implements EventStore {
 
   async deleteStream(streamId: string, options: DeleteStreamOptions = {}): Promise<void> {
     this.#assertOpen();
+    this.#reentry.refuse('deleteStream');
     assertStreamId(streamId);
     const expected = normalizeExpectedVersion(options.expectedVersion);
     this.#write(`deleting ${streamId}`, (s) => {
@@ -266,6 +272,11 @@ export class SqliteEventStore implements EventStore {
    * fail with `StoreClosedError`.
    */
   close(): Promise<void> {
+    try {
+      this.#reentry.refuse('close');
+    } catch (error) {
+      return Promise.reject(error);
+    }
     this.#closing ??= this.#close();
     return this.#closing;
   }

@@ -28,6 +28,7 @@ import {
 import type { Statement } from 'better-sqlite3';
 import { openDatabase, type Durability, type SqliteDatabase } from '../open-database.js';
 import { storeError } from '../sqlite-errors.js';
+import { TransactionScope } from '../transaction-guard.js';
 import { DocumentBuffer, DocumentStatements, sqliteCollection } from './documents.js';
 import { migrateReadModels } from './schema.js';
 import {
@@ -265,6 +266,7 @@ export class SqliteReadModelStore implements ReadModelStore<SqliteProjectionHand
 export class SqliteReadModelTransaction implements ReadModelTransaction<SqliteProjectionHandle> {
   #open = true;
   readonly #buffer: DocumentBuffer;
+  readonly #scope: TransactionScope;
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -272,11 +274,14 @@ export class SqliteReadModelTransaction implements ReadModelTransaction<SqlitePr
     private readonly clock: () => Date,
   ) {
     this.#buffer = new DocumentBuffer(statements.documents);
+    this.#scope = new TransactionScope(db, 'the read-model transaction');
   }
 
   handle(projection: ProjectionNamespace): SqliteProjectionHandle {
     const isOpen = (): void => this.#assertOpen();
-    const { statements, db } = this;
+    const { statements } = this;
+    // Handlers get the connection only for as long as this transaction lasts.
+    const db = this.#scope.guard(`projection:${projection.namespace}`);
     const buffer = this.#buffer;
     // Handlers ask for their collection on every event; build each once per transaction.
     const collections = new Map<string, DocumentCollection<object>>();
@@ -366,6 +371,7 @@ export class SqliteReadModelTransaction implements ReadModelTransaction<SqlitePr
 
   finish(): void {
     this.#open = false;
+    this.#scope.close();
   }
 
   #requireChange(changes: number, namespace: string): void {
@@ -377,6 +383,7 @@ export class SqliteReadModelTransaction implements ReadModelTransaction<SqlitePr
   }
 
   #assertOpen(): void {
+    // The document API's contract on every store (conformance suite): INVALID_ARGUMENT; raw SQL through `db` gets TRANSACTION_CLOSED.
     if (!this.#open) throw new InvalidArgumentError('read-model transaction', 'is over: use the handle only inside the transaction that gave it');
   }
 }
