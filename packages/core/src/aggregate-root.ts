@@ -48,6 +48,14 @@ export abstract class AggregateRoot<E extends Event> {
 
   #appliedAhead = 0;
 
+  /**
+   * Called when the aggregate is restored from a snapshot taken at `version` (its `fromSnapshot`
+   * rebuilds the fields; the version is the loader's to set).
+   */
+  restoreVersion(version: StreamVersion): void {
+    this.#version = version;
+  }
+
   /** Called by `aggregateDecider` for events taken to be appended: they are applied already. */
   markTakenAsApplied(count: number): void {
     this.#appliedAhead += count;
@@ -56,7 +64,9 @@ export abstract class AggregateRoot<E extends Event> {
 
 /**
  * Serves a class aggregate through the decider-based command handler. `execute` calls the
- * aggregate's methods for a command; whatever they raise becomes the command's events.
+ * aggregate's methods for a command; whatever they raise becomes the command's events. With
+ * snapshots, the policy must say how the aggregate becomes JSON and back (`toSnapshot`,
+ * `fromSnapshot`): the types ask for both, and the handler refuses a policy without them.
  *
  * @example
  * const orders = aggregateDecider(() => new Order(), (order, command: OrderCommand) => {

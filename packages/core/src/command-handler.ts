@@ -1,13 +1,17 @@
 /**
  * The command handler: load (from a snapshot when there is one), decide, append with the
  * expected version, and on a conflict decide again on fresh state — a bounded number of times.
+ * A command with an id is handled once: its events' ids derive from it, and a retry that finds
+ * them in the stream returns the earlier result without deciding or writing again.
  */
+import { AggregateRoot } from './aggregate-root.js';
 import type { Command } from './command.js';
+import { commandEventId } from './command-event-ids.js';
 import { decisionEvents, type Decider } from './decider.js';
-import { ConcurrencyRetriesExhaustedError, InvalidArgumentError, WrongExpectedVersionError } from './errors.js';
+import { ConcurrencyRetriesExhaustedError, DuplicateEventIdError, InvalidArgumentError, WrongExpectedVersionError } from './errors.js';
 import type { Event, EventToAppend, Position, RecordedEvent, StreamVersion } from './event.js';
 import type { EventStore, ExpectedVersion } from './event-store.js';
-import { loadState, type SnapshotPolicy } from './load-state.js';
+import { loadState, type LoadedState, type SnapshotPolicy } from './load-state.js';
 import { backoffDelay, resolveRetryPolicy, type ResolvedRetryPolicy, type RetryPolicy } from './retry-policy.js';
 import { assertStreamId } from './stream-id.js';
 import { uuidv7 } from './uuid.js';
@@ -40,12 +44,23 @@ export interface CommandResult<E extends Event, S> {
   readonly position: Position | null;
   /** 1 unless conflicts made the handler decide again. */
   readonly attempts: number;
+  /**
+   * True when this command id had been handled already (a retry after an unknown outcome):
+   * nothing was decided or written, `events` are those recorded the first time, and `state` and
+   * `nextExpectedVersion` are the stream's current ones.
+   */
+  readonly idempotent: boolean;
 }
 
 /**
  * Handles commands for one kind of stream with a decider (or a class aggregate through
- * `aggregateDecider`). Whatever it appends inherits the command's correlation id and takes the
- * command's id as causation id.
+ * `aggregateDecider`). Whatever it appends inherits the command's correlation id, takes the
+ * command's id as causation id, and records the command's own cause as `metadata.commandCausationId`.
+ *
+ * A command with an `id` is idempotent: retried (say after `STORE_UNAVAILABLE`, when whether the
+ * append committed is unknown), it returns the earlier result and writes nothing. The handler
+ * remembers a command for as long as its events are visible in the stream — without snapshots,
+ * the whole stream; with snapshots, at least the newest `every` events.
  *
  * @example
  * const orders = new CommandHandler(store, orderDecider, { snapshots: { store: snapshots, every: 100, schemaVersion: 1 } });
@@ -60,9 +75,16 @@ export class CommandHandler<C extends Command, E extends Event, S> {
     private readonly options: CommandHandlerOptions<S> = {},
   ) {
     this.#retry = resolveRetryPolicy(options.retry);
-    const every = options.snapshots?.every;
+    const snapshots = options.snapshots;
+    const every = snapshots?.every;
     if (every !== undefined && (!Number.isSafeInteger(every) || every < 1)) {
       throw new InvalidArgumentError('snapshots.every', `must be a positive integer, got ${every}`);
+    }
+    if (snapshots && (!snapshots.toSnapshot || !snapshots.fromSnapshot) && decider.initialState() instanceof AggregateRoot) {
+      throw new InvalidArgumentError(
+        'snapshots',
+        'a class aggregate is not JSON (its methods and private fields would not survive a snapshot): give toSnapshot and fromSnapshot',
+      );
     }
   }
 
@@ -71,40 +93,70 @@ export class CommandHandler<C extends Command, E extends Event, S> {
     if (command === null || typeof command !== 'object' || typeof command.type !== 'string') {
       throw new InvalidArgumentError('command', 'must be an object with a type');
     }
+    for (const field of ['id', 'correlationId', 'causationId'] as const) {
+      const value = command[field];
+      if (value !== undefined && (typeof value !== 'string' || value === '')) {
+        throw new InvalidArgumentError(`command.${field}`, 'must be a non-empty string when given');
+      }
+    }
+    const remembered = command.id !== undefined;
     const commandId = command.id ?? uuidv7();
     const correlationId = command.correlationId ?? commandId;
+    // Without an id a command cannot be retried as itself, so its events get ordinary time-ordered ids.
+    const eventId = (index: number): string => (remembered ? commandEventId(streamId, commandId, index) : uuidv7());
     const userExpectation = options.expectedVersion;
     for (let attempt = 1; ; attempt++) {
-      const loaded = await loadState(this.store, streamId, this.decider, {
+      const seen = new SeenEvents(remembered ? (index) => commandEventId(streamId, commandId, index) : null);
+      const loaded = await loadState(this.store, streamId, seen.watch(this.decider), {
         ...(this.options.snapshots && { snapshots: this.options.snapshots }),
       });
-      const decided = decisionEvents(this.decider.decide(command, loaded.state));
+      // With nothing visible, the stream may still have a version (all its events hidden).
+      const version =
+        loaded.eventsRead === 0 && loaded.snapshotVersion === null ? (await this.store.streamInfo(streamId)).version : loaded.version;
+      const earlierResult = (events: readonly RecordedEvent<E>[]): CommandResult<E, S> => ({
+        streamId,
+        state: loaded.state,
+        events,
+        nextExpectedVersion: version,
+        position: events.at(-1)!.position,
+        attempts: attempt,
+        idempotent: true,
+      });
+      if (seen.earlier.length > 0) return earlierResult(seen.earlier as RecordedEvent<E>[]);
+      let decided: readonly E[];
+      try {
+        decided = decisionEvents(this.decider.decide(command, loaded.state));
+      } catch (error) {
+        const earlier = await this.#lookBack(streamId, seen, loaded);
+        if (earlier) return earlierResult(earlier);
+        throw error;
+      }
       if (decided.length === 0) {
-        return {
-          streamId,
-          state: loaded.state,
-          events: [],
-          nextExpectedVersion: loaded.version,
-          position: null,
-          attempts: attempt,
-        };
+        const earlier = await this.#lookBack(streamId, seen, loaded);
+        if (earlier) return earlierResult(earlier);
+        return { streamId, state: loaded.state, events: [], nextExpectedVersion: version, position: null, attempts: attempt, idempotent: false };
       }
       const toAppend = decided.map(
-        (event): EventToAppend<E> => ({
+        (event, index): EventToAppend<E> => ({
           ...event,
+          id: (event as EventToAppend<E>).id ?? eventId(index),
           correlationId,
           causationId: commandId,
-          metadata: { ...command.metadata, ...event.metadata },
+          metadata: {
+            ...command.metadata,
+            ...event.metadata,
+            ...(command.causationId !== undefined && { commandCausationId: command.causationId }),
+          },
         }),
       );
-      const expectedVersion =
-        userExpectation ?? (loaded.version === 0n && loaded.snapshotVersion === null ? 'no_stream' : loaded.version);
+      const expectedVersion = userExpectation ?? (version === 0n ? 'no_stream' : version);
       try {
         const result = await this.store.appendToStream<E>(streamId, toAppend, { expectedVersion });
         const recorded = result.events as readonly RecordedEvent<E>[];
         let state = loaded.state;
         for (const event of recorded) state = this.decider.evolve(state, event);
-        await this.#maybeSnapshot(streamId, state, loaded.version, result.nextExpectedVersion);
+        // A snapshot of a stream whose start is hidden would be wrong if the start came back into view.
+        if (seen.startVisible(loaded, version)) await this.#maybeSnapshot(streamId, state, version, result.nextExpectedVersion);
         return {
           streamId,
           state,
@@ -112,8 +164,13 @@ export class CommandHandler<C extends Command, E extends Event, S> {
           nextExpectedVersion: result.nextExpectedVersion,
           position: result.position,
           attempts: attempt,
+          idempotent: result.idempotent,
         };
       } catch (error) {
+        if (error instanceof WrongExpectedVersionError || error instanceof DuplicateEventIdError) {
+          const earlier = await this.#lookBack(streamId, seen, loaded);
+          if (earlier) return earlierResult(earlier);
+        }
         if (!(error instanceof WrongExpectedVersionError) || userExpectation !== undefined) throw error;
         if (attempt >= this.#retry.maxAttempts) {
           throw new ConcurrencyRetriesExhaustedError(streamId, attempt, { cause: error });
@@ -121,6 +178,23 @@ export class CommandHandler<C extends Command, E extends Event, S> {
         await new Promise((resolve) => setTimeout(resolve, backoffDelay(this.#retry, attempt)));
       }
     }
+  }
+
+  /**
+   * Looks for the command's earlier events among those a snapshot covered (the fold saw only the
+   * events after it): the newest `every` events before the snapshot, and those after it.
+   */
+  async #lookBack(streamId: string, seen: SeenEvents, loaded: LoadedState<S>): Promise<RecordedEvent<E>[] | null> {
+    const policy = this.options.snapshots;
+    if (!seen.remembering || loaded.snapshotVersion === null || !policy) return null;
+    const window = loaded.eventsRead + policy.every;
+    const newestFirst: RecordedEvent<E>[] = [];
+    for await (const event of this.store.readStream<E>(streamId, { direction: 'backwards', maxCount: window, batchSize: Math.min(window, 500) })) {
+      newestFirst.push(event);
+    }
+    const look = new SeenEvents(seen.idOf);
+    for (const event of newestFirst.reverse()) look.see(event);
+    return look.earlier.length > 0 ? (look.earlier as RecordedEvent<E>[]) : null;
   }
 
   async #maybeSnapshot(streamId: string, state: S, before: StreamVersion, after: StreamVersion): Promise<void> {
@@ -140,5 +214,40 @@ export class CommandHandler<C extends Command, E extends Event, S> {
       if (this.options.onSnapshotError) this.options.onSnapshotError(error, streamId);
       else console.warn(`eventloom: saving a snapshot of ${streamId} failed; loads replay from the last good one`, error);
     }
+  }
+}
+
+/** What the handler notices in the events it folds: the command's own earlier events, and where the fold began. */
+class SeenEvents {
+  /** The command's events found so far, in order (an append is atomic: all of them or none). */
+  readonly earlier: RecordedEvent[] = [];
+  #first: StreamVersion | null = null;
+
+  constructor(readonly idOf: ((index: number) => string) | null) {}
+
+  get remembering(): boolean {
+    return this.idOf !== null;
+  }
+
+  see(event: RecordedEvent): void {
+    this.#first ??= event.streamVersion;
+    if (this.idOf && event.id === this.idOf(this.earlier.length)) this.earlier.push(event);
+  }
+
+  /** The decider with `evolve` reporting each event here first. */
+  watch<C extends Command, E extends Event, S>(decider: Decider<C, E, S>): Pick<Decider<never, E, S>, 'initialState' | 'evolve'> {
+    return {
+      initialState: () => decider.initialState(),
+      evolve: (state, event) => {
+        this.see(event as unknown as RecordedEvent);
+        return decider.evolve(state, event);
+      },
+    };
+  }
+
+  /** Whether the load saw the stream from its first event (a snapshot is checked for that when loaded). */
+  startVisible(loaded: LoadedState<unknown>, version: StreamVersion): boolean {
+    if (loaded.snapshotVersion !== null) return true;
+    return this.#first === null ? version === 0n : this.#first === 1n;
   }
 }

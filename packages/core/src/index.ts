@@ -39,7 +39,14 @@ export { collect } from './collect.js';
 export { fold, decisionEvents, type Decider } from './decider.js';
 export { AggregateRoot, aggregateDecider } from './aggregate-root.js';
 export { resolveRetryPolicy, backoffDelay, type RetryPolicy, type ResolvedRetryPolicy } from './retry-policy.js';
-export { loadState, type LoadedState, type LoadStateOptions, type SnapshotPolicy } from './load-state.js';
+export {
+  loadState,
+  type LoadedState,
+  type LoadStateOptions,
+  type SnapshotCodec,
+  type SnapshotPolicy,
+  type SnapshotSchedule,
+} from './load-state.js';
 export {
   CommandHandler,
   type CommandHandlerOptions,

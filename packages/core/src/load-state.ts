@@ -1,22 +1,34 @@
 /** Loading a stream's state: from a snapshot when there is a usable one, as of a version or a time. */
+import { AggregateRoot } from './aggregate-root.js';
 import type { Decider } from './decider.js';
 import { InvalidArgumentError } from './errors.js';
 import type { Event, RecordedEvent, StreamVersion } from './event.js';
 import type { EventStore } from './event-store.js';
 import type { Snapshot, SnapshotStore } from './snapshot-store.js';
 
-/** When and how the command handler keeps snapshots of a decider's state. */
-export interface SnapshotPolicy<S> {
+/** When the command handler keeps snapshots of a decider's state. */
+export interface SnapshotSchedule {
   readonly store: SnapshotStore;
   /** Take a snapshot each time the stream's version passes a multiple of `every`. */
   readonly every: number;
   /** Version of the state's shape; bump it when the state changes shape, and old snapshots are ignored. */
   readonly schemaVersion: number;
-  /** State → JSON. Default: the state itself (it must be JSON). */
-  readonly toSnapshot?: (state: S) => unknown;
-  /** JSON → state. Default: the JSON itself. */
-  readonly fromSnapshot?: (snapshot: unknown) => S;
 }
+
+/** How a state becomes a snapshot's JSON and back. */
+export interface SnapshotCodec<S> {
+  /** State → JSON. Default: the state itself (it must be JSON). */
+  readonly toSnapshot: (state: S) => unknown;
+  /** JSON → state. Default: the JSON itself. */
+  readonly fromSnapshot: (snapshot: unknown) => S;
+}
+
+/**
+ * When and how the command handler keeps snapshots of a decider's state. A class aggregate is not
+ * JSON (its methods and private fields do not survive), so for one the codec is required.
+ */
+export type SnapshotPolicy<S> = SnapshotSchedule &
+  ([S] extends [AggregateRoot<Event>] ? SnapshotCodec<S> : Partial<SnapshotCodec<S>>);
 
 export interface LoadedState<S> {
   readonly state: S;
@@ -39,6 +51,11 @@ export interface LoadStateOptions<S> {
 /**
  * Folds a stream into the decider's state. A temporal query (`toVersion`, `asOf`) answers
  * "what was the state then?" and never uses snapshots taken later than the point asked for.
+ *
+ * The state is always the fold of the events `readStream` shows. A snapshot is used only while
+ * every event it covers is still visible: once a soft delete, `truncateBefore`, `maxCount` or
+ * `maxAge` hides the start of the stream, its snapshots are ignored and the visible events are
+ * replayed.
  */
 export async function loadState<E extends Event, S>(
   store: EventStore,
@@ -54,8 +71,9 @@ export async function loadState<E extends Event, S>(
   const policy = options.snapshots;
   if (policy && asOf === undefined) {
     const snapshot = await policy.store.load<unknown>(streamId);
-    if (usable(snapshot, policy, toVersion)) {
+    if (usable(snapshot, policy, toVersion) && (await startsVisible(store, streamId))) {
       state = policy.fromSnapshot ? policy.fromSnapshot(snapshot.state) : (snapshot.state as S);
+      if (state instanceof AggregateRoot) state.restoreVersion(snapshot.version);
       version = snapshot.version;
       snapshotVersion = snapshot.version;
     }
@@ -79,6 +97,16 @@ function usable<S>(
 ): snapshot is Snapshot<unknown> {
   if (!snapshot || snapshot.schemaVersion !== policy.schemaVersion) return false;
   return toVersion === undefined || snapshot.version <= toVersion;
+}
+
+/**
+ * Whether the stream's first event is still visible. Every visibility rule hides a prefix of the
+ * stream (recorded time never goes backwards within a stream), so then nothing a snapshot covers
+ * is hidden.
+ */
+async function startsVisible(store: EventStore, streamId: string): Promise<boolean> {
+  for await (const event of store.readStream(streamId, { maxCount: 1, batchSize: 1 })) return event.streamVersion === 1n;
+  return false;
 }
 
 function toIso(value: Date | string): string {

@@ -211,4 +211,15 @@ describe('class aggregates', () => {
     expect(loaded.state).toMatchObject({ name: 'b!', applied: 3 });
     expect(loaded.state.version).toBe(3n);
   });
+
+  it('with snapshots, the types ask for toSnapshot and fromSnapshot, and the handler refuses a policy without them', () => {
+    const store = new MemoryEventStore();
+    const snapshots = new MemorySnapshotStore();
+    // @ts-expect-error a class aggregate is not JSON: the policy needs its codec
+    expect(() => new CommandHandler(store, boxes, { snapshots: { store: snapshots, every: 2, schemaVersion: 1 } })).toThrow(
+      /toSnapshot and fromSnapshot/,
+    );
+    const codec = { toSnapshot: (box: Box) => ({ name: box.name }), fromSnapshot: (json: unknown) => Object.assign(new Box(), json) };
+    expect(new CommandHandler(store, boxes, { snapshots: { store: snapshots, every: 2, schemaVersion: 1, ...codec } })).toBeInstanceOf(CommandHandler);
+  });
 });
