@@ -1,6 +1,10 @@
 /** Expected-version rules, written once for every store. */
+import { describeValue } from './describe-value.js';
 import { InvalidArgumentError, WrongExpectedVersionError, type ExpectedVersionDescription } from './errors.js';
 import type { ExpectedVersion } from './event-store.js';
+
+/** Versions and positions are signed 64-bit integers in every store (PostgreSQL and SQLite `bigint`). */
+export const MAX_VERSION = 2n ** 63n - 1n;
 
 /** `ExpectedVersion` with numbers turned into bigints; throws `InvalidArgumentError` on nonsense. */
 export function normalizeExpectedVersion(expected: ExpectedVersion | undefined): ExpectedVersionDescription {
@@ -9,17 +13,19 @@ export function normalizeExpectedVersion(expected: ExpectedVersion | undefined):
   }
   if (typeof expected === 'number') {
     if (!Number.isSafeInteger(expected) || expected < 0) {
-      throw new InvalidArgumentError('expectedVersion', `must be a non-negative integer, got ${expected}`);
+      throw new InvalidArgumentError('expectedVersion', `must be a non-negative integer, got ${describeValue(expected)}`);
     }
     return BigInt(expected);
   }
   if (typeof expected === 'bigint') {
-    if (expected < 0n) throw new InvalidArgumentError('expectedVersion', `must not be negative, got ${expected}`);
+    if (expected < 0n || expected > MAX_VERSION) {
+      throw new InvalidArgumentError('expectedVersion', `must be from 0 to 2^63 - 1, got ${describeValue(expected)}`);
+    }
     return expected;
   }
   throw new InvalidArgumentError(
     'expectedVersion',
-    `must be 'any', 'no_stream', 'stream_exists' or a version number, got ${JSON.stringify(expected)}`,
+    `must be 'any', 'no_stream', 'stream_exists' or a version number, got ${describeValue(expected)}`,
   );
 }
 

@@ -5,15 +5,19 @@ export * from './command.js';
 export * from './event-store.js';
 export { uuidv7, isUuid } from './uuid.js';
 export { assertStreamId, categoryOf, streamIdOf, MAX_STREAM_ID_LENGTH } from './stream-id.js';
-export { assertJson } from './json.js';
+export { assertJson, checkJson, MAX_JSON_DEPTH, MAX_EVENT_BYTES, type JsonCheck } from './json.js';
+export { unstorableText } from './text.js';
+export { describeValue } from './describe-value.js';
+export { assertSubscriptionId, normalizeCheckpoint, MAX_SUBSCRIPTION_ID_LENGTH } from './checkpoint.js';
 export {
   normalizeExpectedVersion,
   checkExpectedVersion,
   expectationHolds,
   retryMatchesExpectation,
+  MAX_VERSION,
   type StreamState,
 } from './expected-version.js';
-export { prepareAppend, prepareAppendSync, MAX_EVENT_TYPE_LENGTH, type PreparedAppend, type PreparedEvent } from './prepare-append.js';
+export { prepareAppend, prepareAppendSync, MAX_EVENT_TYPE_LENGTH, MAX_SCHEMA_VERSION, type PreparedAppend, type PreparedEvent } from './prepare-append.js';
 export { SchemaRegistry, type Upcaster } from './schema-registry.js';
 export {
   normalizeStreamMetadata,
@@ -28,6 +32,8 @@ export {
   normalizeBatchSize,
   normalizeMaxCount,
   normalizeVersion,
+  normalizePosition,
+  MAX_POSITION,
   normalizeFilter,
   matchesFilter,
 } from './read-options.js';

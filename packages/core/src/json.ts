@@ -1,49 +1,170 @@
 /** JSON checks on event data and metadata, so what is read back is what was written. */
+import { describeValue } from './describe-value.js';
 import { InvalidEventError } from './errors.js';
+import { unstorableText } from './text.js';
+
+/**
+ * Deepest nesting of objects and arrays in event data or metadata (`{}` is 1, `{ a: [] }` is 2).
+ * It is the default limit of common JSON readers (System.Text.Json's `MaxDepth`), far below
+ * where any store or JavaScript's own recursion gives out (SQLite's JSON functions stop at
+ * 1,000; `JSON.parse` and PostgreSQL's parser at a few thousand, depending on the stack), so
+ * every store and every consumer accepts the same events.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * Largest event: its data and metadata as JSON, in UTF-8 bytes. EventStoreDB and MongoDB draw
+ * the line at the same 16 MiB; an event is a fact, not a file, and every reader of the log
+ * holds whole batches of events in memory.
+ */
+export const MAX_EVENT_BYTES = 16 * 1024 * 1024;
+
+/** What a JSON check found out about a value beyond its being valid. */
+export interface JsonCheck {
+  /** Whether the JSON text differs from the value (`-0`, properties set to undefined): read the text back. */
+  readonly normalized: boolean;
+  /** A lower bound of the value's size as JSON in UTF-8 bytes. */
+  readonly minBytes: number;
+}
+
+export interface JsonCheckOptions {
+  /** Refuse the value once its JSON surely holds more bytes than this. Default `MAX_EVENT_BYTES`. */
+  readonly maxBytes?: number;
+  /** The field a size error names (e.g. the whole event). Default: the path. */
+  readonly sizeField?: string;
+}
 
 /**
  * Throws `InvalidEventError` naming the first value under `path` that does not survive a JSON
- * round trip unchanged: BigInt, functions, symbols, non-finite numbers, cycles, and objects that
- * are not plain (Date, Map, class instances).
+ * round trip unchanged: BigInt, functions, symbols, non-finite numbers, cycles, objects that are
+ * not plain (Date, Map, class instances), symbol keys, text no store can keep (see
+ * `unstorableText`), nesting deeper than `MAX_JSON_DEPTH`, or more than `maxBytes` of JSON.
+ * Never overflows the stack, however deep the value.
  */
-export function assertJson(value: unknown, path: string): void {
-  walk(value, path, []);
+export function assertJson(value: unknown, path: string, options: JsonCheckOptions = {}): void {
+  checkJson(value, path, options);
 }
 
-function walk(value: unknown, path: string, ancestors: object[]): void {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return;
-    case 'number':
-      if (!Number.isFinite(value)) throw new InvalidEventError(path, `is ${value}, which JSON cannot hold`);
-      return;
-    case 'bigint':
-      throw new InvalidEventError(path, 'is a BigInt, which JSON cannot hold; store it as a string');
-    case 'undefined':
-      throw new InvalidEventError(path, 'is undefined; use null or leave the property out');
-    case 'function':
-    case 'symbol':
-      throw new InvalidEventError(path, `is a ${typeof value}, which JSON cannot hold`);
-  }
-  if (value === null) return;
-  const object = value as object;
-  if (ancestors.includes(object)) throw new InvalidEventError(path, 'refers back to itself (circular structure)');
-  ancestors.push(object);
-  if (Array.isArray(object)) {
-    for (let i = 0; i < object.length; i++) walk(object[i], `${path}[${i}]`, ancestors);
-  } else {
-    const proto = Object.getPrototypeOf(object);
-    if (proto !== Object.prototype && proto !== null) {
-      const kind = (object as { constructor?: { name?: string } }).constructor?.name ?? 'object';
-      const hint = object instanceof Date ? '; store it as an ISO string (toISOString())' : '';
-      throw new InvalidEventError(path, `is a ${kind}, not a plain JSON object${hint}`);
+/** `assertJson`, also saying whether the JSON text normalizes the value and how big it is at least. */
+export function checkJson(value: unknown, path: string, options: JsonCheckOptions = {}): JsonCheck {
+  const walk = new Walk(path, options.maxBytes ?? MAX_EVENT_BYTES, options.sizeField ?? path);
+  walk.value(value, 0);
+  return { normalized: walk.normalized, minBytes: walk.bytes };
+}
+
+/**
+ * The throw for a value that is too large once it is written as JSON: `checkJson` counts a lower
+ * bound, callers measure the text with this.
+ */
+export function tooLarge(field: string, maxBytes: number, bytes?: number): InvalidEventError {
+  const size = bytes === undefined ? 'more than' : `${bytes} bytes,`;
+  return new InvalidEventError(
+    field,
+    `is ${size} ${maxBytes} bytes (${formatBytes(maxBytes)}) as JSON; keep large content out of events and store a reference to it`,
+  );
+}
+
+function formatBytes(bytes: number): string {
+  return bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)} MiB` : `${bytes} bytes`;
+}
+
+class Walk {
+  /** Keys from the root to the value in hand; the path is only spelt out for an error. */
+  readonly #keys: (string | number)[] = [];
+  readonly #ancestors: object[] = [];
+  normalized = false;
+  bytes = 0;
+
+  constructor(
+    readonly root: string,
+    readonly maxBytes: number,
+    readonly sizeField: string,
+  ) {}
+
+  value(value: unknown, depth: number): void {
+    switch (typeof value) {
+      case 'string':
+        this.#count(value.length + 2);
+        this.#text(value, undefined);
+        return;
+      case 'boolean':
+        this.#count(4);
+        return;
+      case 'number':
+        if (!Number.isFinite(value)) this.#fail(`is ${value}, which JSON cannot hold`);
+        if (value === 0 && 1 / value < 0) this.normalized = true; // JSON writes -0 as 0
+        this.#count(1);
+        return;
+      case 'bigint':
+        return this.#fail('is a BigInt, which JSON cannot hold; store it as a string');
+      case 'undefined':
+        return this.#fail('is undefined; use null or leave the property out');
+      case 'function':
+      case 'symbol':
+        return this.#fail(`is a ${typeof value}, which JSON cannot hold`);
     }
-    for (const key in object) {
-      const child = (object as Record<string, unknown>)[key];
-      // An undefined property is simply left out by JSON, as TypeScript's optional fields expect.
-      if (child !== undefined) walk(child, `${path}.${key}`, ancestors);
+    if (value === null) {
+      this.#count(4);
+      return;
     }
+    const object = value as object;
+    if (depth >= MAX_JSON_DEPTH) {
+      throw new InvalidEventError(this.root, `is nested more than ${MAX_JSON_DEPTH} levels deep (at ${this.#path()}); flatten it`);
+    }
+    if (this.#ancestors.includes(object)) this.#fail('refers back to itself (circular structure)');
+    this.#ancestors.push(object);
+    if (Array.isArray(object)) {
+      if (Object.getPrototypeOf(object) !== Array.prototype) this.#fail(`is ${describeValue(object)}, not a plain array`);
+      this.#count(2 + object.length);
+      for (let i = 0; i < object.length; i++) {
+        this.#keys.push(i);
+        this.value(object[i], depth + 1);
+        this.#keys.pop();
+      }
+    } else {
+      const proto: unknown = Object.getPrototypeOf(object);
+      if (proto !== Object.prototype && proto !== null) {
+        const hint = object instanceof Date ? '; store it as an ISO string (toISOString())' : '';
+        this.#fail(`is ${describeValue(object)}, not a plain JSON object${hint}`);
+      }
+      if (Object.getOwnPropertySymbols(object).length > 0) this.#fail('has symbol keys, which JSON leaves out');
+      this.#count(2);
+      for (const key in object) {
+        const child = (object as Record<string, unknown>)[key];
+        // An undefined property is simply left out by JSON, as TypeScript's optional fields expect.
+        if (child === undefined) {
+          this.normalized = true;
+          continue;
+        }
+        this.#count(key.length + 4);
+        this.#text(key, key);
+        this.#keys.push(key);
+        this.value(child, depth + 1);
+        this.#keys.pop();
+      }
+    }
+    this.#ancestors.pop();
   }
-  ancestors.pop();
+
+  #text(text: string, key: string | undefined): void {
+    const reason = unstorableText(text);
+    if (reason === undefined) return;
+    if (key === undefined) this.#fail(reason);
+    this.#fail(`has the key ${describeValue(key)}, which ${reason}`);
+  }
+
+  #count(bytes: number): void {
+    this.bytes += bytes;
+    if (this.bytes > this.maxBytes) throw tooLarge(this.sizeField, this.maxBytes);
+  }
+
+  #path(): string {
+    let path = this.root;
+    for (const key of this.#keys) path += typeof key === 'number' ? `[${key}]` : `.${key}`;
+    return path;
+  }
+
+  #fail(reason: string): never {
+    throw new InvalidEventError(this.#path(), reason);
+  }
 }

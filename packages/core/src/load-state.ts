@@ -5,6 +5,7 @@ import { InvalidArgumentError } from './errors.js';
 import type { Event, RecordedEvent, StreamVersion } from './event.js';
 import type { EventStore } from './event-store.js';
 import type { Snapshot, SnapshotStore } from './snapshot-store.js';
+import { recordedBy } from './time-rule.js';
 
 /** When the command handler keeps snapshots of a decider's state. */
 export interface SnapshotSchedule {
@@ -82,7 +83,7 @@ export async function loadState<E extends Event, S>(
   const read = store.readStream<E>(streamId, version > 0n ? { fromVersion: version + 1n } : {});
   for await (const event of read as AsyncIterable<RecordedEvent<E>>) {
     if (toVersion !== undefined && event.streamVersion > toVersion) break;
-    if (asOf !== undefined && event.time > asOf) break;
+    if (asOf !== undefined && !recordedBy(event.time, asOf)) continue; // one rule for every time query: see time-rule.ts
     state = decider.evolve(state, event);
     version = event.streamVersion;
     eventsRead++;

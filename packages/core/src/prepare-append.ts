@@ -2,16 +2,21 @@
  * Checks and normalizes an append before any store touches storage, so every adapter rejects
  * the same bad input with the same typed error and writes nothing.
  */
+import { describeValue } from './describe-value.js';
 import { InvalidArgumentError, InvalidEventError, type ExpectedVersionDescription } from './errors.js';
 import type { Event, EventMetadata, EventToAppend } from './event.js';
 import type { AppendOptions } from './event-store.js';
 import { normalizeExpectedVersion } from './expected-version.js';
-import { assertJson } from './json.js';
+import { checkJson, MAX_EVENT_BYTES, tooLarge } from './json.js';
 import type { SchemaRegistry } from './schema-registry.js';
 import { assertStreamId } from './stream-id.js';
+import { unstorableText } from './text.js';
 import { isUuid, uuidv7 } from './uuid.js';
 
 export const MAX_EVENT_TYPE_LENGTH = 255;
+
+/** Schema versions are 32-bit signed integers in every store (PostgreSQL `integer`). */
+export const MAX_SCHEMA_VERSION = 2 ** 31 - 1;
 
 export interface PreparedEvent {
   readonly id: string;
@@ -54,7 +59,15 @@ export async function prepareAppend(
       continue;
     }
     const data = await registry.validate(event.type, event.schemaVersion, event.data, `events[${i}].data`);
-    validated.push(data === event.data ? event : { ...event, data, dataJson: JSON.stringify(data) });
+    if (data === event.data) {
+      validated.push(event);
+      continue;
+    }
+    // A schema may transform what it validates; the result must meet the same rules as the input.
+    const field = `events[${i}]`;
+    const json = jsonPart(data, `${field}.data`, MAX_EVENT_BYTES - byteLength(event.metadataJson), field);
+    checkSize(field, json.json, event.metadataJson);
+    validated.push({ ...event, data: json.value, dataJson: json.json });
   }
   return { ...prepared, events: validated };
 }
@@ -83,11 +96,12 @@ export function prepareAppendSync(
     if (type.length > MAX_EVENT_TYPE_LENGTH) {
       throw new InvalidEventError(`${field}.type`, `is ${type.length} characters long; the limit is ${MAX_EVENT_TYPE_LENGTH}`);
     }
+    assertText(type, `${field}.type`);
     let id = event.id;
     if (id === undefined) {
       id = uuidv7();
     } else if (typeof id !== 'string' || !isUuid(id)) {
-      throw new InvalidEventError(`${field}.id`, `must be a UUID, got ${JSON.stringify(id)}`);
+      throw new InvalidEventError(`${field}.id`, `must be a UUID, got ${describeValue(id)}`);
     } else {
       // One spelling per id in every store (PostgreSQL's uuid type reads back lowercase).
       id = id.toLowerCase();
@@ -95,26 +109,30 @@ export function prepareAppendSync(
     if (seen.has(id)) throw new InvalidEventError(`${field}.id`, `repeats id ${id} of an earlier event in the same append`);
     seen.add(id);
     const schemaVersion = event.schemaVersion ?? registry?.latestVersion(type) ?? 1;
-    if (!Number.isSafeInteger(schemaVersion) || schemaVersion < 1) {
-      throw new InvalidEventError(`${field}.schemaVersion`, `must be a positive integer, got ${String(schemaVersion)}`);
+    if (!Number.isInteger(schemaVersion) || schemaVersion < 1 || schemaVersion > MAX_SCHEMA_VERSION) {
+      throw new InvalidEventError(`${field}.schemaVersion`, `must be an integer from 1 to ${MAX_SCHEMA_VERSION}, got ${describeValue(schemaVersion)}`);
     }
     if (!('data' in event)) throw new InvalidEventError(`${field}.data`, 'is missing; use {} for an event without data');
-    assertJson(event.data, `${field}.data`);
-    const metadata = event.metadata ?? EMPTY_METADATA;
-    if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) {
+    const data = jsonPart(event.data, `${field}.data`, MAX_EVENT_BYTES, field);
+    const givenMetadata = event.metadata ?? EMPTY_METADATA;
+    if (givenMetadata === null || typeof givenMetadata !== 'object' || Array.isArray(givenMetadata)) {
       throw new InvalidEventError(`${field}.metadata`, 'must be an object');
     }
-    assertJson(metadata, `${field}.metadata`);
+    const metadata =
+      givenMetadata === EMPTY_METADATA
+        ? { value: EMPTY_METADATA, json: '{}' }
+        : jsonPart(givenMetadata, `${field}.metadata`, MAX_EVENT_BYTES - data.minBytes, field);
+    checkSize(field, data.json, metadata.json);
     const correlationId = optionalString(event.correlationId, `${field}.correlationId`) ?? id;
     const causationId = optionalString(event.causationId, `${field}.causationId`) ?? null;
     out[i] = {
       id,
       type,
       schemaVersion,
-      data: event.data,
-      dataJson: JSON.stringify(event.data),
-      metadata,
-      metadataJson: metadata === EMPTY_METADATA ? '{}' : JSON.stringify(metadata),
+      data: data.value,
+      dataJson: data.json,
+      metadata: metadata.value as EventMetadata,
+      metadataJson: metadata.json,
       correlationId,
       causationId,
     };
@@ -125,7 +143,45 @@ export function prepareAppendSync(
 function optionalString(value: unknown, field: string): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string' || value.length === 0 || value.length > 255) {
-    throw new InvalidEventError(field, 'must be a non-empty string of at most 255 characters');
+    throw new InvalidEventError(field, `must be a non-empty string of at most 255 characters, got ${describeValue(value)}`);
   }
+  assertText(value, field);
   return value;
+}
+
+function assertText(text: string, field: string): void {
+  const reason = unstorableText(text);
+  if (reason !== undefined) throw new InvalidEventError(field, reason);
+}
+
+interface JsonPart {
+  /** What the stores record: the value itself, or what its JSON text reads back as when they differ (-0). */
+  readonly value: unknown;
+  readonly json: string;
+  readonly minBytes: number;
+}
+
+/** Checks `value` (see `checkJson`) and writes it as JSON. */
+function jsonPart(value: unknown, path: string, maxBytes: number, sizeField: string): JsonPart {
+  const check = checkJson(value, path, { maxBytes, sizeField });
+  let json: string;
+  try {
+    json = JSON.stringify(value);
+  } catch (cause) {
+    // Getters and proxies can still make JSON.stringify fail after the checks passed.
+    throw new InvalidEventError(path, `cannot be written as JSON: ${cause instanceof Error ? cause.message : describeValue(cause)}`);
+  }
+  // Every store reads back the JSON text: the reference store must record exactly that too.
+  return { value: check.normalized ? (JSON.parse(json) as unknown) : value, json, minBytes: check.minBytes };
+}
+
+/** One UTF-16 unit is at most 3 UTF-8 bytes, so short JSON needs no exact count. */
+function checkSize(field: string, dataJson: string, metadataJson: string): void {
+  if ((dataJson.length + metadataJson.length) * 3 <= MAX_EVENT_BYTES) return;
+  const bytes = byteLength(dataJson) + byteLength(metadataJson);
+  if (bytes > MAX_EVENT_BYTES) throw tooLarge(field, MAX_EVENT_BYTES, bytes);
+}
+
+function byteLength(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
 }

@@ -1,5 +1,7 @@
 /** Stream ids are `category-id`: the category is what stands before the first `-`. */
+import { describeValue } from './describe-value.js';
 import { InvalidArgumentError } from './errors.js';
+import { unstorableText } from './text.js';
 
 export const MAX_STREAM_ID_LENGTH = 255;
 
@@ -10,7 +12,7 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 /** Throws `InvalidArgumentError` unless `streamId` is a usable stream id. */
 export function assertStreamId(streamId: unknown, argument = 'streamId'): asserts streamId is string {
   if (typeof streamId !== 'string') {
-    throw new InvalidArgumentError(argument, `must be a string, got ${typeof streamId}`);
+    throw new InvalidArgumentError(argument, `must be a string, got ${describeValue(streamId)}`);
   }
   if (streamId.length === 0) throw new InvalidArgumentError(argument, 'must not be empty');
   if (streamId.length > MAX_STREAM_ID_LENGTH) {
@@ -20,6 +22,8 @@ export function assertStreamId(streamId: unknown, argument = 'streamId'): assert
     );
   }
   if (CONTROL.test(streamId)) throw new InvalidArgumentError(argument, 'must not contain control characters');
+  const reason = unstorableText(streamId);
+  if (reason !== undefined) throw new InvalidArgumentError(argument, reason);
 }
 
 /** `order-123` → `order`; a stream id without `-` is its own category. */
@@ -31,7 +35,7 @@ export function categoryOf(streamId: string): string {
 /** `streamIdOf('order', '123')` → `order-123`. */
 export function streamIdOf(category: string, id: string): string {
   if (category.length === 0 || category.includes('-')) {
-    throw new InvalidArgumentError('category', `must be non-empty and contain no '-', got '${category}'`);
+    throw new InvalidArgumentError('category', `must be non-empty and contain no '-', got ${describeValue(category)}`);
   }
   return `${category}-${id}`;
 }

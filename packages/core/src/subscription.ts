@@ -12,7 +12,7 @@ import type {
   Subscription,
   SubscriptionStatus,
 } from './event-store.js';
-import { normalizeBatchSize, normalizeFilter } from './read-options.js';
+import { normalizeBatchSize, normalizeFilter, normalizePosition } from './read-options.js';
 
 export interface SubscriptionSource {
   readAll<E extends Event>(options: ReadAllOptions): AsyncIterable<RecordedEvent<E>>;
@@ -51,6 +51,7 @@ class LogSubscription<E extends Event> implements Subscription {
       throw new InvalidArgumentError('subscriptionId', 'must be a non-empty string');
     }
     normalizeFilter(options.filter);
+    normalizePosition(options.fromPosition, 'fromPosition');
     this.#source = source;
     this.#options = options;
     this.subscriptionId = options.subscriptionId;

@@ -3,10 +3,10 @@
  * by position, each bounded by the oldest transaction still in flight (see `SAFE_POSITION_BOUND`).
  */
 import {
-  InvalidArgumentError,
   normalizeBatchSize,
   normalizeFilter,
   normalizeMaxCount,
+  normalizePosition,
   type LogFilter,
   type Position,
   type RecordedEvent,
@@ -36,12 +36,9 @@ function sendable(list: readonly string[] | undefined): readonly string[] | null
   return list === undefined ? null : list.filter((item) => !item.includes('\u0000'));
 }
 
+/** Core's rule for positions, so every store refuses the same ones (numbers, negatives, beyond 2^63 - 1). */
 function startOf(fromPosition: Position | undefined): bigint {
-  if (fromPosition === undefined) return 0n;
-  if (typeof fromPosition === 'bigint') return fromPosition < 0n ? 0n : fromPosition;
-  const value: unknown = fromPosition;
-  if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt(Math.max(0, value));
-  throw new InvalidArgumentError('fromPosition', `must be a bigint position, got ${String(value)}`);
+  return normalizePosition(fromPosition, 'fromPosition') ?? 0n;
 }
 
 /** Options are checked when iteration starts, as with the reference store's generators. */

@@ -3,6 +3,7 @@
  * in one sitting, and the store for unit tests.
  */
 import { AppendSignal } from '../append-signal.js';
+import { assertSubscriptionId, normalizeCheckpoint } from '../checkpoint.js';
 import { DuplicateEventIdError, StoreClosedError, StreamDeletedError, WrongExpectedVersionError } from '../errors.js';
 import type { Event, EventToAppend, Position, RecordedEvent } from '../event.js';
 import type {
@@ -21,7 +22,14 @@ import type {
 } from '../event-store.js';
 import { checkExpectedVersion, normalizeExpectedVersion, retryMatchesExpectation, type StreamState } from '../expected-version.js';
 import { prepareAppend } from '../prepare-append.js';
-import { matchesFilter, normalizeBatchSize, normalizeFilter, normalizeMaxCount, normalizeVersion } from '../read-options.js';
+import {
+  matchesFilter,
+  normalizeBatchSize,
+  normalizeFilter,
+  normalizeMaxCount,
+  normalizePosition,
+  normalizeVersion,
+} from '../read-options.js';
 import type { SchemaRegistry } from '../schema-registry.js';
 import { assertStreamId } from '../stream-id.js';
 import { firstVisibleVersion, normalizeStreamMetadata, oldestVisibleTime } from '../stream-metadata.js';
@@ -39,6 +47,8 @@ export interface MemoryEventStoreOptions {
 interface StreamRecord {
   readonly events: RecordedEvent[];
   version: bigint;
+  /** Time of the stream's last event: later events are never recorded earlier. */
+  lastTime: string;
   metadata: StreamMetadata;
   softDeleted: boolean;
   tombstoned: boolean;
@@ -58,11 +68,13 @@ export class MemoryEventStore implements EventStore {
   readonly checkpoints: CheckpointStore = {
     load: async (id) => {
       this.#assertOpen();
+      assertSubscriptionId(id);
       return this.#checkpoints.get(id) ?? null;
     },
     store: async (id, position) => {
       this.#assertOpen();
-      this.#checkpoints.set(id, position);
+      assertSubscriptionId(id);
+      this.#checkpoints.set(id, normalizeCheckpoint(position));
     },
   };
 
@@ -87,28 +99,33 @@ export class MemoryEventStore implements EventStore {
     if (retry) return retry;
     checkExpectedVersion(streamId, prepared.expected, visibility(stream));
 
-    const record = stream ?? { events: [], version: 0n, metadata: {}, softDeleted: false, tombstoned: false };
-    const time = this.#clock().toISOString();
-    const recorded: RecordedEvent[] = prepared.events.map((event, i) => ({
-      id: event.id,
-      type: event.type,
-      schemaVersion: event.schemaVersion,
-      streamId,
-      streamVersion: record.version + BigInt(i + 1),
-      position: BigInt(this.#log.length + i + 1),
-      time,
-      source: this.#source,
-      correlationId: event.correlationId,
-      causationId: event.causationId,
-      data: structuredClone(event.data),
-      metadata: structuredClone(event.metadata),
-    }));
+    const record = stream ?? newStream({});
+    const time = laterOf(this.#clock().toISOString(), record.lastTime);
+    // Recorded events are frozen copies of the JSON every other store keeps: reads hand them out
+    // without copying, and no caller can change what a later read returns.
+    const recorded: RecordedEvent[] = prepared.events.map((event, i) =>
+      Object.freeze({
+        id: event.id,
+        type: event.type,
+        schemaVersion: event.schemaVersion,
+        streamId,
+        streamVersion: record.version + BigInt(i + 1),
+        position: BigInt(this.#log.length + i + 1),
+        time,
+        source: this.#source,
+        correlationId: event.correlationId,
+        causationId: event.causationId,
+        data: frozenJson(event.dataJson),
+        metadata: event.metadataJson === '{}' ? EMPTY : (frozenJson(event.metadataJson) as RecordedEvent['metadata']),
+      }),
+    );
     for (const event of recorded) {
       this.#log.push(event);
       record.events.push(event);
       this.#ids.set(event.id, event);
     }
     record.version += BigInt(recorded.length);
+    record.lastTime = time;
     record.softDeleted = false;
     if (!stream) this.#streams.set(streamId, record);
     this.#signal.notify();
@@ -166,7 +183,8 @@ export class MemoryEventStore implements EventStore {
     const filter = normalizeFilter(options.filter);
     const maxCount = normalizeMaxCount(options.maxCount) ?? Infinity;
     normalizeBatchSize(options.batchSize);
-    let index = Math.max(0, Number(options.fromPosition ?? 1n) - 1);
+    const fromPosition = normalizePosition(options.fromPosition, 'fromPosition') ?? 1n;
+    let index = Math.max(0, Number(fromPosition) - 1);
     let yielded = 0;
     // The log only grows, so indexing it live is safe across the awaits of the consumer.
     while (index < this.#log.length && yielded < maxCount) {
@@ -198,18 +216,18 @@ export class MemoryEventStore implements EventStore {
       exists: visibility(stream).visible && !stream!.tombstoned,
       softDeleted: stream?.softDeleted ?? false,
       tombstoned: stream?.tombstoned ?? false,
-      metadata: stream?.metadata ?? {},
+      metadata: stream?.metadata ?? EMPTY,
     };
   }
 
   async setStreamMetadata(streamId: string, metadata: StreamMetadata): Promise<void> {
     this.#assertOpen();
     assertStreamId(streamId);
-    const normalized = normalizeStreamMetadata(metadata);
+    const normalized = frozenMetadata(normalizeStreamMetadata(metadata));
     const stream = this.#streams.get(streamId);
     if (stream?.tombstoned) throw new StreamDeletedError(streamId);
     if (stream) stream.metadata = normalized;
-    else this.#streams.set(streamId, { events: [], version: 0n, metadata: normalized, softDeleted: false, tombstoned: false });
+    else this.#streams.set(streamId, newStream(normalized));
   }
 
   async deleteStream(streamId: string, options: DeleteStreamOptions = {}): Promise<void> {
@@ -219,12 +237,12 @@ export class MemoryEventStore implements EventStore {
     const stream = this.#streams.get(streamId);
     if (stream?.tombstoned) throw new StreamDeletedError(streamId);
     checkExpectedVersion(streamId, expected, visibility(stream));
-    const record = stream ?? { events: [], version: 0n, metadata: {}, softDeleted: false, tombstoned: false };
+    const record = stream ?? newStream({});
     if (options.hard) {
       record.tombstoned = true;
     } else {
       record.softDeleted = true;
-      record.metadata = { ...record.metadata, truncateBefore: record.version + 1n };
+      record.metadata = Object.freeze({ ...record.metadata, truncateBefore: record.version + 1n });
     }
     if (!stream) this.#streams.set(streamId, record);
   }
@@ -248,13 +266,44 @@ export class MemoryEventStore implements EventStore {
   }
 
   #upcast(event: RecordedEvent): RecordedEvent {
-    const copy = { ...event, data: structuredClone(event.data), metadata: structuredClone(event.metadata) };
-    return this.#schemas ? this.#schemas.upcast(copy) : copy;
+    const schemas = this.#schemas;
+    if (!schemas || event.schemaVersion >= schemas.latestVersion(event.type)) return event;
+    // Upcasters may change the data they are given, as they can on stores that parse each read.
+    return schemas.upcast({ ...event, data: structuredClone(event.data) });
   }
 
   #assertOpen(): void {
     if (this.#closed) throw new StoreClosedError();
   }
+}
+
+const EMPTY = Object.freeze({});
+
+function newStream(metadata: StreamMetadata): StreamRecord {
+  return { events: [], version: 0n, lastTime: '', metadata, softDeleted: false, tombstoned: false };
+}
+
+/** ISO 8601 UTC times of one length compare as strings. */
+function laterOf(time: string, floor: string): string {
+  return time >= floor ? time : floor;
+}
+
+function frozenJson(json: string): unknown {
+  return deepFreeze(JSON.parse(json) as unknown);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Metadata as kept and handed out: `custom` copied from the caller's object and frozen. */
+function frozenMetadata(metadata: StreamMetadata): StreamMetadata {
+  const custom = metadata.custom === undefined ? undefined : frozenJson(JSON.stringify(metadata.custom));
+  return Object.freeze({ ...metadata, ...(custom !== undefined && { custom: custom as Record<string, unknown> }) });
 }
 
 /** A stream with only metadata, or whose events were all soft-deleted, counts as no stream. */

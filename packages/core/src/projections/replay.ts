@@ -5,6 +5,7 @@
 import { InvalidArgumentError, SubscriptionFailedError } from '../errors.js';
 import type { Position, RecordedEvent } from '../event.js';
 import type { EventStore } from '../event-store.js';
+import { recordedWithin, toInstant } from '../time-rule.js';
 import { applyBatch, HandlerFailure } from './apply-batch.js';
 import { drive, step } from './maybe-promise.js';
 import { prepareProjection } from './prepare.js';
@@ -44,8 +45,8 @@ export interface ReplayResult {
  */
 export async function replayTimeRange<H extends ProjectionHandleBase>(options: ReplayTimeRangeOptions<H>): Promise<ReplayResult> {
   const { eventStore, readModels, projection } = options;
-  const from = instant(options.from, 'from');
-  const to = instant(options.to, 'to');
+  const from = options.from === undefined ? undefined : toInstant(options.from, 'from');
+  const to = options.to === undefined ? undefined : toInstant(options.to, 'to');
   if (from !== undefined && to !== undefined && from >= to) {
     throw new InvalidArgumentError('time range', `from (${from}) must be before to (${to})`);
   }
@@ -79,7 +80,7 @@ export async function replayTimeRange<H extends ProjectionHandleBase>(options: R
       read.push(event);
     }
     if (read.length === 0) break;
-    const selected = read.filter((event) => (from === undefined || event.time >= from) && (to === undefined || event.time < to));
+    const selected = read.filter((event) => recordedWithin(event.time, from, to));
     const scanned = read.at(-1)!.position;
     try {
       const expected: Position | null = checkpoint;
@@ -99,13 +100,4 @@ export async function replayTimeRange<H extends ProjectionHandleBase>(options: R
   const progress = tracker.report(checkpoint ?? head, head, true);
   options.onProgress?.(progress);
   return { applied, position: checkpoint, progress };
-}
-
-function instant(value: Date | string | undefined, name: string): string | undefined {
-  if (value === undefined) return undefined;
-  const date = typeof value === 'string' ? new Date(value) : value;
-  if (!(date instanceof Date) || Number.isNaN(date.getTime())) {
-    throw new InvalidArgumentError(name, `must be a valid Date or ISO 8601 string, got ${String(value)}`);
-  }
-  return date.toISOString();
 }

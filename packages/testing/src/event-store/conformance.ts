@@ -15,6 +15,7 @@ import type { EventStore } from '@eventloom/core';
 import { appendTests } from './append.js';
 import { badInputTests } from './bad-input.js';
 import { concurrencyTests } from './concurrency.js';
+import { fidelityTests } from './fidelity.js';
 import type { CreatedStore, EventStoreConformanceOptions, StoreFactoryOptions, SuiteContext } from './context.js';
 import { metadataTests } from './metadata.js';
 import { modelTests } from './model.js';
@@ -28,6 +29,7 @@ const parts: Record<string, (ctx: SuiteContext) => void> = {
   subscribe: subscribeTests,
   metadata: metadataTests,
   'bad input': badInputTests,
+  fidelity: fidelityTests,
   schemas: schemaTests,
   concurrency: concurrencyTests,
   model: modelTests,
