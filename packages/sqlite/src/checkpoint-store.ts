@@ -1,31 +1,35 @@
 /** Checkpoints of named subscriptions, in the `checkpoints` table of the store's file. */
-import { InvalidArgumentError, normalizeVersion, type CheckpointStore, type Position } from '@eventloom/core';
-import { storeError } from './sqlite-errors.js';
+import { assertSubscriptionId, normalizeCheckpoint, type CheckpointStore, type Position } from '@eventloom/core';
+import { retryWhileBusy } from './busy.js';
+import { typedStoreError } from './sqlite-errors.js';
 import type { Statements } from './statements.js';
+import type { StoreWrites } from './store-writes.js';
 
-export function sqliteCheckpointStore(statements: Statements, assertOpen: () => void, clock: () => Date): CheckpointStore {
+export function sqliteCheckpointStore(statements: Statements, assertOpen: () => void, clock: () => Date, writes: StoreWrites): CheckpointStore {
   return {
     async load(subscriptionId: string): Promise<Position | null> {
       assertOpen();
       assertSubscriptionId(subscriptionId);
-      const position = statements.loadCheckpoint.get(subscriptionId);
-      return position === undefined ? null : BigInt(position);
+      const doing = `loading the checkpoint of ${subscriptionId}`;
+      try {
+        const position = await retryWhileBusy(doing, writes.busyTimeoutMs, () => statements.loadCheckpoint.get(subscriptionId));
+        return position === undefined ? null : BigInt(position);
+      } catch (error) {
+        throw typedStoreError(error, doing, writes.filename);
+      }
     },
     async store(subscriptionId: string, position: Position): Promise<void> {
       assertOpen();
+      writes.refuseInsideHandler('checkpoints.store');
       assertSubscriptionId(subscriptionId);
-      const checked = normalizeVersion(position, 'position')!;
+      const checked = normalizeCheckpoint(position);
+      const doing = `storing the checkpoint of ${subscriptionId}`;
       try {
-        statements.storeCheckpoint.run(subscriptionId, checked, clock().toISOString());
+        // A subscription meeting another process's lock waits for it here, without blocking the event loop.
+        await retryWhileBusy(doing, writes.busyTimeoutMs, () => statements.storeCheckpoint.run(subscriptionId, checked, clock().toISOString()));
       } catch (error) {
-        throw storeError(error, `storing the checkpoint of ${subscriptionId}`, 'nothing');
+        throw typedStoreError(error, doing, writes.filename);
       }
     },
   };
-}
-
-function assertSubscriptionId(subscriptionId: unknown): asserts subscriptionId is string {
-  if (typeof subscriptionId !== 'string' || subscriptionId.length === 0) {
-    throw new InvalidArgumentError('subscriptionId', 'must be a non-empty string');
-  }
 }

@@ -9,8 +9,14 @@
  * within one callback: measured with 16 writers whose appends each start in their own callback,
  * durable, it committed 0.6× as fast as raw single-append transactions, against 4.2× with
  * `setImmediate` (packages/sqlite/test/timing.ts).
+ *
+ * When another process holds the write lock, BEGIN answers SQLITE_BUSY at once (the connection's
+ * busy_timeout is 0): the group stays queued, appends arriving meanwhile join it, and the flush is
+ * tried again on a timer with backoff — the event loop never sleeps inside SQLite. An append that
+ * has waited longer than the store's `busyTimeoutMs` fails with StoreBusyError, having written nothing.
  */
-import type { AppendResult, PreparedAppend } from '@eventloom/core';
+import { StoreBusyError, type AppendResult, type PreparedAppend } from '@eventloom/core';
+import { busyBackoffMs, isBusy } from './busy.js';
 import type { SqliteDatabase } from './open-database.js';
 import { storeError } from './sqlite-errors.js';
 import type { Statements } from './statements.js';
@@ -29,6 +35,8 @@ export interface GroupCommitStats {
 
 interface Pending {
   readonly append: PreparedAppend;
+  /** Date.now() when it was queued: what its wait for the lock is measured from. */
+  readonly queuedAt: number;
   readonly resolve: (result: AppendResult) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -38,6 +46,9 @@ type Outcome = { readonly ok: true; readonly result: AppendResult } | { readonly
 export class GroupCommitter {
   #queue: Pending[] = [];
   #scheduled = false;
+  #busyTimer: NodeJS.Timeout | undefined;
+  #busyAttempts = 0;
+  #drained: (() => void)[] = [];
   #commits = 0;
   #appends = 0;
   #largestGroup = 0;
@@ -49,6 +60,7 @@ export class GroupCommitter {
     private readonly statements: Statements,
     private readonly appendOne: (append: PreparedAppend) => AppendResult,
     private readonly afterCommit: () => void,
+    private readonly busyTimeoutMs: number,
     schedule: FlushSchedule = 'immediate',
   ) {
     this.#schedule = schedule === 'microtask' ? queueMicrotask : (flush) => setImmediate(flush);
@@ -60,21 +72,35 @@ export class GroupCommitter {
 
   submit(append: PreparedAppend): Promise<AppendResult> {
     return new Promise<AppendResult>((resolve, reject) => {
-      this.#queue.push({ append, resolve, reject });
-      if (!this.#scheduled) {
+      this.#queue.push({ append, queuedAt: Date.now(), resolve, reject });
+      // While waiting for the lock, the retry timer flushes; new appends just join the group.
+      if (!this.#scheduled && this.#busyTimer === undefined) {
         this.#scheduled = true;
         this.#schedule(this.#flush);
       }
     });
   }
 
+  /** Flushes now, and resolves once every queued append has settled (waiting out another process's lock). */
+  drain(): Promise<void> {
+    this.flush();
+    if (this.#queue.length === 0 && this.#busyTimer === undefined) return Promise.resolve();
+    return new Promise((resolve) => this.#drained.push(resolve));
+  }
+
   /** Commits everything queued, now. Synchronous, so nothing can join or interleave. */
   flush(): void {
     this.#scheduled = false;
+    if (this.#busyTimer !== undefined) {
+      clearTimeout(this.#busyTimer);
+      this.#busyTimer = undefined;
+    }
     const group = this.#queue;
-    if (group.length === 0) return;
+    if (group.length === 0) return this.#notifyDrained();
     this.#queue = [];
     const outcomes = this.#run(group);
+    if (outcomes === 'busy') return this.#waitForLock(group);
+    this.#busyAttempts = 0;
     let committed = 0;
     for (let i = 0; i < group.length; i++) {
       const outcome = outcomes[i]!;
@@ -91,14 +117,36 @@ export class GroupCommitter {
       if (committed > this.#largestGroup) this.#largestGroup = committed;
       this.afterCommit();
     }
+    if (this.#queue.length === 0) this.#notifyDrained();
   }
 
-  #run(group: readonly Pending[]): Outcome[] {
+  /** Another process holds the lock: fail what waited too long, keep the rest queued, try again soon. */
+  #waitForLock(group: readonly Pending[]): void {
+    const now = Date.now();
+    const waiting: Pending[] = [];
+    for (const pending of group) {
+      const waited = now - pending.queuedAt;
+      if (waited >= this.busyTimeoutMs) pending.reject(new StoreBusyError(`Appending to ${pending.append.streamId}`, waited));
+      else waiting.push(pending);
+    }
+    this.#queue = [...waiting, ...this.#queue];
+    if (this.#queue.length === 0) return this.#notifyDrained();
+    const oldest = Math.min(...this.#queue.map((pending) => pending.queuedAt));
+    const delay = Math.min(busyBackoffMs(this.#busyAttempts++), Math.max(1, oldest + this.busyTimeoutMs - now));
+    this.#busyTimer = setTimeout(this.#flush, delay);
+  }
+
+  #notifyDrained(): void {
+    for (const resolve of this.#drained.splice(0)) resolve();
+  }
+
+  #run(group: readonly Pending[]): Outcome[] | 'busy' {
     const s = this.statements;
     try {
       s.begin.run();
     } catch (error) {
-      return group.map(() => ({ ok: false, error: storeError(error, 'starting the append transaction', 'nothing') }));
+      if (isBusy(error)) return 'busy';
+      return group.map(() => ({ ok: false, error: storeError(error, 'starting the append transaction', 'nothing', this.db.name) }));
     }
     const outcomes: Outcome[] = [];
     for (const pending of group) {
@@ -107,10 +155,10 @@ export class GroupCommitter {
       } catch (error) {
         if (!this.db.inTransaction) {
           // SQLite gave up the whole transaction (disk full, I/O error): no append of the group is written.
-          const failure = storeError(error, `appending to ${pending.append.streamId}`, 'nothing');
+          const failure = storeError(error, `appending to ${pending.append.streamId}`, 'nothing', this.db.name);
           return group.map(() => ({ ok: false, error: failure }));
         }
-        outcomes.push({ ok: false, error: storeError(error, `appending to ${pending.append.streamId}`, 'nothing') });
+        outcomes.push({ ok: false, error: storeError(error, `appending to ${pending.append.streamId}`, 'nothing', this.db.name) });
       }
     }
     try {
@@ -118,7 +166,7 @@ export class GroupCommitter {
     } catch (error) {
       const written = this.db.inTransaction ? 'nothing' : 'unknown';
       if (this.db.inTransaction) s.rollback.run();
-      const failure = storeError(error, 'committing appends', written);
+      const failure = storeError(error, 'committing appends', written, this.db.name);
       return outcomes.map((outcome) => (outcome.ok ? { ok: false, error: failure } : outcome));
     }
     return outcomes;

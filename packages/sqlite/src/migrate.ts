@@ -1,5 +1,5 @@
 /** Applies the pending migrations of `sql/migrations.ts`, each once, each in its own transaction. */
-import { StoreUnavailableError } from '@eventloom/core';
+import { InvalidArgumentError, StoreUnavailableError } from '@eventloom/core';
 import type { SqliteDatabase } from './open-database.js';
 import { CREATE_MIGRATIONS_TABLE, CURRENT_SCHEMA_VERSION, MIGRATIONS, RECORD_MIGRATION, type Migration } from './sql/migrations.js';
 
@@ -9,12 +9,16 @@ export const LATEST_SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;
 /**
  * Brings the file's schema up to `migrations`' last version and returns the versions applied now.
  * Another process may migrate the same file at the same time: the write lock (BEGIN IMMEDIATE)
- * and a second look at the version inside it keep each migration to one application.
+ * and a second look at the version inside it keep each migration to one application. An
+ * up-to-date file is only read: opening it takes no write lock.
  * @throws StoreUnavailableError when the file was migrated by newer code than this.
  */
 export function migrate(db: SqliteDatabase, migrations: readonly Migration[] = MIGRATIONS, now: () => Date = () => new Date()): number[] {
   assertOrdered(migrations);
   const latest = migrations.at(-1)?.version ?? 0;
+  const found = recordedSchemaVersion(db);
+  assertNotNewer(db.name, found, latest);
+  if (found === latest) return [];
   const applied: number[] = [];
   inTransaction(db, () => db.exec(CREATE_MIGRATIONS_TABLE));
   const current = db.prepare<[], number>(CURRENT_SCHEMA_VERSION).pluck();
@@ -34,6 +38,17 @@ export function migrate(db: SqliteDatabase, migrations: readonly Migration[] = M
 
 export function schemaVersion(db: SqliteDatabase): number {
   return db.prepare<[], number>(CURRENT_SCHEMA_VERSION).pluck().get()!;
+}
+
+/** The file's schema version by reading alone (0 for a new file): safe before anything is changed. */
+export function recordedSchemaVersion(db: SqliteDatabase): number {
+  const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").pluck().get();
+  return exists === undefined ? 0 : schemaVersion(db);
+}
+
+/** Refuses a file written by newer code before anything in it is changed (even its journal mode). */
+export function assertSchemaNotNewer(db: SqliteDatabase, latest = LATEST_SCHEMA_VERSION): void {
+  assertNotNewer(db.name, recordedSchemaVersion(db), latest);
 }
 
 function inTransaction(db: SqliteDatabase, work: () => void): void {
@@ -59,7 +74,7 @@ function assertNotNewer(filename: string, version: number, latest: number): void
 function assertOrdered(migrations: readonly Migration[]): void {
   migrations.forEach((migration, i) => {
     if (migration.version !== i + 1) {
-      throw new Error(`Migration ${migration.name} has version ${migration.version}; versions must run 1, 2, 3… without gaps`);
+      throw new InvalidArgumentError('migrations', `${migration.name} has version ${migration.version}; versions must run 1, 2, 3… without gaps`);
     }
   });
 }

@@ -1,6 +1,8 @@
-/** Opens the SQLite file with the pragmas the store relies on: WAL, the chosen durability, a busy timeout. */
+/** Opens the SQLite file with the pragmas the store relies on: WAL, the chosen durability, no synchronous busy wait. */
 import Database from 'better-sqlite3';
-import { InvalidArgumentError, StoreUnavailableError } from '@eventloom/core';
+import { InvalidArgumentError, isEventloomError, StoreBusyError, StoreUnavailableError } from '@eventloom/core';
+import { isBusy } from './busy.js';
+import { storeError } from './sqlite-errors.js';
 
 /**
  * How hard a commit works to survive a crash:
@@ -15,18 +17,50 @@ export type Durability = 'full' | 'normal' | 'off';
 
 const SYNCHRONOUS: Record<Durability, string> = { full: 'FULL', normal: 'NORMAL', off: 'OFF' };
 
-/** How long a writer waits for another process's write lock before giving up. */
-export const BUSY_TIMEOUT_MS = 5_000;
+/** How long a write waits for another process's write lock, by default, before failing with StoreBusyError. */
+export const BUSY_TIMEOUT_MS = 30_000;
 
 export type SqliteDatabase = Database.Database;
 
-export function openDatabase(filename: string, durability: Durability = 'full'): SqliteDatabase {
+/** The configured wait of each connection this package opened; others get the default. */
+const busyTimeouts = new WeakMap<SqliteDatabase, number>();
+
+export function busyTimeoutOf(db: SqliteDatabase): number {
+  return busyTimeouts.get(db) ?? BUSY_TIMEOUT_MS;
+}
+
+export function checkBusyTimeout(busyTimeoutMs: unknown): number {
+  if (busyTimeoutMs === undefined) return BUSY_TIMEOUT_MS;
+  if (typeof busyTimeoutMs !== 'number' || !Number.isFinite(busyTimeoutMs) || busyTimeoutMs < 0) {
+    throw new InvalidArgumentError('busyTimeoutMs', `must be a non-negative number of milliseconds, got ${String(busyTimeoutMs)}`);
+  }
+  return busyTimeoutMs;
+}
+
+export interface OpenDatabaseOptions {
+  readonly durability?: Durability;
+  readonly busyTimeoutMs?: number;
+  /** Runs before anything is changed (before the switch to WAL): refuse files this code must not touch. */
+  readonly check?: (db: SqliteDatabase) => void;
+  /** Runs after the pragmas, still inside the opening's bounded wait: migrations. */
+  readonly setUp?: (db: SqliteDatabase) => void;
+}
+
+/**
+ * Opens `filename`. Only while opening may SQLite wait synchronously for other processes (up to
+ * `busyTimeoutMs`), and only a file that is new or needs migrating makes it wait: an up-to-date
+ * WAL file opens with reads alone. Afterwards `busy_timeout` is 0 and writers wait asynchronously
+ * (`busy.ts`).
+ */
+export function openDatabase(filename: string, options: OpenDatabaseOptions = {}): SqliteDatabase {
+  const { durability = 'full', check, setUp } = options;
   if (typeof filename !== 'string' || filename.length === 0) {
     throw new InvalidArgumentError('filename', "must be a file path, or ':memory:' for a store that lives in memory");
   }
   if (!Object.hasOwn(SYNCHRONOUS, durability)) {
     throw new InvalidArgumentError('durability', `must be 'full', 'normal' or 'off', got ${JSON.stringify(durability)}`);
   }
+  const busyTimeoutMs = checkBusyTimeout(options.busyTimeoutMs);
   let db: SqliteDatabase;
   try {
     db = new Database(filename);
@@ -34,15 +68,36 @@ export function openDatabase(filename: string, durability: Durability = 'full'):
     throw new StoreUnavailableError(`Cannot open the SQLite file ${filename}: ${(cause as Error).message}`, { cause });
   }
   try {
-    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    db.pragma(`busy_timeout = ${Math.ceil(busyTimeoutMs)}`);
+    check?.(db);
     // ':memory:' databases answer 'memory' here, which is right for them.
-    db.pragma('journal_mode = WAL');
+    if (db.pragma('journal_mode', { simple: true }) !== 'wal') db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${SYNCHRONOUS[durability]}`);
     // macOS's fsync does not reach the disk's platters; F_FULLFSYNC does. Elsewhere this is a no-op.
     if (durability === 'full') db.pragma('fullfsync = ON');
+    setUp?.(db);
+    db.pragma('busy_timeout = 0');
+    busyTimeouts.set(db, busyTimeoutMs);
     return db;
   } catch (cause) {
     db.close();
-    throw new StoreUnavailableError(`Cannot set up the SQLite file ${filename}: ${(cause as Error).message}`, { cause });
+    throw openingError(cause, filename, busyTimeoutMs);
   }
+}
+
+/** Runs `work` letting SQLite wait synchronously for the lock (migrations on an open connection). */
+export function withOpeningWait<T>(db: SqliteDatabase, work: () => T): T {
+  const before = db.pragma('busy_timeout', { simple: true }) as number;
+  db.pragma(`busy_timeout = ${Math.ceil(Math.max(before, busyTimeoutOf(db)))}`);
+  try {
+    return work();
+  } finally {
+    db.pragma(`busy_timeout = ${before}`);
+  }
+}
+
+function openingError(cause: unknown, filename: string, busyTimeoutMs: number): unknown {
+  if (isEventloomError(cause)) return cause;
+  if (isBusy(cause)) return new StoreBusyError(`Opening ${filename}`, busyTimeoutMs, { cause });
+  return storeError(cause, `setting up ${filename}`, 'nothing', filename);
 }

@@ -9,6 +9,7 @@ import {
   normalizeBatchSize,
   normalizeFilter,
   normalizeMaxCount,
+  normalizePosition,
   normalizeVersion,
   oldestVisibleTime,
   StreamDeletedError,
@@ -17,6 +18,7 @@ import {
   type RecordedEvent,
 } from '@eventloom/core';
 import type { EventRow } from './event-row.js';
+import { corruptFileError } from './sqlite-errors.js';
 import type { Statements } from './statements.js';
 
 export interface ReadContext {
@@ -26,6 +28,22 @@ export interface ReadContext {
   readonly decode: (row: EventRow) => RecordedEvent;
   /** Throws `StoreClosedError` once the store is closed; called before every batch. */
   readonly assertOpen: () => void;
+  /** Runs a query: typed errors only (busy, corrupt, I/O). */
+  readonly query: <T>(doing: string, read: () => T) => Promise<T>;
+  /** The file, for error messages. */
+  readonly filename: string;
+}
+
+/** Row to event; a row that cannot be decoded means the file is damaged. */
+function decodeRow(ctx: ReadContext, row: EventRow): RecordedEvent {
+  try {
+    return ctx.decode(row);
+  } catch (error) {
+    if (error instanceof SyntaxError) {
+      throw corruptFileError(ctx.filename, `decoding the event at position ${String(row[0])}`, `its JSON does not parse: ${error.message}`, error);
+    }
+    throw error;
+  }
 }
 
 /** Checks happen on the first `next()`, as they do in MemoryEventStore's generators. */
@@ -36,7 +54,7 @@ export async function* readStreamEvents(ctx: ReadContext, streamId: string, opti
   const fromVersion = normalizeVersion(options.fromVersion, 'fromVersion');
   let remaining = normalizeMaxCount(options.maxCount) ?? Infinity;
   const batchSize = normalizeBatchSize(options.batchSize);
-  const stream = ctx.statements.getStream.get(streamId);
+  const stream = await ctx.query(`reading ${streamId}`, () => ctx.statements.getStream.get(streamId));
   if (stream === undefined) return;
   if (stream[3] !== 0) throw new StreamDeletedError(streamId);
   const version = BigInt(stream[0]);
@@ -53,8 +71,8 @@ export async function* readStreamEvents(ctx: ReadContext, streamId: string, opti
   while (remaining > 0 && low <= high) {
     ctx.assertOpen();
     const limit = Math.min(batchSize, remaining);
-    const rows = statement.all(streamId, low, high, oldest, limit);
-    for (const row of rows) yield ctx.decode(row);
+    const rows = await ctx.query(`reading ${streamId}`, () => statement.all(streamId, low, high, oldest, limit));
+    for (const row of rows) yield decodeRow(ctx, row);
     if (rows.length < limit) return;
     remaining -= rows.length;
     const last = BigInt(rows[rows.length - 1]![3]);
@@ -68,13 +86,13 @@ export async function* readLogEvents(ctx: ReadContext, options: ReadAllOptions):
   const filter = normalizeFilter(options.filter);
   let remaining = normalizeMaxCount(options.maxCount) ?? Infinity;
   const batchSize = normalizeBatchSize(options.batchSize);
-  let from: number | bigint = normalizeVersion(options.fromPosition, 'fromPosition') ?? 1;
-  const { statement, params } = ctx.statements.logQuery(filter);
+  let from: number | bigint = normalizePosition(options.fromPosition, 'fromPosition') ?? 1;
+  const { statement, params } = await ctx.query('preparing a read of the log', () => ctx.statements.logQuery(filter));
   while (remaining > 0) {
     ctx.assertOpen();
     const limit = Math.min(batchSize, remaining);
-    const rows = statement.all(...params, from, limit);
-    for (const row of rows) yield ctx.decode(row);
+    const rows = await ctx.query('reading the log', () => statement.all(...params, from, limit));
+    for (const row of rows) yield decodeRow(ctx, row);
     if (rows.length < limit) return;
     remaining -= rows.length;
     from = BigInt(rows[rows.length - 1]![0]) + 1n;

@@ -7,41 +7,54 @@ import {
   type Snapshot,
   type SnapshotStore,
 } from '@eventloom/core';
-import { storeError } from './sqlite-errors.js';
+import { retryWhileBusy } from './busy.js';
+import { corruptFileError, typedStoreError } from './sqlite-errors.js';
 import type { Statements } from './statements.js';
+import type { StoreWrites } from './store-writes.js';
 
 export class SqliteSnapshotStore implements SnapshotStore {
   constructor(
     private readonly statements: Statements,
     private readonly assertOpen: () => void,
+    private readonly writes: StoreWrites,
   ) {}
 
   async load<State>(streamId: string): Promise<Snapshot<State> | null> {
     this.assertOpen();
     assertStreamId(streamId);
-    const row = this.statements.loadSnapshot.get(streamId);
+    const row = await this.#run(`loading the snapshot of ${streamId}`, () => this.statements.loadSnapshot.get(streamId));
     if (row === undefined) return null;
     const [version, schemaVersion, state, time] = row;
-    return { streamId, version: BigInt(version), schemaVersion, state: JSON.parse(state) as State, time };
+    let parsed: State;
+    try {
+      parsed = JSON.parse(state) as State;
+    } catch (error) {
+      throw corruptFileError(this.writes.filename, `loading the snapshot of ${streamId}`, 'its JSON does not parse', error);
+    }
+    return { streamId, version: BigInt(version), schemaVersion, state: parsed, time };
   }
 
   async save<State>(snapshot: Snapshot<State>): Promise<void> {
     this.assertOpen();
+    this.writes.refuseInsideHandler('snapshots.save');
     const { streamId, version, schemaVersion, state, time } = checkSnapshot(snapshot);
-    try {
-      this.statements.saveSnapshot.run(streamId, version, schemaVersion, JSON.stringify(state), time);
-    } catch (error) {
-      throw storeError(error, `saving the snapshot of ${streamId}`, 'nothing');
-    }
+    const json = JSON.stringify(state);
+    await this.#run(`saving the snapshot of ${streamId}`, () => this.statements.saveSnapshot.run(streamId, version, schemaVersion, json, time));
   }
 
   async delete(streamId: string): Promise<void> {
     this.assertOpen();
+    this.writes.refuseInsideHandler('snapshots.delete');
     assertStreamId(streamId);
+    await this.#run(`deleting the snapshot of ${streamId}`, () => this.statements.deleteSnapshot.run(streamId));
+  }
+
+  /** One statement: waits out another process's lock, and fails only with typed errors. */
+  async #run<T>(doing: string, work: () => T): Promise<T> {
     try {
-      this.statements.deleteSnapshot.run(streamId);
+      return await retryWhileBusy(doing, this.writes.busyTimeoutMs, work);
     } catch (error) {
-      throw storeError(error, `deleting the snapshot of ${streamId}`, 'nothing');
+      throw typedStoreError(error, doing, this.writes.filename);
     }
   }
 }

@@ -41,11 +41,13 @@ import { sqliteCheckpointStore } from './checkpoint-store.js';
 import { decodeEvent, type EventRow } from './event-row.js';
 import { InlineReentry } from './inline-reentry.js';
 import { GroupCommitter, type FlushSchedule, type GroupCommitStats } from './group-commit.js';
-import { migrate } from './migrate.js';
-import { openDatabase, type Durability, type SqliteDatabase } from './open-database.js';
+import { isBusy, retryWhileBusy } from './busy.js';
+import { assertSchemaNotNewer, migrate } from './migrate.js';
+import { checkBusyTimeout, openDatabase, type Durability, type SqliteDatabase } from './open-database.js';
 import { readLogEvents, readStreamEvents, type ReadContext } from './reads.js';
 import { SqliteSnapshotStore } from './snapshot-store.js';
-import { storeError } from './sqlite-errors.js';
+import { storeError, typedStoreError } from './sqlite-errors.js';
+import type { StoreWrites } from './store-writes.js';
 import { Statements, type StreamRow } from './statements.js';
 
 export interface SqliteEventStoreOptions {
@@ -61,6 +63,11 @@ export interface SqliteEventStoreOptions {
   readonly clock?: () => Date;
   /** How often live subscriptions look for appends made by other processes. Default 250 ms. */
   readonly pollIntervalMs?: number;
+  /**
+   * How long a write waits for another process's write lock before failing with StoreBusyError
+   * (nothing written). The wait never blocks the event loop. Default `BUSY_TIMEOUT_MS` (30 s).
+   */
+  readonly busyTimeoutMs?: number;
   /** @internal When queued appends are flushed; only for measuring group commit. Default `'immediate'`. */
   readonly flushSchedule?: FlushSchedule;
 }
@@ -91,6 +98,7 @@ export class SqliteEventStore implements EventStore {
   readonly #schemas: SchemaRegistry | undefined;
   readonly #clock: () => Date;
   readonly #pollIntervalMs: number | undefined;
+  readonly #busyTimeoutMs: number;
   /** Reads for subscriptions: they go on while `close()` stops them. */
   readonly #read: ReadContext;
   /** Reads for callers: refused once `close()` has begun. */
@@ -102,13 +110,18 @@ export class SqliteEventStore implements EventStore {
     this.#schemas = schemas;
     this.#clock = clock ?? (() => new Date());
     this.#pollIntervalMs = pollIntervalMs;
-    this.database = openDatabase(options.filename, options.durability);
+    this.#busyTimeoutMs = checkBusyTimeout(options.busyTimeoutMs);
+    this.database = openDatabase(options.filename, {
+      ...(options.durability !== undefined && { durability: options.durability }),
+      busyTimeoutMs: this.#busyTimeoutMs,
+      check: (db) => assertSchemaNotNewer(db),
+      setUp: (db) => migrate(db),
+    });
     try {
-      migrate(this.database);
       this.#statements = new Statements(this.database);
     } catch (error) {
       this.database.close();
-      throw storeError(error, `opening ${options.filename}`, 'nothing');
+      throw storeError(error, `opening ${options.filename}`, 'nothing', options.filename);
     }
     const statements = this.#statements;
     const assertOpen = (): void => this.#assertDatabaseOpen();
@@ -118,6 +131,8 @@ export class SqliteEventStore implements EventStore {
       clock: this.#clock,
       decode: schemas ? (row: EventRow) => schemas.upcast(decodeEvent(row)) : decodeEvent,
       assertOpen,
+      query: (doing, read) => this.#reading(doing, read),
+      filename: this.database.name,
     };
     this.#publicRead = { ...this.#read, assertOpen: () => this.#assertOpen() };
     const appendContext: AppendContext = {
@@ -134,10 +149,16 @@ export class SqliteEventStore implements EventStore {
       statements,
       (append) => appendInTransaction(appendContext, append),
       () => this.#signal.notify(),
+      this.#busyTimeoutMs,
       options.flushSchedule,
     );
-    this.checkpoints = sqliteCheckpointStore(statements, assertOpen, this.#clock);
-    this.snapshots = new SqliteSnapshotStore(statements, () => this.#assertOpen());
+    const writes: StoreWrites = {
+      filename: this.database.name,
+      busyTimeoutMs: this.#busyTimeoutMs,
+      refuseInsideHandler: (method) => this.#reentry.refuse(method),
+    };
+    this.checkpoints = sqliteCheckpointStore(statements, assertOpen, this.#clock, writes);
+    this.snapshots = new SqliteSnapshotStore(statements, () => this.#assertOpen(), writes);
   }
 
   /**
@@ -193,13 +214,13 @@ export class SqliteEventStore implements EventStore {
 
   async headPosition(): Promise<Position> {
     this.#assertOpen();
-    return BigInt(this.#statements.headPosition.get()!);
+    return this.#readHead();
   }
 
   async streamInfo(streamId: string): Promise<StreamInfo> {
     this.#assertOpen();
     assertStreamId(streamId);
-    const row = this.#statements.getStream.get(streamId);
+    const row = await this.#reading(`reading the state of ${streamId}`, () => this.#statements.getStream.get(streamId));
     if (row === undefined) {
       return { streamId, version: 0n, exists: false, softDeleted: false, tombstoned: false, metadata: {} };
     }
@@ -219,7 +240,7 @@ export class SqliteEventStore implements EventStore {
     this.#reentry.refuse('setStreamMetadata');
     assertStreamId(streamId);
     const json = serializeStreamMetadata(normalizeStreamMetadata(metadata));
-    this.#write(`setting the metadata of ${streamId}`, (s) => {
+    await this.#write(`setting the metadata of ${streamId}`, (s) => {
       if (s.getStream.get(streamId)?.[3]) throw new StreamDeletedError(streamId);
       s.upsertStreamMetadata.run(streamId, json);
     });
@@ -230,7 +251,7 @@ export class SqliteEventStore implements EventStore {
     this.#reentry.refuse('deleteStream');
     assertStreamId(streamId);
     const expected = normalizeExpectedVersion(options.expectedVersion);
-    this.#write(`deleting ${streamId}`, (s) => {
+    await this.#write(`deleting ${streamId}`, (s) => {
       const row = s.getStream.get(streamId);
       if (row?.[3]) throw new StreamDeletedError(streamId);
       const version = BigInt(row?.[0] ?? 0);
@@ -252,7 +273,7 @@ export class SqliteEventStore implements EventStore {
         readAll: (o) => readLogEvents(this.#read, o) as AsyncIterable<RecordedEvent<never>>,
         headPosition: async () => {
           this.#assertDatabaseOpen();
-          return BigInt(this.#statements.headPosition.get()!);
+          return this.#readHead();
         },
         checkpoints: this.checkpoints,
         waitForAppend: (ms, signal) => this.#signal.wait(ms, signal),
@@ -282,9 +303,9 @@ export class SqliteEventStore implements EventStore {
   }
 
   async #close(): Promise<void> {
-    this.#committer.flush();
+    await this.#committer.drain();
     await Promise.all([...this.#subscriptions].map((subscription) => subscription.stop()));
-    this.#committer.flush();
+    await this.#committer.drain();
     try {
       this.database.pragma('optimize');
     } catch {
@@ -294,17 +315,37 @@ export class SqliteEventStore implements EventStore {
     this.#signal.notify();
   }
 
-  /** Runs `work` in its own write transaction; a failure leaves nothing written. */
-  #write(doing: string, work: (statements: Statements) => void): void {
+  /**
+   * Runs `work` in its own write transaction; a failure leaves nothing written. Waits (without
+   * blocking) for another process's write lock, up to the busy timeout.
+   */
+  #write(doing: string, work: (statements: Statements) => void): Promise<void> {
     const s = this.#statements;
-    try {
-      s.begin.run();
-      work(s);
-      s.commit.run();
-    } catch (error) {
-      if (this.database.inTransaction) s.rollback.run();
-      throw storeError(error, doing, 'nothing');
-    }
+    return retryWhileBusy(doing, this.#busyTimeoutMs, () => {
+      // Began here, so rolled back here: never someone else's transaction.
+      let began = false;
+      try {
+        s.begin.run();
+        began = true;
+        work(s);
+        s.commit.run();
+      } catch (error) {
+        if (began && this.database.inTransaction) s.rollback.run();
+        if (!began && isBusy(error)) throw error;
+        throw storeError(error, doing, 'nothing', this.database.name);
+      }
+    });
+  }
+
+  /** A read: typed errors only; in WAL mode it waits only in rare moments (another process recovering the file). */
+  #reading<T>(doing: string, read: () => T): Promise<T> {
+    return retryWhileBusy(doing, this.#busyTimeoutMs, read).catch((error: unknown) => {
+      throw typedStoreError(error, doing, this.database.name);
+    });
+  }
+
+  async #readHead(): Promise<Position> {
+    return BigInt(await this.#reading('reading the head position', () => this.#statements.headPosition.get()!));
   }
 
   #assertOpen(): void {

@@ -9,6 +9,7 @@ import {
   isPromiseLike,
   projectionNamespace,
   resolveReadTarget,
+  StoreBusyError,
   StoreClosedError,
   type DocumentCollection,
   type DocumentReader,
@@ -26,11 +27,12 @@ import {
   type TransactionOptions,
 } from '@eventloom/core';
 import type { Statement } from 'better-sqlite3';
-import { openDatabase, type Durability, type SqliteDatabase } from '../open-database.js';
+import { isBusy, retryWhileBusy } from '../busy.js';
+import { busyTimeoutOf, checkBusyTimeout, openDatabase, type Durability, type SqliteDatabase } from '../open-database.js';
 import { storeError } from '../sqlite-errors.js';
 import { TransactionScope } from '../transaction-guard.js';
 import { DocumentBuffer, DocumentStatements, sqliteCollection } from './documents.js';
-import { migrateReadModels } from './schema.js';
+import { assertNotNewer, migrateReadModels, recordedReadModelVersion } from './schema.js';
 import {
   ACQUIRE_LEASE,
   CREATE_PROJECTION,
@@ -75,12 +77,16 @@ export type SqliteReadModelStoreOptions =
       /** A connection to share — usually `eventStore.database`, so inline projections and appends share transactions. */
       readonly database: SqliteDatabase;
       readonly clock?: () => Date;
+      /** How long a write waits for another process's lock; default: the connection's store's (`BUSY_TIMEOUT_MS`). */
+      readonly busyTimeoutMs?: number;
     }
   | {
-      /** A file to open (WAL, busy timeout); closed with the store. */
+      /** A file to open (WAL); closed with the store. */
       readonly filename: string;
       readonly durability?: Durability;
       readonly clock?: () => Date;
+      /** How long a write waits for another process's lock before StoreBusyError. Default `BUSY_TIMEOUT_MS` (30 s). */
+      readonly busyTimeoutMs?: number;
     };
 
 /**
@@ -144,6 +150,7 @@ export class SqliteReadModelStore implements ReadModelStore<SqliteProjectionHand
   readonly #statements: Statements;
   readonly #clock: () => Date;
   readonly #ownsDatabase: boolean;
+  readonly #busyTimeoutMs: number;
   #closed = false;
 
   constructor(options: SqliteReadModelStoreOptions) {
@@ -158,21 +165,36 @@ export class SqliteReadModelStore implements ReadModelStore<SqliteProjectionHand
       }
       this.database = options.database;
       this.#ownsDatabase = false;
+      this.#busyTimeoutMs = options.busyTimeoutMs === undefined ? busyTimeoutOf(this.database) : checkBusyTimeout(options.busyTimeoutMs);
     } else {
-      this.database = openDatabase(options.filename, options.durability);
+      const clock = this.#clock;
+      this.#busyTimeoutMs = checkBusyTimeout(options.busyTimeoutMs);
+      this.database = openDatabase(options.filename, {
+        ...(options.durability !== undefined && { durability: options.durability }),
+        busyTimeoutMs: this.#busyTimeoutMs,
+        check: (db) => assertNotNewer(db, recordedReadModelVersion(db)),
+        setUp: (db) => migrateReadModels(db, clock),
+      });
       this.#ownsDatabase = true;
     }
     try {
-      migrateReadModels(this.database, this.#clock);
+      if (!this.#ownsDatabase) migrateReadModels(this.database, this.#clock);
       this.#statements = new Statements(this.database);
     } catch (error) {
       if (this.#ownsDatabase) this.database.close();
-      throw storeError(error, 'creating the read-model tables', 'nothing');
+      if (isBusy(error)) throw new StoreBusyError('Creating the read-model tables', this.#busyTimeoutMs, { cause: error });
+      throw storeError(error, 'creating the read-model tables', 'nothing', this.database.name);
     }
   }
 
+  /**
+   * `transactionSync`, waiting (without blocking the event loop) for another process's write lock
+   * up to the busy timeout: what the ProjectionRunner uses.
+   */
   async transaction<R>(fn: (tx: ReadModelTransaction<SqliteProjectionHandle>) => MaybePromise<R>, options?: TransactionOptions): Promise<R> {
-    return this.transactionSync(fn as (tx: SqliteReadModelTransaction) => R, options);
+    this.#assertOpen();
+    // BUSY can only come from BEGIN, before `fn` ran: retrying runs it once.
+    return retryWhileBusy('Writing read models', this.#busyTimeoutMs, () => this.#transaction(fn as (tx: SqliteReadModelTransaction) => R, options));
   }
 
   /**
@@ -183,10 +205,21 @@ export class SqliteReadModelStore implements ReadModelStore<SqliteProjectionHand
    */
   transactionSync<R>(fn: (tx: SqliteReadModelTransaction) => R, options?: TransactionOptions): R {
     this.#assertOpen();
+    try {
+      return this.#transaction(fn, options);
+    } catch (error) {
+      throw isBusy(error) ? new StoreBusyError('Writing read models', 0, { cause: error }) : error;
+    }
+  }
+
+  /** One attempt; SQLITE_BUSY from BEGIN comes out raw (nothing ran), every other error typed. */
+  #transaction<R>(fn: (tx: SqliteReadModelTransaction) => R, options?: TransactionOptions): R {
     const tx = new SqliteReadModelTransaction(this.database, this.#statements, this.#clock);
+    let began = false;
     try {
       return this.database
         .transaction(() => {
+          began = true;
           const result = fn(tx);
           if (isPromiseLike(result)) {
             Promise.resolve(result).catch(() => undefined);
@@ -200,7 +233,8 @@ export class SqliteReadModelStore implements ReadModelStore<SqliteProjectionHand
         })
         [options?.readOnly ? 'deferred' : 'immediate']();
     } catch (error) {
-      throw storeError(error, 'writing read models', 'nothing');
+      if (!began && isBusy(error)) throw error;
+      throw storeError(error, 'writing read models', 'nothing', this.database.name);
     } finally {
       tx.finish();
     }
@@ -216,38 +250,54 @@ export class SqliteReadModelStore implements ReadModelStore<SqliteProjectionHand
    */
   readSync<R>(target: ReadTarget, fn: (view: SqliteReadModelView) => R): R {
     this.#assertOpen();
-    const projection = resolveReadTarget(target, (name) => {
-      const version = this.#statements.getActive.get(name);
-      return version === undefined ? null : Number(version);
-    });
-    return fn(readView(this.database, this.#statements, projection));
+    try {
+      const projection = resolveReadTarget(target, (name) => {
+        const version = this.#statements.getActive.get(name);
+        return version === undefined ? null : Number(version);
+      });
+      return fn(readView(this.database, this.#statements, projection));
+    } catch (error) {
+      // SQLite's own failures (a damaged file, I/O) come out typed; the reader's errors pass through.
+      throw storeError(error, 'reading read models', 'nothing', this.database.name);
+    }
   }
 
   async tryAcquireLease(key: string, owner: string, ttlMs: number): Promise<boolean> {
     this.#assertOpen();
     assertLeaseArguments(key, owner, ttlMs);
-    const now = this.#clock().getTime();
-    try {
+    return this.#run(`taking the lease ${key}`, () => {
+      const now = this.#clock().getTime();
       return this.#statements.acquireLease.run(key, owner, now + ttlMs, now).changes > 0;
-    } catch (error) {
-      throw storeError(error, `taking the lease ${key}`, 'nothing');
-    }
+    });
   }
 
   async releaseLease(key: string, owner: string): Promise<void> {
     this.#assertOpen();
-    this.#statements.releaseLease.run(key, owner);
+    await this.#run(`releasing the lease ${key}`, () => this.#statements.releaseLease.run(key, owner));
   }
 
   async listProjections(): Promise<readonly (ProjectionState & { readonly active: boolean })[]> {
     this.#assertOpen();
-    return this.#statements.listStates.all().map((row) => ({ ...decodeState(row as unknown as StateRow), active: row[6] === row[2] }));
+    return this.#run('listing projections', () =>
+      this.#statements.listStates.all().map((row) => ({ ...decodeState(row as unknown as StateRow), active: row[6] === row[2] })),
+    );
   }
 
   async deadLetters(namespace?: string): Promise<readonly ProjectionDeadLetter[]> {
     this.#assertOpen();
-    const rows = namespace === undefined ? this.#statements.listDeadLetters.all() : this.#statements.listNamespaceDeadLetters.all(namespace);
-    return rows.map(decodeDeadLetter);
+    return this.#run('listing dead letters', () => {
+      const rows = namespace === undefined ? this.#statements.listDeadLetters.all() : this.#statements.listNamespaceDeadLetters.all(namespace);
+      return rows.map(decodeDeadLetter);
+    });
+  }
+
+  /** One statement: waits out another process's lock, and fails only with typed errors. */
+  async #run<T>(doing: string, work: () => T): Promise<T> {
+    try {
+      return await retryWhileBusy(doing, this.#busyTimeoutMs, work);
+    } catch (error) {
+      throw storeError(error, doing, 'nothing', this.database.name);
+    }
   }
 
   /** Closes the connection if the store opened it; a shared one is left to its owner. */
