@@ -2,8 +2,10 @@
  * Catch-up-then-live subscriptions over any store's `readAll`. There is one loop for both
  * phases — read from the last handled position until the log runs dry, then wait for a wake-up
  * or the poll interval — so nothing can fall into a gap between "catch-up" and "live".
+ * A transient store error (connection lost, store busy) does not end the subscription: it waits
+ * with backoff and reads on from the last event it handled, so nothing is skipped or repeated.
  */
-import { InvalidArgumentError, SubscriptionFailedError } from './errors.js';
+import { InvalidArgumentError, SubscriptionFailedError, SubscriptionStoppedError, SubscriptionWaitTimeoutError } from './errors.js';
 import type { Event, Position, RecordedEvent } from './event.js';
 import type {
   CheckpointStore,
@@ -13,6 +15,7 @@ import type {
   SubscriptionStatus,
 } from './event-store.js';
 import { normalizeBatchSize, normalizeFilter, normalizePosition } from './read-options.js';
+import { isTransientStoreError } from './transient.js';
 
 export interface SubscriptionSource {
   readAll<E extends Event>(options: ReadAllOptions): AsyncIterable<RecordedEvent<E>>;
@@ -36,6 +39,7 @@ class LogSubscription<E extends Event> implements Subscription {
   /** Everything at or below this position has been seen (handled or filtered out). */
   #scanned: Position = -1n;
   #status: SubscriptionStatus = 'catching_up';
+  #failure: unknown = undefined;
   readonly #abort = new AbortController();
   readonly #waiters = new Set<{ position: Position; resolve: () => void; reject: (error: unknown) => void }>();
   readonly #source: SubscriptionSource;
@@ -74,8 +78,9 @@ class LogSubscription<E extends Event> implements Subscription {
 
   waitFor(position: Position, timeoutMs = 30_000): Promise<void> {
     if (this.#reached(position)) return Promise.resolve();
-    if (this.#status === 'stopped' || this.#status === 'failed') {
-      return Promise.reject(new Error(`Subscription ${this.subscriptionId ?? '(anonymous)'} is ${this.#status}`));
+    if (this.#status === 'stopped') return Promise.reject(new SubscriptionStoppedError(this.#name));
+    if (this.#status === 'failed') {
+      return Promise.reject(new SubscriptionStoppedError(this.#name, 'it failed; see its `done` for the error', { cause: this.#failure }));
     }
     return new Promise((resolve, reject) => {
       const waiter = {
@@ -91,7 +96,7 @@ class LogSubscription<E extends Event> implements Subscription {
       };
       const timer = setTimeout(() => {
         this.#waiters.delete(waiter);
-        reject(new Error(`Timed out after ${timeoutMs} ms waiting for subscription to reach position ${position}`));
+        reject(new SubscriptionWaitTimeoutError(this.#name, position, timeoutMs));
       }, timeoutMs);
       this.#waiters.add(waiter);
     });
@@ -100,6 +105,10 @@ class LogSubscription<E extends Event> implements Subscription {
   async stop(): Promise<void> {
     this.#abort.abort();
     await this.done.catch(() => undefined);
+  }
+
+  get #name(): string {
+    return this.subscriptionId ?? '(anonymous)';
   }
 
   #reached(position: Position): boolean {
@@ -119,43 +128,56 @@ class LogSubscription<E extends Event> implements Subscription {
     const { subscriptionId } = this;
     const signal = this.#abort.signal;
     let stored: Position | null = null;
+    let from: Position | null = null;
+    let delay = this.#retryDelayMs;
     try {
-      stored = subscriptionId === undefined ? null : await this.#source.checkpoints.load(subscriptionId);
-      let from = stored === null ? (this.#options.fromPosition ?? 0n) : stored + 1n;
-      this.#position = stored;
-      if (stored !== null) this.#scanned = stored;
       while (!signal.aborted) {
-        const head = await this.#source.headPosition();
-        let count = 0;
-        for await (const event of this.#source.readAll<E>({
-          fromPosition: from,
-          maxCount: this.#batchSize,
-          batchSize: this.#batchSize,
-          ...(this.#options.filter && { filter: this.#options.filter }),
-        })) {
-          count++;
-          await this.#handle(event);
-          this.#position = event.position;
-          from = event.position + 1n;
-          this.#wakeWaiters();
-          if (signal.aborted) break;
-        }
-        if (subscriptionId !== undefined && this.#position !== null && this.#position !== stored) {
-          await this.#source.checkpoints.store(subscriptionId, this.#position);
-          stored = this.#position;
-        }
-        if (count < this.#batchSize && !signal.aborted) {
-          // The log is exhausted up to `head`: everything up to it has been seen.
-          if (head > this.#scanned) this.#scanned = head;
-          this.#status = 'live';
-          this.#wakeWaiters();
-          await this.#source.waitForAppend(this.#pollIntervalMs, signal);
+        try {
+          if (from === null) {
+            stored = subscriptionId === undefined ? null : await this.#source.checkpoints.load(subscriptionId);
+            from = stored === null ? (this.#options.fromPosition ?? 0n) : stored + 1n;
+            this.#position = stored;
+            if (stored !== null) this.#scanned = stored;
+          }
+          const head = await this.#source.headPosition();
+          let count = 0;
+          for await (const event of this.#source.readAll<E>({
+            fromPosition: from,
+            maxCount: this.#batchSize,
+            batchSize: this.#batchSize,
+            ...(this.#options.filter && { filter: this.#options.filter }),
+          })) {
+            count++;
+            await this.#handle(event);
+            this.#position = event.position;
+            from = event.position + 1n;
+            this.#wakeWaiters();
+            if (signal.aborted) break;
+          }
+          if (subscriptionId !== undefined && this.#position !== null && this.#position !== stored) {
+            await this.#source.checkpoints.store(subscriptionId, this.#position);
+            stored = this.#position;
+          }
+          delay = this.#retryDelayMs;
+          if (count < this.#batchSize && !signal.aborted) {
+            // The log is exhausted up to `head`: everything up to it has been seen.
+            if (head > this.#scanned) this.#scanned = head;
+            this.#status = 'live';
+            this.#wakeWaiters();
+            await this.#source.waitForAppend(this.#pollIntervalMs, signal);
+          }
+        } catch (error) {
+          if (!isTransientStoreError(error) || signal.aborted) throw error;
+          // The store will come back; `from` still says where to read on (the checkpoint is written once it does).
+          await abortableSleep(delay, signal);
+          delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
         }
       }
       this.#status = 'stopped';
-      this.#rejectWaiters(new Error(`Subscription ${subscriptionId ?? '(anonymous)'} stopped`));
+      this.#rejectWaiters(new SubscriptionStoppedError(this.#name));
     } catch (error) {
       this.#status = 'failed';
+      this.#failure = error;
       if (subscriptionId !== undefined && this.#position !== null && this.#position !== stored) {
         await this.#source.checkpoints.store(subscriptionId, this.#position).catch(() => undefined);
       }
@@ -195,4 +217,17 @@ function positive(value: number | undefined, fallback: number, name: string): nu
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Waits `ms`, or less when `signal` aborts. */
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
