@@ -138,19 +138,24 @@ export class StoreClosedError extends EventloomError {
 /** An upcaster threw or produced data its target schema rejects. */
 export class UpcastError extends EventloomError {
   readonly code = 'UPCAST_FAILED' as const;
+  /** Where the event is, when known: projection runners put it through their failure policy by it. */
+  readonly position: bigint | null;
+  readonly streamId: string | null;
 
   constructor(
     readonly eventId: string,
     readonly eventType: string,
     readonly fromVersion: number,
-    options: { cause: unknown },
+    options: { cause: unknown; position?: bigint; streamId?: string },
   ) {
     super(
       `Upcasting ${eventType} v${fromVersion} (event ${eventId}) failed: ${
         options.cause instanceof Error ? options.cause.message : String(options.cause)
       }`,
-      options,
+      { cause: options.cause },
     );
+    this.position = options.position ?? null;
+    this.streamId = options.streamId ?? null;
   }
 }
 

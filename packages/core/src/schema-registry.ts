@@ -92,12 +92,14 @@ export class SchemaRegistry {
       if (!upcaster) {
         throw new UpcastError(event.id, event.type, version, {
           cause: new Error(`no upcaster registered from v${version} to v${version + 1}`),
+          position: event.position,
+          streamId: event.streamId,
         });
       }
       try {
         data = upcaster.upcast(data, event as RecordedEvent);
       } catch (cause) {
-        throw new UpcastError(event.id, event.type, version, { cause });
+        throw new UpcastError(event.id, event.type, version, { cause, position: event.position, streamId: event.streamId });
       }
       version++;
     }
