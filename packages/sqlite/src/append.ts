@@ -76,7 +76,7 @@ export function appendInTransaction(ctx: AppendContext, append: PreparedAppend):
 function insert(ctx: AppendContext, append: PreparedAppend, version: number, streamKnown: boolean): AppendResult {
   const { statements: s, source } = ctx;
   const { streamId, events } = append;
-  const time = ctx.clock().toISOString();
+  const time = recordedTime(ctx, streamId, version);
   const category = categoryOf(streamId);
   const recorded: RecordedEvent[] = new Array(events.length);
   let next = version;
@@ -118,6 +118,18 @@ function insert(ctx: AppendContext, append: PreparedAppend, version: number, str
   if (ctx.inlineHandlers.size > 0) runInlineHandlers(ctx, recorded);
   const last = recorded[recorded.length - 1]!;
   return { nextExpectedVersion: last.streamVersion, position: last.position, idempotent: false, events: recorded };
+}
+
+/**
+ * The store's clock, but never earlier than the stream's last event: a clock set back (or another
+ * process's clock behind this one) cannot make time run backwards within a stream. ISO 8601 in
+ * UTC with milliseconds compares as text.
+ */
+function recordedTime(ctx: AppendContext, streamId: string, version: number): string {
+  const now = ctx.clock().toISOString();
+  if (version === 0) return now;
+  const last = ctx.statements.eventTime.get(streamId, version);
+  return last !== undefined && last > now ? last : now;
 }
 
 function runInlineHandlers(ctx: AppendContext, recorded: readonly RecordedEvent[]): void {

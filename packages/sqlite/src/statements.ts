@@ -3,7 +3,7 @@ import type { Statement } from 'better-sqlite3';
 import type { EventRow } from './event-row.js';
 import type { SqliteDatabase } from './open-database.js';
 import { LOAD_CHECKPOINT, STORE_CHECKPOINT } from './sql/checkpoints.js';
-import { FIND_EVENT_BY_ID, HEAD_POSITION, INSERT_EVENT, READ_STREAM_BACKWARDS, READ_STREAM_FORWARDS } from './sql/events.js';
+import { EVENT_TIME, FIND_EVENT_BY_ID, HEAD_POSITION, INSERT_EVENT, READ_STREAM_BACKWARDS, READ_STREAM_FORWARDS } from './sql/events.js';
 import { logQuery, type LogFilterInput } from './sql/log-query.js';
 import { DELETE_SNAPSHOT, LOAD_SNAPSHOT, SAVE_SNAPSHOT } from './sql/snapshots.js';
 import { GET_STREAM, INSERT_STREAM, SET_STREAM_VERSION, SOFT_DELETE_STREAM, TOMBSTONE_STREAM, UPSERT_STREAM_METADATA } from './sql/streams.js';
@@ -27,6 +27,7 @@ export class Statements {
 
   readonly insertEvent: Statement<Params>;
   readonly findEventById: Statement<[string], [string, number]>;
+  readonly eventTime: Statement<[string, number], string>;
   readonly readStreamForwards: Statement<Params, EventRow>;
   readonly readStreamBackwards: Statement<Params, EventRow>;
   readonly headPosition: Statement<[], number>;
@@ -59,6 +60,7 @@ export class Statements {
 
     this.insertEvent = db.prepare(INSERT_EVENT);
     this.findEventById = db.prepare<[string], [string, number]>(FIND_EVENT_BY_ID).raw();
+    this.eventTime = db.prepare<[string, number], string>(EVENT_TIME).pluck();
     this.readStreamForwards = db.prepare<Params, EventRow>(READ_STREAM_FORWARDS).raw();
     this.readStreamBackwards = db.prepare<Params, EventRow>(READ_STREAM_BACKWARDS).raw();
     this.headPosition = db.prepare<[], number>(HEAD_POSITION).pluck();

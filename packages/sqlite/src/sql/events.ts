@@ -9,6 +9,9 @@ INSERT INTO events (id, stream_id, category, stream_version, type, schema_versio
                     correlation_id, causation_id, time, source)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
+/** The time of a stream's event at a version: an append never records an earlier one in the stream. */
+export const EVENT_TIME = `SELECT time FROM events WHERE stream_id = ? AND stream_version = ?`;
+
 export const FIND_EVENT_BY_ID = `SELECT stream_id, stream_version FROM events WHERE id = ?`;
 
 /** Keyset page of a stream, oldest first: lowest version, highest version, oldest time, limit. */
