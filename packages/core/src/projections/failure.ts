@@ -1,5 +1,9 @@
-/** How a handler failure is written down: enough to find the event and see what went wrong. */
-import type { RecordedEvent } from '../event.js';
+/**
+ * How a failure on an event is written down — a handler that threw, or an event that could not be
+ * read (its upcaster threw): enough to find the event and see what went wrong.
+ */
+import { UpcastError } from '../errors.js';
+import type { Position, RecordedEvent } from '../event.js';
 import type { ProjectionFailure } from './read-model-store.js';
 
 const MAX_MESSAGE_LENGTH = 2_000;
@@ -10,7 +14,30 @@ export function describeError(error: unknown): string {
   return text.length > MAX_MESSAGE_LENGTH ? `${text.slice(0, MAX_MESSAGE_LENGTH)}…` : text;
 }
 
-export function failureRecord(event: RecordedEvent, error: unknown, attempts: number): ProjectionFailure {
+/** What a failure record needs of an event: where it is and what it is. */
+export type EventRef = Pick<RecordedEvent, 'position' | 'id' | 'type' | 'streamId'>;
+
+/**
+ * An event the store could not hand over (its upcaster threw). It goes through the failure
+ * policy like an event whose handler throws: retried, then stopped at or dead-lettered.
+ */
+export class UnreadableEvent implements EventRef {
+  constructor(
+    readonly position: Position,
+    readonly id: string,
+    readonly type: string,
+    readonly streamId: string,
+    readonly error: UpcastError,
+  ) {}
+
+  /** The unreadable event `error` is about, or null when the error does not say where it is. */
+  static from(error: unknown): UnreadableEvent | null {
+    if (!(error instanceof UpcastError) || error.position === null) return null;
+    return new UnreadableEvent(error.position, error.eventId, error.eventType, error.streamId ?? '', error);
+  }
+}
+
+export function failureRecord(event: EventRef, error: unknown, attempts: number): ProjectionFailure {
   const stack = error instanceof Error && typeof error.stack === 'string' ? error.stack.slice(0, MAX_STACK_LENGTH) : null;
   return {
     position: event.position,

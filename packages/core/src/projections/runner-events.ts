@@ -7,7 +7,8 @@ import type { ProjectionDeadLetter, ProjectionFailure } from './read-model-store
 /**
  * - `starting`: preparing; `standby`: another process holds the lease;
  * - `catching_up` / `live`: applying, behind the head / at it;
- * - `failed`: stopped on an event by the failure policy, until restarted;
+ * - `failed`: stopped on an event by the failure policy (see `failure`), or on an error retrying
+ *   cannot fix (see `error`), until restarted;
  * - `superseded`: a newer version serves, this one no longer runs; `stopped`: stopped by its owner.
  */
 export type ProjectionStatus = 'starting' | 'standby' | 'catching_up' | 'live' | 'failed' | 'superseded' | 'stopped';
@@ -31,8 +32,12 @@ export type ProjectionRunnerEvent =
   /** `projection` now serves its name; `from` is the version that served before (`null`: none). */
   | { readonly type: 'switched'; readonly projection: ProjectionNamespace; readonly from: number | null }
   | { readonly type: 'superseded'; readonly projection: ProjectionNamespace; readonly activeVersion: number }
-  /** Something other than a handler failed (storage unavailable…); the runner retries with backoff. */
-  | { readonly type: 'error'; readonly projection: ProjectionNamespace; readonly error: unknown };
+  /**
+   * Something other than one event failed. A transient store error (`STORE_UNAVAILABLE`,
+   * `STORE_BUSY`) is retried with backoff (`willRetry`); any other stops the projection (status
+   * `failed`, the error in its status) until it is restarted.
+   */
+  | { readonly type: 'error'; readonly projection: ProjectionNamespace; readonly error: unknown; readonly willRetry: boolean };
 
 /** One projection version as its runner sees it. */
 export interface ProjectionStatusInfo {
@@ -41,6 +46,8 @@ export interface ProjectionStatusInfo {
   /** Last position applied (committed); `null` before the first. */
   readonly checkpoint: Position | null;
   readonly failure: ProjectionFailure | null;
+  /** The error that stopped the projection outside any one event (status `failed` with no `failure`); else null. */
+  readonly error: unknown;
   /** This runner holds the projection's lease. */
   readonly leading: boolean;
   /** Readers see this version. */

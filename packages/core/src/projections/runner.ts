@@ -5,7 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { AppendSignal } from '../append-signal.js';
-import { EventloomError, InvalidArgumentError, SubscriptionFailedError } from '../errors.js';
+import { EventloomError, InvalidArgumentError, LeaseHeldError, SubscriptionFailedError, SubscriptionStoppedError } from '../errors.js';
 import type { Position } from '../event.js';
 import type { EventStore } from '../event-store.js';
 import { uuidv7 } from '../uuid.js';
@@ -159,6 +159,7 @@ export class ProjectionRunner<H extends ProjectionHandleBase = ProjectionHandle>
    * Resolves once the serving version of `projection` has applied everything up to `position`
    * (typically the position an append returned), wherever its runner runs.
    * @throws SubscriptionFailedError when the projection is stopped on a failure before `position`
+   * @throws SubscriptionStoppedError when this runner's worker stopped on an error retrying cannot fix
    * @throws ProjectionWaitTimeoutError after `timeoutMs`
    */
   async waitForPosition(projection: ProjectionRef, position: Position, timeoutMs = 30_000): Promise<void> {
@@ -168,10 +169,13 @@ export class ProjectionRunner<H extends ProjectionHandleBase = ProjectionHandle>
     assertProjectionName(name);
     const deadline = performance.now() + timeoutMs;
     for (;;) {
-      const { projection: serving, checkpoint, failure } = await this.#servingProgress(name);
+      const { projection: serving, checkpoint, failure, error } = await this.#servingProgress(name);
       const namespace = serving?.namespace ?? name;
       // Positions start at 1: a projection that has seen nothing has covered position 0.
       if ((checkpoint ?? 0n) >= position) return;
+      if (error !== null) {
+        throw new SubscriptionStoppedError(namespace, 'it stopped on an error; restart it once the cause is fixed', { cause: error });
+      }
       if (failure && failure.position <= position) {
         throw new SubscriptionFailedError(namespace, failure.position, failure.attempts, { cause: new Error(failure.error) });
       }
@@ -218,10 +222,7 @@ export class ProjectionRunner<H extends ProjectionHandleBase = ProjectionHandle>
     const leaseKey = `projection:${namespace}`;
     if (!(await this.#readModels.tryAcquireLease(leaseKey, this.owner, this.#settings.leaseTtlMs))) {
       if (this.#started) worker.start();
-      throw new InvalidArgumentError(
-        'projection',
-        `${namespace} is being run by another process (it holds the lease); rebuild it there, or stop that process first`,
-      );
+      throw new LeaseHeldError(leaseKey, null, `another process runs ${namespace}; rebuild it there, or stop that process first`);
     }
     await this.#readModels.transaction((tx) => tx.dropNamespace(namespace));
     const unsubscribe = this.onEvent((event) => {
@@ -258,7 +259,8 @@ export class ProjectionRunner<H extends ProjectionHandleBase = ProjectionHandle>
       const info = worker.info;
       if (info.projection.name === name && info.serving && info.leading) {
         // A failure on record is being retried until the worker gives up again.
-        return { projection: info.projection, checkpoint: info.checkpoint, failure: info.status === 'failed' ? info.failure : null };
+        const failed = info.status === 'failed';
+        return { projection: info.projection, checkpoint: info.checkpoint, failure: failed ? info.failure : null, error: failed ? info.error : null };
       }
     }
     const retrying = (namespace: string): boolean => {
@@ -269,12 +271,12 @@ export class ProjectionRunner<H extends ProjectionHandleBase = ProjectionHandle>
       drive(
         (function* (): Generator<unknown, ServingProgress, unknown> {
           const version = yield* step(tx.getActiveVersion(name));
-          if (version === null) return { projection: null, checkpoint: null, failure: null };
+          if (version === null) return { projection: null, checkpoint: null, failure: null, error: null };
           const projection = projectionNamespace(name, version);
           const state = yield* step(tx.getState(projection.namespace));
           // A failure on record that a local worker is about to retry is not a stop.
           const failure = state?.failure && !retrying(projection.namespace) ? state.failure : null;
-          return { projection, checkpoint: state?.checkpoint ?? null, failure };
+          return { projection, checkpoint: state?.checkpoint ?? null, failure, error: null };
         })(),
       ),
       { readOnly: true },
@@ -283,7 +285,7 @@ export class ProjectionRunner<H extends ProjectionHandleBase = ProjectionHandle>
 
   async #stateOf(projection: ProjectionNamespace): Promise<ServingProgress> {
     const state = await this.#readModels.transaction((tx) => tx.getState(projection.namespace), { readOnly: true });
-    return { projection, checkpoint: state?.checkpoint ?? null, failure: state?.failure ?? null };
+    return { projection, checkpoint: state?.checkpoint ?? null, failure: state?.failure ?? null, error: null };
   }
 }
 
@@ -291,6 +293,8 @@ interface ServingProgress {
   readonly projection: ProjectionNamespace | null;
   readonly checkpoint: Position | null;
   readonly failure: ProjectionFailure | null;
+  /** The error a local worker stopped on outside any one event; null otherwise. */
+  readonly error: unknown;
 }
 
 function positiveInteger(value: number | undefined, fallback: number, name: string): number {

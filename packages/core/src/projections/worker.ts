@@ -2,13 +2,16 @@
  * The loop that keeps one projection version up to date: hold the lease, read a batch from the
  * checkpoint, apply it with the checkpoint in one transaction, and at the head of the log move the
  * checkpoint to the head and (for a version built beside a serving one) switch readers over.
+ * Transient store errors are waited out with backoff; any other error stops the projection
+ * visibly (status `failed`, an `error` event, `info.error`) until it is restarted.
  */
 import { AppendSignal } from '../append-signal.js';
-import { StoreClosedError } from '../errors.js';
+import { StoreClosedError, SubscriptionFailedError, SubscriptionStoppedError } from '../errors.js';
 import type { Position, RecordedEvent } from '../event.js';
 import type { EventStore } from '../event-store.js';
 import { applyBatch, CheckpointMoved, HandlerFailure } from './apply-batch.js';
-import { failureRecord } from './failure.js';
+import { isTransientStoreError } from '../transient.js';
+import { failureRecord, UnreadableEvent, type EventRef } from './failure.js';
 import { drive, step } from './maybe-promise.js';
 import { prepareProjection } from './prepare.js';
 import { ProgressTracker, type ProjectionProgress } from './progress.js';
@@ -42,6 +45,8 @@ export class ProjectionWorker<H extends ProjectionHandleBase> {
   #status: ProjectionStatus = 'stopped';
   #checkpoint: Position | null = null;
   #failure: ProjectionFailure | null = null;
+  /** The error that stopped the projection outside any one event (status `failed`, no `failure`). */
+  #error: unknown = null;
   #leading = false;
   #serving = false;
   #leaseRenewAt = 0;
@@ -68,6 +73,7 @@ export class ProjectionWorker<H extends ProjectionHandleBase> {
       status: this.#status,
       checkpoint: this.#checkpoint,
       failure: this.#failure,
+      error: this.#error,
       leading: this.#leading,
       serving: this.#serving,
     };
@@ -104,6 +110,7 @@ export class ProjectionWorker<H extends ProjectionHandleBase> {
     if (!this.#loop) return this.start();
     if (this.#status !== 'failed') return;
     this.#restartRequested = true;
+    this.#error = null;
     this.#setStatus('starting');
     this.#wake.notify();
   }
@@ -152,8 +159,13 @@ export class ProjectionWorker<H extends ProjectionHandleBase> {
           else if (outcome === 'idle') await this.#pause(Math.min(this.#settings.pollIntervalMs, this.#untilLeaseRenewal()), signal);
         } catch (error) {
           if (error instanceof StoreClosedError) return;
-          this.#settings.emit({ type: 'error', projection: this.projection.namespace, error });
+          const willRetry = isTransientStoreError(error);
+          this.#settings.emit({ type: 'error', projection: this.projection.namespace, error, willRetry });
           prepared = false;
+          if (!willRetry) {
+            this.#stopOnError(error);
+            continue;
+          }
           await this.#pause(errorDelay, signal);
           errorDelay = Math.min(errorDelay * 2, Math.max(maxRetryDelayMs, 10));
         }
@@ -164,9 +176,7 @@ export class ProjectionWorker<H extends ProjectionHandleBase> {
       if (this.#status !== 'superseded' && this.#status !== 'failed') this.#setStatus('stopped');
       else this.#settings.changed();
       const waiters = this.#idleWaiters.splice(0);
-      const reason = this.#failure
-        ? new Error(`Projection ${this.projection.namespace.namespace} stopped on a failure: ${this.#failure.error}`)
-        : new Error(`Projection ${this.projection.namespace.namespace} is ${this.#status}`);
+      const reason = this.#failure ? this.#failedError(this.#failure) : this.#stoppedError();
       for (const waiter of waiters) waiter.reject(reason);
     }
   }
@@ -212,16 +222,8 @@ export class ProjectionWorker<H extends ProjectionHandleBase> {
   async #step(signal: AbortSignal): Promise<StepOutcome> {
     const batchSize = this.projection.batchSize ?? this.#settings.batchSize;
     const head = await this.#eventStore.headPosition();
-    const events: RecordedEvent[] = [];
-    for await (const event of this.#eventStore.readAll({
-      fromPosition: (this.#checkpoint ?? 0n) + 1n,
-      maxCount: batchSize,
-      batchSize,
-      filter: this.projection.filter,
-    })) {
-      events.push(event);
-    }
-    const more = events.length >= batchSize;
+    const events = await this.#read((this.#checkpoint ?? 0n) + 1n, batchSize);
+    const more = events.length >= batchSize || events.at(-1) instanceof UnreadableEvent;
     if (!this.#tracker && (more || this.#trackNextRun)) {
       this.#tracker = new ProgressTracker(this.projection.namespace, this.#checkpoint);
       this.#trackNextRun = false;
@@ -304,8 +306,9 @@ export class ProjectionWorker<H extends ProjectionHandleBase> {
    * retries the failing event alone with backoff, and after the last attempt stops or
    * dead-letters it, as the failure policy says.
    */
-  async #applyWithPolicy(events: readonly RecordedEvent[], signal: AbortSignal): Promise<'applied' | 'moved' | 'failed' | 'idle'> {
+  async #applyWithPolicy(read: readonly (RecordedEvent | UnreadableEvent)[], signal: AbortSignal): Promise<'applied' | 'moved' | 'failed' | 'idle'> {
     const policy = { ...this.#settings.failurePolicy, ...this.projection.failurePolicy };
+    const events = [...read];
     let start = 0;
     let end = events.length;
     let failing: { position: Position; attempts: number; cause: unknown } | null = null;
@@ -336,8 +339,23 @@ export class ProjectionWorker<H extends ProjectionHandleBase> {
         if (signal.aborted) return 'idle';
         // Retry the failing event alone, so the events after it are not held in a doomed transaction.
         end = start + 1;
+        if (head instanceof UnreadableEvent) {
+          const again = await this.#reread(head);
+          if (again === null) return 'moved';
+          if (again instanceof UnreadableEvent) {
+            failing = { position: head.position, attempts: failing.attempts + 1, cause: again.error };
+            continue;
+          }
+          events[start] = again;
+        }
+      } else if (head instanceof UnreadableEvent) {
+        // Reading it was the first attempt.
+        failing = { position: head.position, attempts: 1, cause: head.error };
+        continue;
       }
-      const batch = events.slice(start, end);
+      const unreadable = events.findIndex((event, i) => i >= start && i < end && event instanceof UnreadableEvent);
+      if (unreadable !== -1) end = unreadable;
+      const batch = events.slice(start, end) as RecordedEvent[];
       const outcome = await this.#tryApply(batch);
       if (outcome === 'moved') return 'moved';
       if (outcome === 'applied') {
@@ -391,14 +409,79 @@ export class ProjectionWorker<H extends ProjectionHandleBase> {
     this.#failure = failure;
     this.#setStatus('failed');
     this.#settings.emit({ type: 'failed', projection: this.projection.namespace, failure });
-    for (const waiter of this.#idleWaiters.splice(0)) {
-      waiter.reject(new Error(`Projection ${namespace} stopped at position ${failure.position}: ${failure.error}`));
-    }
+    for (const waiter of this.#idleWaiters.splice(0)) waiter.reject(this.#failedError(failure));
     return 'failed';
   }
 
+  /** Stops on an error retrying cannot fix (not a transient store error, not one event's failure). */
+  #stopOnError(error: unknown): void {
+    this.#error = error;
+    this.#setStatus('failed');
+    const reason = new SubscriptionStoppedError(this.projection.namespace.namespace, 'it stopped on an error; restart it once the cause is fixed', {
+      cause: error,
+    });
+    for (const waiter of this.#idleWaiters.splice(0)) waiter.reject(reason);
+  }
+
+  #failedError(failure: ProjectionFailure): SubscriptionFailedError {
+    return new SubscriptionFailedError(this.projection.namespace.namespace, failure.position, failure.attempts, {
+      cause: new Error(failure.error),
+    });
+  }
+
+  #stoppedError(): SubscriptionStoppedError {
+    const detail = this.#error !== null ? 'it stopped on an error' : `it is ${this.#status}`;
+    return new SubscriptionStoppedError(this.projection.namespace.namespace, detail, this.#error !== null ? { cause: this.#error } : undefined);
+  }
+
+  /**
+   * Reads up to `batchSize` events from `from`. An event the store cannot hand over (its upcaster
+   * throws) ends the batch as an `UnreadableEvent`. A store may fail a whole page for that one
+   * event, so the events before it are then read one at a time.
+   */
+  async #read(from: Position, batchSize: number): Promise<(RecordedEvent | UnreadableEvent)[]> {
+    const events: (RecordedEvent | UnreadableEvent)[] = [];
+    try {
+      for await (const event of this.#eventStore.readAll({ fromPosition: from, maxCount: batchSize, batchSize, filter: this.projection.filter })) {
+        events.push(event);
+      }
+      return events;
+    } catch (error) {
+      if (!UnreadableEvent.from(error)) throw error;
+    }
+    let next = events.length > 0 ? (events.at(-1) as RecordedEvent).position + 1n : from;
+    while (events.length < batchSize) {
+      const one = await this.#readOne(next);
+      if (one === null) break;
+      events.push(one);
+      if (one instanceof UnreadableEvent) break;
+      next = one.position + 1n;
+    }
+    return events;
+  }
+
+  /** The first event at or after `from`, or the unreadable one there; null at the end of the log. */
+  async #readOne(from: Position): Promise<RecordedEvent | UnreadableEvent | null> {
+    try {
+      for await (const event of this.#eventStore.readAll({ fromPosition: from, maxCount: 1, batchSize: 1, filter: this.projection.filter })) {
+        return event;
+      }
+      return null;
+    } catch (error) {
+      const unreadable = UnreadableEvent.from(error);
+      if (!unreadable) throw error;
+      return unreadable;
+    }
+  }
+
+  /** Reads an unreadable event again (its upcaster may have been transiently failing); null if it is gone. */
+  async #reread(event: UnreadableEvent): Promise<RecordedEvent | UnreadableEvent | null> {
+    const again = await this.#readOne(event.position);
+    return again !== null && again.position === event.position ? again : null;
+  }
+
   /** Records the dead letter and moves the checkpoint past the event, together. Returns true if the checkpoint had moved. */
-  async #deadLetter(event: RecordedEvent, failure: ProjectionFailure): Promise<boolean> {
+  async #deadLetter(event: EventRef, failure: ProjectionFailure): Promise<boolean> {
     const projection = this.projection.namespace;
     const expected = this.#checkpoint;
     const deadLetter = {

@@ -1,6 +1,7 @@
 /**
  * The conformance suite of projections on a pair of stores (event store + read-model store):
- * catch-up, read-your-writes by position, lag, failures that stop and resume, dead letters,
+ * catch-up, read-your-writes by position, lag, failures that stop and resume (handlers that
+ * throw, events whose upcaster throws, store errors), dead letters,
  * blue/green switches, rebuilds with progress, time-range replays, and one active runner per
  * projection.
  */
@@ -8,10 +9,15 @@ import {
   collect,
   defineProjection,
   InvalidArgumentError,
+  LeaseHeldError,
   ProjectionRunner,
   ProjectionWaitTimeoutError,
   replayTimeRange,
+  SchemaRegistry,
+  StoreBusyError,
+  StoreUnavailableError,
   SubscriptionFailedError,
+  SubscriptionStoppedError,
   type EventStore,
   type ProjectionHandleBase,
   type ProjectionProgress,
@@ -35,6 +41,7 @@ import {
   type OrderSummary,
   type StreamLedger,
 } from './fixtures.js';
+import { failingReads, upcastingReads } from './store-wrappers.js';
 
 export interface CreatedProjectionStores {
   readonly eventStore: EventStore;
@@ -283,6 +290,146 @@ export function runProjectionConformance(options: ProjectionConformanceOptions):
       // the dead-lettered event is missing from the read model, and the ledger shows the gap
       expect((await ledgers(s, 'ledger-dlq')).find((l) => l.streamId === bad)).toMatchObject({ count: 2, gaps: 1 });
       expect(r.status('ledger-dlq').status).toBe('live');
+    });
+
+    test('an event whose upcaster throws stops the projection at it, visibly, and it resumes there once fixed', async () => {
+      const s = await stores();
+      const bad = uniqueOrderStream();
+      let broken = true;
+      let upcasts = 0;
+      const schemas = new SchemaRegistry().upcaster<{ orderId: string; amount: number }, { orderId: string; amount: number }>({
+        type: 'OrderPaid',
+        fromVersion: 1,
+        upcast: (data, event) => {
+          if (broken && event.streamId === bad) {
+            upcasts++;
+            throw new RangeError(`amount of ${event.streamId} is unreadable`);
+          }
+          return data;
+        },
+      });
+      const before = await appendOrders(s.eventStore, 3);
+      const failing = await s.eventStore.appendToStream(bad, [created(bad.slice(6)), paid(bad.slice(6)), shipped(bad.slice(6))]);
+      const after = await appendOrders(s.eventStore, 2);
+      const events: ProjectionRunnerEvent[] = [];
+      const r = runner(
+        { ...s, eventStore: upcastingReads(s.eventStore, schemas) },
+        { projections: [ledgerProjection()], events, failurePolicy: { maxAttempts: 3, retryDelayMs: 5 } },
+      );
+      await r.start();
+      await eventually(() => expect(r.status('ledger').status).toBe('failed'));
+      const failedAt = failing.events[1]!;
+      const info = r.status('ledger');
+      expect(info.checkpoint).toBe(failing.events[0]!.position);
+      expect(info.failure).toMatchObject({ position: failedAt.position, eventId: failedAt.id, eventType: 'OrderPaid', streamId: bad, attempts: 3 });
+      expect(info.failure!.error).toMatch(/UpcastError: Upcasting OrderPaid v1.*unreadable/);
+      expect(upcasts).toBeGreaterThanOrEqual(3);
+      expect(events.filter((e) => e.type === 'retrying')).toHaveLength(2);
+      expect(events.some((e) => e.type === 'failed')).toBe(true);
+      const partial = await ledgers(s);
+      expect(partial.find((l) => l.streamId === bad)?.count).toBe(1);
+      expect(partial.filter((l) => before.streams.includes(l.streamId)).every((l) => l.count === l.lastVersion)).toBe(true);
+      expect(partial.some((l) => after.streams.includes(l.streamId))).toBe(false);
+      const waitError = await r.waitForPosition('ledger', after.position, 2_000).catch((e: unknown) => e);
+      expect(waitError).toBeInstanceOf(SubscriptionFailedError);
+
+      broken = false;
+      await r.restart('ledger');
+      await r.waitForPosition('ledger', after.position, 10_000);
+      const all = await ledgers(s);
+      expect(all.find((l) => l.streamId === bad)).toMatchObject({ count: 3, gaps: 0 });
+      expect(all.every((l) => l.gaps === 0 && l.count === l.lastVersion)).toBe(true);
+      expect(r.status('ledger')).toMatchObject({ failure: null, status: 'live' });
+    });
+
+    test('the dead-letter policy takes an event whose upcaster throws, and moves on', async () => {
+      const s = await stores();
+      const bad = uniqueOrderStream();
+      const schemas = new SchemaRegistry().upcaster({
+        type: 'OrderPaid',
+        fromVersion: 1,
+        upcast: (data, event) => {
+          if (event.streamId === bad) throw new RangeError('unreadable');
+          return data;
+        },
+      });
+      const failing = await s.eventStore.appendToStream(bad, [created(bad.slice(6)), paid(bad.slice(6)), shipped(bad.slice(6))]);
+      const later = await appendOrders(s.eventStore, 2);
+      const events: ProjectionRunnerEvent[] = [];
+      const r = runner(
+        { ...s, eventStore: upcastingReads(s.eventStore, schemas) },
+        { projections: [ledgerProjection({ name: 'ledger-dlq' })], events, batchSize: 50, failurePolicy: { onFailure: 'dead-letter', maxAttempts: 2 } },
+      );
+      await r.start();
+      await r.waitForPosition('ledger-dlq', later.position, 10_000);
+      const letters = await s.readModels.deadLetters('ledger-dlq@1');
+      expect(letters).toHaveLength(1);
+      expect(letters[0]).toMatchObject({ position: failing.events[1]!.position, eventId: failing.events[1]!.id, eventType: 'OrderPaid', streamId: bad, attempts: 2 });
+      expect(letters[0]!.error).toMatch(/^UpcastError: Upcasting OrderPaid v1/);
+      expect(events.some((e) => e.type === 'dead-lettered')).toBe(true);
+      const all = await ledgers(s, 'ledger-dlq');
+      expect(all.find((l) => l.streamId === bad)).toMatchObject({ count: 2, gaps: 1 });
+      expect(all.filter((l) => later.streams.includes(l.streamId)).every((l) => l.gaps === 0 && l.count === l.lastVersion)).toBe(true);
+      expect(r.status('ledger-dlq').status).toBe('live');
+    });
+
+    test('transient store errors are waited out; any other error stops the projection visibly until restarted', async () => {
+      const s = await stores();
+      const history = await appendOrders(s.eventStore, 4);
+      let failure: (() => Error) | null = () => new StoreUnavailableError('connection lost during readAll');
+      let failures = 0;
+      const events: ProjectionRunnerEvent[] = [];
+      const flaky = failingReads(s.eventStore, () => (failure ? (failures++, failure()) : null));
+      const r = runner({ ...s, eventStore: flaky }, { projections: [ledgerProjection()], events });
+      await r.start();
+      await eventually(() => expect(failures).toBeGreaterThanOrEqual(3));
+      failure = () => new StoreBusyError('readAll', 5);
+      await eventually(() => expect(failures).toBeGreaterThanOrEqual(6));
+      expect(r.status('ledger').status).not.toBe('failed');
+      failure = null;
+      await r.waitForPosition('ledger', history.position, 10_000);
+      const retried = events.filter((e) => e.type === 'error');
+      expect(retried.length).toBeGreaterThanOrEqual(6);
+      expect(retried.every((e) => e.type === 'error' && e.willRetry)).toBe(true);
+
+      const more = await appendOrders(s.eventStore, 1);
+      failure = () => new TypeError('a bug in the store');
+      await eventually(() => expect(r.status('ledger').status).toBe('failed'));
+      const info = r.status('ledger');
+      expect(info.error).toBeInstanceOf(TypeError);
+      expect(info.failure).toBeNull();
+      expect(events.at(-1)).toMatchObject({ type: 'error', willRetry: false });
+      const stopped = await r.waitForPosition('ledger', more.position, 2_000).catch((e: unknown) => e);
+      expect(stopped).toBeInstanceOf(SubscriptionStoppedError);
+      expect((stopped as SubscriptionStoppedError).cause).toBeInstanceOf(TypeError);
+      const countBefore = failures;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(failures).toBe(countBefore); // stopped: not retrying in a loop
+      failure = null;
+      await r.restart('ledger');
+      await r.waitForPosition('ledger', more.position, 10_000);
+      await eventually(() => expect(r.status('ledger')).toMatchObject({ status: 'live', error: null }));
+    });
+
+    test('rebuild reports typed errors: LEASE_HELD while another process runs it, SUBSCRIPTION_FAILED when it fails', async () => {
+      const s = await stores();
+      const history = await appendOrders(s.eventStore, 2);
+      const holder = runner(s, { owner: 'holder', projections: [ledgerProjection()] });
+      await holder.start();
+      await holder.waitForPosition('ledger', history.position, 10_000);
+      const other = runner(s, { owner: 'other', projections: [ledgerProjection()] });
+      const held = await other.rebuild('ledger').catch((e: unknown) => e);
+      expect(held).toBeInstanceOf(LeaseHeldError);
+      expect(held).toMatchObject({ code: 'LEASE_HELD' });
+      await holder.stop();
+      const broken = runner(s, {
+        owner: 'broken',
+        projections: [ledgerProjection({ hook: (e) => { if (e.type === 'OrderPaid') throw new Error('bug'); } })],
+        failurePolicy: { maxAttempts: 1 },
+      });
+      const failed = await broken.rebuild('ledger').catch((e: unknown) => e);
+      expect(failed).toBeInstanceOf(SubscriptionFailedError);
+      expect(failed).toMatchObject({ code: 'SUBSCRIPTION_FAILED' });
     });
 
     test('a handler that returns a promise on a synchronous store fails with a clear message', async () => {

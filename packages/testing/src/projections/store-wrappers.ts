@@ -1,0 +1,48 @@
+/** Event stores seen through a lens, for the runner conformance suite: upcasting over reads, failures on demand. */
+import type { Event, EventStore, ReadAllOptions, RecordedEvent, SchemaRegistry } from '@eventloom/core';
+
+/**
+ * `store`, its `readAll` upcast through `schemas` a page at a time — the whole page first, then
+ * yielded, as the PostgreSQL store does — so an upcaster that throws fails the page it is on.
+ */
+export function upcastingReads(store: EventStore, schemas: SchemaRegistry): EventStore {
+  return override(store, {
+    readAll: <E extends Event>(options: ReadAllOptions = {}) =>
+      (async function* () {
+        const page: RecordedEvent<E>[] = [];
+        const size = options.batchSize ?? 500;
+        for await (const event of store.readAll<E>(options)) {
+          page.push(event);
+          if (page.length < size) continue;
+          yield* page.splice(0).map((e) => schemas.upcast(e));
+        }
+        yield* page.map((e) => schemas.upcast(e));
+      })(),
+  });
+}
+
+/** `store`, with `headPosition` and `readAll` throwing `failure()` whenever it returns an error. */
+export function failingReads(store: EventStore, failure: () => Error | null): EventStore {
+  const check = (): void => {
+    const error = failure();
+    if (error) throw error;
+  };
+  return override(store, {
+    headPosition: async () => (check(), store.headPosition()),
+    readAll: <E extends Event>(options?: ReadAllOptions) =>
+      (async function* () {
+        check();
+        yield* store.readAll<E>(options);
+      })(),
+  });
+}
+
+function override(store: EventStore, parts: Partial<EventStore>): EventStore {
+  return new Proxy(store, {
+    get(target, key, receiver) {
+      if (Object.hasOwn(parts, key)) return parts[key as keyof EventStore];
+      const value: unknown = Reflect.get(target, key, receiver);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
