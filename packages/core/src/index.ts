@@ -33,6 +33,7 @@ export {
   normalizeMaxCount,
   normalizeVersion,
   normalizePosition,
+  normalizeOptions,
   MAX_POSITION,
   normalizeFilter,
   matchesFilter,

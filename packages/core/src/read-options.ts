@@ -12,6 +12,15 @@ export const MAX_POSITION = MAX_VERSION;
 export const DEFAULT_BATCH_SIZE = 500;
 export const MAX_BATCH_SIZE = 10_000;
 
+/** Options of a read or subscription: an object, or absent. */
+export function normalizeOptions<T extends object>(options: T | undefined, argument = 'options'): T | Record<string, never> {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new InvalidArgumentError(argument, `must be an object or left out, got ${describeValue(options)}`);
+  }
+  return options;
+}
+
 export function normalizeBatchSize(batchSize: number | undefined): number {
   if (batchSize === undefined) return DEFAULT_BATCH_SIZE;
   if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE) {
@@ -67,6 +76,8 @@ export function normalizeFilter(filter: LogFilter | undefined): LogFilter | unde
     if (!Array.isArray(list) || list.some((item) => typeof item !== 'string' || item.length === 0)) {
       throw new InvalidArgumentError(`filter.${key}`, `must be an array of non-empty strings, got ${describeValue(list)}`);
     }
+    // "None of these" and "no filter" are both plausible readings of an empty list: refuse it.
+    if (list.length === 0) throw new InvalidArgumentError(`filter.${key}`, 'is empty; list at least one, or leave it out to read every event');
     for (const item of list as string[]) {
       const reason = unstorableText(item);
       if (reason !== undefined) throw new InvalidArgumentError(`filter.${key}`, `holds ${describeValue(item)}, which ${reason}`);

@@ -1,22 +1,24 @@
 /** Stream metadata rules (maxCount, maxAge, truncateBefore), written once for every store. */
+import { describeValue } from './describe-value.js';
 import { InvalidArgumentError } from './errors.js';
 import type { StreamMetadata } from './event-store.js';
+import { MAX_VERSION } from './expected-version.js';
 import { assertJson } from './json.js';
 
 /** Validates and normalizes metadata given by a user. */
 export function normalizeStreamMetadata(metadata: StreamMetadata): StreamMetadata {
-  if (metadata === null || typeof metadata !== 'object') {
-    throw new InvalidArgumentError('metadata', 'must be an object');
+  if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) {
+    throw new InvalidArgumentError('metadata', `must be an object, got ${describeValue(metadata)}`);
   }
   const { maxCount, maxAgeSeconds, truncateBefore, custom } = metadata;
   if (maxCount !== undefined && (!Number.isSafeInteger(maxCount) || maxCount < 1)) {
-    throw new InvalidArgumentError('metadata.maxCount', `must be a positive integer, got ${String(maxCount)}`);
+    throw new InvalidArgumentError('metadata.maxCount', `must be a positive integer, got ${describeValue(maxCount)}`);
   }
   if (maxAgeSeconds !== undefined && (!Number.isFinite(maxAgeSeconds) || maxAgeSeconds <= 0)) {
-    throw new InvalidArgumentError('metadata.maxAgeSeconds', `must be a positive number, got ${String(maxAgeSeconds)}`);
+    throw new InvalidArgumentError('metadata.maxAgeSeconds', `must be a positive number, got ${describeValue(maxAgeSeconds)}`);
   }
-  if (truncateBefore !== undefined && (typeof truncateBefore !== 'bigint' || truncateBefore < 0n)) {
-    throw new InvalidArgumentError('metadata.truncateBefore', 'must be a non-negative bigint version');
+  if (truncateBefore !== undefined && (typeof truncateBefore !== 'bigint' || truncateBefore < 0n || truncateBefore > MAX_VERSION)) {
+    throw new InvalidArgumentError('metadata.truncateBefore', `must be a bigint version from 0n to 2n ** 63n - 1n, got ${describeValue(truncateBefore)}`);
   }
   if (custom !== undefined) {
     if (custom === null || typeof custom !== 'object' || Array.isArray(custom)) {

@@ -6,6 +6,7 @@
  * with backoff and reads on from the last event it handled, so nothing is skipped or repeated.
  */
 import { InvalidArgumentError, SubscriptionFailedError, SubscriptionStoppedError, SubscriptionWaitTimeoutError } from './errors.js';
+import { describeValue } from './describe-value.js';
 import type { Event, Position, RecordedEvent } from './event.js';
 import type {
   CheckpointStore,
@@ -211,7 +212,7 @@ class LogSubscription<E extends Event> implements Subscription {
 
 function positive(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0) throw new InvalidArgumentError(name, `must be a positive number, got ${value}`);
+  if (!Number.isFinite(value) || value <= 0) throw new InvalidArgumentError(name, `must be a positive number, got ${describeValue(value)}`);
   return value;
 }
 

@@ -6,6 +6,7 @@ import {
   normalizeBatchSize,
   normalizeFilter,
   normalizeMaxCount,
+  normalizeOptions,
   normalizePosition,
   type LogFilter,
   type Position,
@@ -47,7 +48,8 @@ export function readLogEvents(context: ReadLogContext, query: LogQuery): AsyncIt
   return paged(() => (next ??= pager(context, query))());
 }
 
-function pager(context: ReadLogContext, query: LogQuery): () => Promise<readonly RecordedEvent[] | null> {
+function pager(context: ReadLogContext, given: LogQuery | undefined): () => Promise<readonly RecordedEvent[] | null> {
+  const query: LogQuery = normalizeOptions(given);
   const filter = normalizeFilter(query.filter);
   let remaining = normalizeMaxCount(query.maxCount) ?? Infinity;
   const batchSize = normalizeBatchSize(query.batchSize);

@@ -8,6 +8,7 @@ import {
   firstVisibleVersion,
   normalizeBatchSize,
   normalizeMaxCount,
+  normalizeOptions,
   normalizeVersion,
   oldestVisibleTime,
   StreamDeletedError,
@@ -29,12 +30,13 @@ export interface ReadStreamContext {
 }
 
 /** Options are checked when iteration starts, as with the reference store's generators. */
-export function readStreamEvents(context: ReadStreamContext, streamId: string, options: ReadStreamOptions): AsyncIterable<RecordedEvent> {
+export function readStreamEvents(context: ReadStreamContext, streamId: string, options: ReadStreamOptions | undefined): AsyncIterable<RecordedEvent> {
   let next: (() => Promise<readonly RecordedEvent[] | null>) | undefined;
   return paged(() => (next ??= pager(context, streamId, options))());
 }
 
-function pager(context: ReadStreamContext, streamId: string, options: ReadStreamOptions): () => Promise<readonly RecordedEvent[] | null> {
+function pager(context: ReadStreamContext, streamId: string, given: ReadStreamOptions | undefined): () => Promise<readonly RecordedEvent[] | null> {
+  const options: ReadStreamOptions = normalizeOptions(given);
   assertStreamId(streamId);
   const backwards = options.direction === 'backwards';
   const fromVersion = normalizeVersion(options.fromVersion, 'fromVersion');

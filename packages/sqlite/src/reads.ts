@@ -9,6 +9,7 @@ import {
   normalizeBatchSize,
   normalizeFilter,
   normalizeMaxCount,
+  normalizeOptions,
   normalizePosition,
   normalizeVersion,
   oldestVisibleTime,
@@ -47,8 +48,9 @@ function decodeRow(ctx: ReadContext, row: EventRow): RecordedEvent {
 }
 
 /** Checks happen on the first `next()`, as they do in MemoryEventStore's generators. */
-export async function* readStreamEvents(ctx: ReadContext, streamId: string, options: ReadStreamOptions): AsyncGenerator<RecordedEvent> {
+export async function* readStreamEvents(ctx: ReadContext, streamId: string, given: ReadStreamOptions | undefined): AsyncGenerator<RecordedEvent> {
   ctx.assertOpen();
+  const options: ReadStreamOptions = normalizeOptions(given);
   assertStreamId(streamId);
   const backwards = options.direction === 'backwards';
   const fromVersion = normalizeVersion(options.fromVersion, 'fromVersion');
@@ -81,8 +83,9 @@ export async function* readStreamEvents(ctx: ReadContext, streamId: string, opti
   }
 }
 
-export async function* readLogEvents(ctx: ReadContext, options: ReadAllOptions): AsyncGenerator<RecordedEvent> {
+export async function* readLogEvents(ctx: ReadContext, given: ReadAllOptions | undefined): AsyncGenerator<RecordedEvent> {
   ctx.assertOpen();
+  const options: ReadAllOptions = normalizeOptions(given);
   const filter = normalizeFilter(options.filter);
   let remaining = normalizeMaxCount(options.maxCount) ?? Infinity;
   const batchSize = normalizeBatchSize(options.batchSize);

@@ -27,6 +27,7 @@ import {
   normalizeBatchSize,
   normalizeFilter,
   normalizeMaxCount,
+  normalizeOptions,
   normalizePosition,
   normalizeVersion,
 } from '../read-options.js';
@@ -155,8 +156,9 @@ export class MemoryEventStore implements EventStore {
     };
   }
 
-  async *readStream<E extends Event = Event>(streamId: string, options: ReadStreamOptions = {}): AsyncIterable<RecordedEvent<E>> {
+  async *readStream<E extends Event = Event>(streamId: string, given?: ReadStreamOptions): AsyncIterable<RecordedEvent<E>> {
     this.#assertOpen();
+    const options: ReadStreamOptions = normalizeOptions(given);
     assertStreamId(streamId);
     const backwards = options.direction === 'backwards';
     const fromVersion = normalizeVersion(options.fromVersion, 'fromVersion');
@@ -178,8 +180,9 @@ export class MemoryEventStore implements EventStore {
     }
   }
 
-  async *readAll<E extends Event = Event>(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent<E>> {
+  async *readAll<E extends Event = Event>(given?: ReadAllOptions): AsyncIterable<RecordedEvent<E>> {
     this.#assertOpen();
+    const options: ReadAllOptions = normalizeOptions(given);
     const filter = normalizeFilter(options.filter);
     const maxCount = normalizeMaxCount(options.maxCount) ?? Infinity;
     normalizeBatchSize(options.batchSize);

@@ -274,6 +274,36 @@ const cases: { name: string; error: new (...args: never[]) => Error; field?: str
     attempt: (s) => drain(s.readAll({ filter: null as unknown as LogFilter })),
   },
   {
+    name: 'an empty list of stream prefixes (none, or all?)',
+    error: InvalidArgumentError,
+    field: 'filter.streamPrefixes',
+    attempt: (s) => drain(s.readAll({ filter: { streamPrefixes: [] } })),
+  },
+  {
+    name: 'null read options',
+    error: InvalidArgumentError,
+    field: 'options',
+    attempt: (s) => drain(s.readAll(null as unknown as undefined)),
+  },
+  {
+    name: 'null stream read options',
+    error: InvalidArgumentError,
+    field: 'options',
+    attempt: (s, c) => drain(s.readStream(`${c}-1`, null as unknown as undefined)),
+  },
+  {
+    name: 'subscribe with a symbol as poll interval',
+    error: InvalidArgumentError,
+    field: 'pollIntervalMs',
+    attempt: (s) => subscribeWith(s, { pollIntervalMs: Symbol('ms') }),
+  },
+  {
+    name: 'stream metadata with an object without prototype as maxAgeSeconds',
+    error: InvalidArgumentError,
+    field: 'metadata.maxAgeSeconds',
+    attempt: (s, c) => s.setStreamMetadata(`${c}-1`, { maxAgeSeconds: Object.create(null) as number }),
+  },
+  {
     name: 'a lone surrogate in a filter prefix',
     error: InvalidArgumentError,
     field: 'filter.streamPrefixes',

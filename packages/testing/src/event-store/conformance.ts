@@ -16,6 +16,7 @@ import { appendTests } from './append.js';
 import { badInputTests } from './bad-input.js';
 import { concurrencyTests } from './concurrency.js';
 import { fidelityTests } from './fidelity.js';
+import { fuzzTests } from './fuzz.js';
 import type { CreatedStore, EventStoreConformanceOptions, StoreFactoryOptions, SuiteContext } from './context.js';
 import { metadataTests } from './metadata.js';
 import { modelTests } from './model.js';
@@ -30,6 +31,7 @@ const parts: Record<string, (ctx: SuiteContext) => void> = {
   metadata: metadataTests,
   'bad input': badInputTests,
   fidelity: fidelityTests,
+  fuzz: fuzzTests,
   schemas: schemaTests,
   concurrency: concurrencyTests,
   model: modelTests,
