@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 // #region imports
 import {
   collect,
+  commandCausedBy,
   CommandHandler,
   loadState,
   MemoryEventStore,
@@ -89,6 +90,46 @@ describe('docs/event-sourcing.md', () => {
       causationId: '01930000-0000-7000-8000-000000000042', // the command's id
     });
     // #endregion handle
+  });
+
+  it('handles a command once, however often it is retried', async () => {
+    const store = new MemoryEventStore();
+    const carts = new CommandHandler(store, cart);
+    await carts.handle('cart-7', { type: 'OpenCart', data: { cartId: '7', customerId: 'ada' } });
+    // #region idempotent
+    // The id comes from the caller (a request id, a message id): the same request, the same command.
+    const addKeyboard: CartCommand = { type: 'AddItem', data: { sku: 'keyboard', quantity: 1 }, id: 'request-3f9a' };
+    const first = await carts.handle('cart-7', addKeyboard);
+    // The connection dropped before the answer arrived (STORE_UNAVAILABLE): send it again.
+    const again = await carts.handle('cart-7', addKeyboard);
+
+    expect(again.idempotent).toBe(true); // recognised: nothing decided or written
+    expect(again.events.map((e) => e.id)).toEqual(first.events.map((e) => e.id));
+    expect(again.state.items).toBe(1);
+    // #endregion idempotent
+  });
+
+  it('links event → command → event', async () => {
+    const store = new MemoryEventStore();
+    const carts = new CommandHandler(store, cart);
+    // #region caused-by
+    const opened = await carts.handle('cart-8', {
+      type: 'OpenCart',
+      data: { cartId: '8', customerId: 'ada' },
+      correlationId: 'signup-ada',
+    });
+    const cartOpened = opened.events[0]!;
+
+    // A reactor that welcomes new carts with a free item: its command is caused by the event.
+    const welcome = commandCausedBy(cartOpened, { type: 'AddItem', data: { sku: 'sticker', quantity: 1 } } satisfies CartCommand);
+    const added = await carts.handle('cart-8', welcome);
+
+    expect(added.events[0]).toMatchObject({
+      correlationId: 'signup-ada', // the conversation goes on
+      causationId: welcome.id, // caused by the command…
+      metadata: { commandCausationId: cartOpened.id }, // …which was caused by the event
+    });
+    // #endregion caused-by
   });
 
   it('appends and reads directly', async () => {
