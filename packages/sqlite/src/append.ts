@@ -16,10 +16,10 @@ import {
   type PreparedAppend,
   type RecordedEvent,
 } from '@eventloom/core';
-import { decodeEvent } from './event-row.js';
+import { decodeEvent, type EventRow } from './event-row.js';
 import type { InlineReentry } from './inline-reentry.js';
 import type { SqliteDatabase } from './open-database.js';
-import { isUniqueViolation } from './sqlite-errors.js';
+import { corruptFileError, isUniqueViolation } from './sqlite-errors.js';
 import type { Statements } from './statements.js';
 import { TransactionScope } from './transaction-guard.js';
 
@@ -177,7 +177,15 @@ function exactRetry(s: Statements, append: PreparedAppend, version: number): App
   if (!retryMatchesExpectation(expected, BigInt(firstVersion))) {
     throw new WrongExpectedVersionError(streamId, expected, BigInt(version));
   }
-  const recorded = rows.map(decodeEvent);
+  const recorded = rows.map((row) => decodeStored(row, s.filename));
   const last = recorded[recorded.length - 1]!;
   return { nextExpectedVersion: last.streamVersion, position: last.position, idempotent: true, events: recorded };
+}
+
+function decodeStored(row: EventRow, filename: string): RecordedEvent {
+  try {
+    return decodeEvent(row);
+  } catch (error) {
+    throw corruptFileError(filename, `decoding the event at position ${String(row[0])}`, `its JSON does not parse: ${(error as Error).message}`, error);
+  }
 }

@@ -1,5 +1,6 @@
 /** Turns a raw row of `EVENT_COLUMNS` into a `RecordedEvent`. */
-import type { EventMetadata, RecordedEvent } from '@eventloom/core';
+import { deserializeStreamMetadata, type EventMetadata, type RecordedEvent, type StreamMetadata } from '@eventloom/core';
+import { corruptFileError } from './sqlite-errors.js';
 
 /** A row as `.raw()` returns it, in the order of `EVENT_COLUMNS`. */
 export type EventRow = [
@@ -34,4 +35,13 @@ export function decodeEvent(row: EventRow): RecordedEvent {
     // Most events carry no metadata; skip the parser for them.
     metadata: metadata === '{}' ? {} : (JSON.parse(metadata) as EventMetadata),
   };
+}
+
+/** A stream's metadata as stored; text that does not parse means the file is damaged. */
+export function decodeStreamMetadata(json: string, filename: string, streamId: string): StreamMetadata {
+  try {
+    return deserializeStreamMetadata(json);
+  } catch (error) {
+    throw corruptFileError(filename, `decoding the metadata of ${streamId}`, `it does not parse: ${(error as Error).message}`, error);
+  }
 }

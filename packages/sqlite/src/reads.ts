@@ -4,7 +4,6 @@
  */
 import {
   assertStreamId,
-  deserializeStreamMetadata,
   firstVisibleVersion,
   normalizeBatchSize,
   normalizeFilter,
@@ -18,7 +17,7 @@ import {
   type ReadStreamOptions,
   type RecordedEvent,
 } from '@eventloom/core';
-import type { EventRow } from './event-row.js';
+import { decodeStreamMetadata, type EventRow } from './event-row.js';
 import { corruptFileError } from './sqlite-errors.js';
 import type { Statements } from './statements.js';
 
@@ -60,7 +59,7 @@ export async function* readStreamEvents(ctx: ReadContext, streamId: string, give
   if (stream === undefined) return;
   if (stream[3] !== 0) throw new StreamDeletedError(streamId);
   const version = BigInt(stream[0]);
-  const metadata = stream[1] === '{}' ? {} : deserializeStreamMetadata(stream[1]);
+  const metadata = stream[1] === '{}' ? {} : decodeStreamMetadata(stream[1], ctx.filename, streamId);
   // The stream as it is now: later appends are not chased, as in MemoryEventStore.
   let low = firstVisibleVersion(metadata, version);
   let high = version;

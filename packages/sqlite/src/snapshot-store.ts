@@ -8,7 +8,7 @@ import {
   type SnapshotStore,
 } from '@eventloom/core';
 import { retryWhileBusy } from './busy.js';
-import { corruptFileError, typedStoreError } from './sqlite-errors.js';
+import { parseStored, typedStoreError } from './sqlite-errors.js';
 import type { Statements } from './statements.js';
 import type { StoreWrites } from './store-writes.js';
 
@@ -25,12 +25,7 @@ export class SqliteSnapshotStore implements SnapshotStore {
     const row = await this.#run(`loading the snapshot of ${streamId}`, () => this.statements.loadSnapshot.get(streamId));
     if (row === undefined) return null;
     const [version, schemaVersion, state, time] = row;
-    let parsed: State;
-    try {
-      parsed = JSON.parse(state) as State;
-    } catch (error) {
-      throw corruptFileError(this.writes.filename, `loading the snapshot of ${streamId}`, 'its JSON does not parse', error);
-    }
+    const parsed = parseStored<State>(state, this.writes.filename, `the snapshot of ${streamId}`);
     return { streamId, version: BigInt(version), schemaVersion, state: parsed, time };
   }
 

@@ -37,6 +37,15 @@ export function corruptFileError(filename: string, doing: string, detail: string
   );
 }
 
+/** JSON text the store wrote itself: text that does not parse means the file is damaged. */
+export function parseStored<T>(json: string, filename: string, what: string): T {
+  try {
+    return JSON.parse(json) as T;
+  } catch (error) {
+    throw corruptFileError(filename, `decoding ${what}`, `its JSON does not parse: ${(error as Error).message}`, error);
+  }
+}
+
 /**
  * `error` as a typed Eventloom error when SQLite raised it, saying whether anything was written;
  * Eventloom errors and errors of user code (inline handlers) pass through unchanged.

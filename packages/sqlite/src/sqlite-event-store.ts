@@ -6,7 +6,6 @@ import {
   AppendSignal,
   assertStreamId,
   checkExpectedVersion,
-  deserializeStreamMetadata,
   InvalidArgumentError,
   normalizeExpectedVersion,
   normalizeStreamMetadata,
@@ -38,7 +37,7 @@ import {
 } from '@eventloom/core';
 import { appendInTransaction, type AppendContext, type InlineHandler } from './append.js';
 import { sqliteCheckpointStore } from './checkpoint-store.js';
-import { decodeEvent, type EventRow } from './event-row.js';
+import { decodeEvent, decodeStreamMetadata, type EventRow } from './event-row.js';
 import { InlineReentry } from './inline-reentry.js';
 import { GroupCommitter, type FlushSchedule, type GroupCommitStats } from './group-commit.js';
 import { isBusy, retryWhileBusy } from './busy.js';
@@ -231,7 +230,7 @@ export class SqliteEventStore implements EventStore {
       exists: version > 0 && softDeleted === 0 && tombstoned === 0,
       softDeleted: softDeleted !== 0,
       tombstoned: tombstoned !== 0,
-      metadata: deserializeStreamMetadata(metadata),
+      metadata: this.#metadataOf(streamId, metadata),
     };
   }
 
@@ -259,7 +258,7 @@ export class SqliteEventStore implements EventStore {
       if (options.hard) {
         s.tombstoneStream.run(streamId);
       } else {
-        const metadata = row ? deserializeStreamMetadata(row[1]) : {};
+        const metadata = row ? this.#metadataOf(streamId, row[1]) : {};
         s.softDeleteStream.run(streamId, serializeStreamMetadata({ ...metadata, truncateBefore: version + 1n }));
       }
     });
@@ -342,6 +341,10 @@ export class SqliteEventStore implements EventStore {
     return retryWhileBusy(doing, this.#busyTimeoutMs, read).catch((error: unknown) => {
       throw typedStoreError(error, doing, this.database.name);
     });
+  }
+
+  #metadataOf(streamId: string, json: string): StreamMetadata {
+    return decodeStreamMetadata(json, this.database.name, streamId);
   }
 
   async #readHead(): Promise<Position> {

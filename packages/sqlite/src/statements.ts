@@ -46,11 +46,14 @@ export class Statements {
   readonly saveSnapshot: Statement<[string, bigint, number, string, string]>;
   readonly deleteSnapshot: Statement<[string]>;
 
+  /** The file, for error messages. */
+  readonly filename: string;
   readonly #db: SqliteDatabase;
   readonly #logQueries = new Map<string, Statement<Params, EventRow>>();
 
   constructor(db: SqliteDatabase) {
     this.#db = db;
+    this.filename = db.name;
     this.begin = db.prepare(BEGIN);
     this.commit = db.prepare(COMMIT);
     this.rollback = db.prepare(ROLLBACK);

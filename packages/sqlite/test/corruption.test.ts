@@ -101,6 +101,29 @@ describe('a damaged file', () => {
   }
 });
 
+describe('stored text that does not parse', () => {
+  it('events, stream metadata and snapshots: StoreCorruptError, not SyntaxError', async () => {
+    file = tempFile();
+    store = openSqliteEventStore({ filename: file.filename });
+    await store.appendToStream('order-1', [{ type: 'Placed', data: { n: 1 } }]);
+    await store.setStreamMetadata('order-2', { maxCount: 3 });
+    await store.snapshots.save({ streamId: 'order-1', version: 1n, schemaVersion: 1, state: { n: 1 }, time: new Date().toISOString() });
+    store.database.exec(`UPDATE events SET data = '{broken'; UPDATE streams SET metadata = '{broken' WHERE stream_id = 'order-2';
+      UPDATE snapshots SET state = '{broken'`);
+    const opened = store;
+    for (const call of [
+      () => collect(opened.readAll()),
+      () => collect(opened.readStream('order-1')),
+      () => collect(opened.readStream('order-2')),
+      () => opened.streamInfo('order-2'),
+      () => opened.snapshots.load('order-1'),
+    ]) {
+      expectTypedCorruption(await outcome(call), file.filename);
+      expect(await outcome(call)).toBeInstanceOf(StoreCorruptError);
+    }
+  });
+});
+
 describe('a file written by newer code', () => {
   it('in rollback-journal mode: refused before anything is changed, the journal mode included', async () => {
     file = tempFile();

@@ -16,6 +16,7 @@ import {
 } from '@eventloom/core';
 import type { Statement } from 'better-sqlite3';
 import type { SqliteDatabase } from '../open-database.js';
+import { parseStored } from '../sqlite-errors.js';
 import { DELETE_DOCUMENT, GET_DOCUMENT, UPSERT_DOCUMENT } from './sql.js';
 
 type Params = (string | number)[];
@@ -26,8 +27,11 @@ export class DocumentStatements {
   readonly upsert: Statement<[string, string, string, string]>;
   readonly delete: Statement<[string, string, string]>;
   readonly #queries = new Map<string, Statement<Params, string | number>>();
+  /** The file, for error messages. */
+  readonly filename: string;
 
   constructor(private readonly db: SqliteDatabase) {
+    this.filename = db.name;
     this.get = db.prepare<[string, string, string], string>(GET_DOCUMENT).pluck();
     this.upsert = db.prepare<[string, string, string, string]>(UPSERT_DOCUMENT);
     this.delete = db.prepare<[string, string, string]>(DELETE_DOCUMENT);
@@ -179,6 +183,7 @@ export function sqliteCollection<T extends object>(
 ): DocumentCollection<T> {
   assertCollectionName(name);
   const own = buffer?.collection(namespace, name) ?? null;
+  const parse = (json: string): T => parseStored<T>(json, statements.filename, `a document of ${namespace}/${name}`);
   const load = (id: string): string | undefined => (own ? own.read(id) : statements.get.get(namespace, name, id));
   const matching = (kind: 'find' | 'count', where: FieldFilter<T> | undefined, options?: FindOptions): unknown[] => {
     isOpen();
@@ -199,9 +204,9 @@ export function sqliteCollection<T extends object>(
       isOpen();
       assertDocumentId(name, id);
       const json = load(id);
-      return json === undefined ? null : (JSON.parse(json) as T);
+      return json === undefined ? null : parse(json);
     },
-    find: (where, options) => (matching('find', where, options) as string[]).map((json) => JSON.parse(json) as T),
+    find: (where, options) => (matching('find', where, options) as string[]).map(parse),
     count: (where) => Number(matching('count', where)[0]),
     upsert: (id, document) => {
       const target = writer();
@@ -213,7 +218,7 @@ export function sqliteCollection<T extends object>(
       assertDocumentId(name, id);
       const json = target.read(id);
       if (json === undefined) return false;
-      target.write(id, serializeDocument(name, id, change(JSON.parse(json) as T)));
+      target.write(id, serializeDocument(name, id, change(parse(json))));
       return true;
     },
     delete: (id) => {

@@ -29,7 +29,7 @@ import {
 import type { Statement } from 'better-sqlite3';
 import { isBusy, retryWhileBusy } from '../busy.js';
 import { busyTimeoutOf, checkBusyTimeout, openDatabase, type Durability, type SqliteDatabase } from '../open-database.js';
-import { storeError } from '../sqlite-errors.js';
+import { parseStored, storeError } from '../sqlite-errors.js';
 import { TransactionScope } from '../transaction-guard.js';
 import { DocumentBuffer, DocumentStatements, sqliteCollection } from './documents.js';
 import { assertNotNewer, migrateReadModels, recordedReadModelVersion } from './schema.js';
@@ -279,7 +279,7 @@ export class SqliteReadModelStore implements ReadModelStore<SqliteProjectionHand
   async listProjections(): Promise<readonly (ProjectionState & { readonly active: boolean })[]> {
     this.#assertOpen();
     return this.#run('listing projections', () =>
-      this.#statements.listStates.all().map((row) => ({ ...decodeState(row as unknown as StateRow), active: row[6] === row[2] })),
+      this.#statements.listStates.all().map((row) => ({ ...decodeState(row as unknown as StateRow, this.database.name), active: row[6] === row[2] })),
     );
   }
 
@@ -353,7 +353,7 @@ export class SqliteReadModelTransaction implements ReadModelTransaction<SqlitePr
   getState(namespace: string): ProjectionState | null {
     this.#assertOpen();
     const row = this.statements.getState.get(namespace);
-    return row === undefined ? null : decodeState(row);
+    return row === undefined ? null : decodeState(row, this.db.name);
   }
 
   createState(projection: ProjectionNamespace): void {
@@ -459,18 +459,18 @@ function quote(identifier: string): string {
   return `"${identifier.replaceAll('"', '""')}"`;
 }
 
-function decodeState(row: StateRow): ProjectionState {
+function decodeState(row: StateRow, filename: string): ProjectionState {
   const [namespace, name, version, checkpoint, failure, updatedAt] = row;
   return {
     projection: { name, version: Number(version), namespace },
     checkpoint,
-    failure: failure === null ? null : decodeFailure(failure),
+    failure: failure === null ? null : decodeFailure(failure, filename),
     updatedAt,
   };
 }
 
-function decodeFailure(json: string): ProjectionFailure {
-  const parsed = JSON.parse(json) as Omit<ProjectionFailure, 'position'> & { position: string };
+function decodeFailure(json: string, filename: string): ProjectionFailure {
+  const parsed = parseStored<Omit<ProjectionFailure, 'position'> & { position: string }>(json, filename, 'a projection failure record');
   return { ...parsed, position: BigInt(parsed.position) };
 }
 
