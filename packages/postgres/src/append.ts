@@ -1,6 +1,7 @@
 /** An append as one call of the `append` function: its parameters, and the result built from its answer. */
 import {
   InvalidArgumentError,
+  StoreCorruptError,
   type AppendResult,
   type EventMetadata,
   type ExpectedVersionDescription,
@@ -9,13 +10,14 @@ import {
 } from '@eventloom/core';
 import type pg from 'pg';
 import { run } from './database.js';
-import { eventFromRow } from './rows.js';
+import { eventFromRow, isoFromPg } from './rows.js';
 import { EXPECTED_KIND, MAX_EVENTS_PER_TRANSACTION } from './sql/functions.js';
 import type { Queries } from './sql/queries.js';
 import { assertStorable } from './storable-text.js';
 
 export interface AppendContext {
   readonly queries: Queries;
+  /** The appending process's clock; the function records the stream's last time instead when that is later. */
   readonly time: string;
   readonly source: string;
   /** Whether the caller gave any event id; ids the store made cannot be recorded yet, so need no lookup. */
@@ -94,11 +96,11 @@ export function jsonArrays(prepared: PreparedAppend): JsonArrays {
   return { data: `${data}]`, metadata: `${metadata}]` };
 }
 
-/** The `append` function's answer, a record in PostgreSQL's text form: `(position,version,t|f)`. */
-function appendOutcome(record: string): { firstPosition: bigint; firstVersion: bigint; idempotent: boolean } {
-  const match = /^\((\d+),(\d+),([tf])\)$/.exec(record);
-  if (!match) throw new Error(`Unexpected answer from the append function: ${record}`);
-  return { firstPosition: BigInt(match[1]!), firstVersion: BigInt(match[2]!), idempotent: match[3] === 't' };
+/** The `append` function's answer, a record in PostgreSQL's text form: `(position,version,t|f,"time")`. */
+function appendOutcome(record: string): { firstPosition: bigint; firstVersion: bigint; idempotent: boolean; time: string } {
+  const match = /^\((\d+),(\d+),([tf]),"?([^"]*)"?\)$/.exec(record);
+  if (!match) throw new StoreCorruptError(`Unexpected answer from the append function: ${record}; is the schema at the migration this package expects?`);
+  return { firstPosition: BigInt(match[1]!), firstVersion: BigInt(match[2]!), idempotent: match[3] === 't', time: isoFromPg(match[4]!) };
 }
 
 /**
@@ -111,9 +113,9 @@ export async function appendOn(
   json: JsonArrays,
   context: AppendContext,
 ): Promise<AppendResult> {
-  const { queries, time, source } = context;
+  const { queries, source } = context;
   const [row] = await run(client, queries.append, appendValues(prepared, context, json));
-  const { firstPosition, firstVersion, idempotent } = appendOutcome(row![0] as string);
+  const { firstPosition, firstVersion, idempotent, time } = appendOutcome(row![0] as string);
   const count = prepared.events.length;
   if (idempotent) {
     const rows = await run(client, queries.recorded, [

@@ -1,5 +1,12 @@
 /** @eventloom/postgres: the event store on PostgreSQL, for many processes and machines. */
-export { openPostgresEventStore, PostgresEventStore, type InlineHandler } from './postgres-event-store.js';
+export {
+  MIN_POSITION_HEADROOM,
+  openPostgresEventStore,
+  PostgresEventStore,
+  type InlineHandler,
+  type InlineSkipped,
+  type PostgresAppendResult,
+} from './postgres-event-store.js';
 export type { PostgresEventStoreOptions } from './options.js';
 export type { ConsumerGroupOptions, ConsumerGroupMember, ConsumerGroupHandlerContext } from './consumer-group.js';
 export { dropPostgresEventStore } from './drop.js';

@@ -12,8 +12,6 @@ export interface StoreNames {
   /** The ordinary role the store's sessions run as, so row-level security applies to them. */
   readonly role: string;
   readonly qrole: string;
-  /** LISTEN/NOTIFY channel that announces appends. */
-  readonly channel: string;
   /** Mixed into advisory-lock keys so that schemas do not contend for each other's locks. */
   readonly lockSeed: bigint;
   /** Prefix of prepared statement names: statements of two schemas must not share a name on one connection. */
@@ -39,7 +37,7 @@ export function namesFor(schema: string): StoreNames {
   if (bytes > MAX_SCHEMA_NAME_BYTES) {
     throw new InvalidArgumentError(
       'schema',
-      `is ${bytes} bytes long; the limit is ${MAX_SCHEMA_NAME_BYTES} (PostgreSQL identifiers stop at 63 bytes, and the store derives role and channel names from it)`,
+      `is ${bytes} bytes long; the limit is ${MAX_SCHEMA_NAME_BYTES} (PostgreSQL identifiers stop at 63 bytes, and the store derives its role's name from it)`,
     );
   }
   const role = `${schema}_app`;
@@ -50,7 +48,6 @@ export function namesFor(schema: string): StoreNames {
     qschema: quoteIdent(schema),
     role,
     qrole: quoteIdent(role),
-    channel: `${schema}_appended`,
     lockSeed: digest.readBigInt64BE(0),
     statementPrefix: `el_${hash}_`,
   };

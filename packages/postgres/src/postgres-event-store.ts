@@ -12,6 +12,7 @@ import {
   serializeStreamMetadata,
   startSubscription,
   StoreClosedError,
+  StoreUnavailableError,
   deserializeStreamMetadata,
   type AppendOptions,
   type AppendResult,
@@ -57,8 +58,36 @@ import { assertStorableStreamId, findUnstorable } from './storable-text.js';
 import { AppendWaker } from './waker.js';
 import { liveReader } from './wake-policy.js';
 
-/** Runs inside an append's transaction after its events are inserted; throwing rolls the append back. */
-export type InlineHandler = (events: readonly RecordedEvent[], client: pg.PoolClient) => Promise<void>;
+/**
+ * Runs inside an append's transaction after its events are inserted; throwing rolls the append
+ * back. A handler that could not do its work for these events (an inline projection whose
+ * checkpoint is behind, say) answers why, and the append's result says so in `inlineSkipped`.
+ */
+export type InlineHandler = (events: readonly RecordedEvent[], client: pg.PoolClient) => Promise<void | InlineSkipped>;
+
+/** An inline handler's answer when it left an append's events undone: who, and why. */
+export interface InlineSkipped {
+  /** e.g. the projection's namespace, `order-totals@1`. */
+  readonly handler: string;
+  readonly reason: string;
+}
+
+/** `appendToStream`'s result on PostgreSQL. */
+export interface PostgresAppendResult extends AppendResult {
+  /**
+   * Present only when an inline handler left this append's events undone (its read model is now
+   * behind the events until a runner catches up): never silently stale.
+   */
+  readonly inlineSkipped?: readonly InlineSkipped[];
+}
+
+/**
+ * Positions are bigints below 2^63. Appends count up by one per event, so only a log whose old
+ * positions came from transaction ids (before migration 3) can come near the end; the store
+ * refuses to open with less than this much room left.
+ */
+export const MIN_POSITION_HEADROOM = 2n ** 40n;
+const MAX_POSITION = 2n ** 63n - 1n;
 
 /**
  * Opens the store: runs pending migrations (creating the schema and the store's role if needed),
@@ -115,16 +144,37 @@ export async function openPostgresEventStore(options: PostgresEventStoreOptions)
   } catch (error) {
     throw toStoreError(error, context);
   }
+  const db = new StoreDatabase(pool, queriesFor(names), initializer);
+  let channel: string;
+  try {
+    const [row] = await db.rows(db.queries.openTenant, [], context);
+    const [tenantChannel, head] = row as [string, bigint];
+    channel = tenantChannel;
+    assertHeadroom(head, names, tenantId);
+  } catch (error) {
+    if (connectionString !== undefined) await pool.end().catch(() => undefined);
+    throw error;
+  }
   return new PostgresEventStore({
-    db: new StoreDatabase(pool, queriesFor(names), initializer),
+    db,
     names,
     tenantId,
     source,
     ownsPool: connectionString !== undefined,
-    waker: new AppendWaker(connect, names.channel, tenantId),
+    waker: new AppendWaker(connect, channel),
     ...(options.schemas && { schemas: options.schemas }),
     clock: options.clock ?? (() => new Date()),
   });
+}
+
+function assertHeadroom(head: bigint, names: StoreNames, tenantId: string): void {
+  const left = MAX_POSITION - head;
+  if (left >= MIN_POSITION_HEADROOM) return;
+  throw new StoreUnavailableError(
+    `The log of tenant ${tenantId} in schema ${names.schema} is at position ${head}, ${left} below the largest a position can be (2^63 - 1); ` +
+      'appends would soon fail. Copy its events into a new schema, where positions start again at 1, and move the subscriptions\' ' +
+      'checkpoints over (see "Backup, restore and position headroom" in docs/postgres-event-store.md)',
+  );
 }
 
 interface StoreParts {
@@ -193,7 +243,7 @@ export class PostgresEventStore implements EventStore {
     streamId: string,
     events: readonly EventToAppend<E>[],
     options?: AppendOptions,
-  ): Promise<AppendResult> {
+  ): Promise<PostgresAppendResult> {
     this.#assertOpen();
     assertStorableStreamId(streamId);
     const prepared = await prepareAppend(streamId, events as readonly EventToAppend[], options, this.#schemas);
@@ -207,20 +257,26 @@ export class PostgresEventStore implements EventStore {
     };
     const errorContext = { operation: `an append to ${streamId}`, streamId, expected: prepared.expected, writes: true };
     const handlers = [...this.#inlineHandlers];
-    const result = await this.#db.withClient(errorContext, async (client) => {
+    const result = await this.#db.withClient(errorContext, async (client): Promise<PostgresAppendResult> => {
       if (handlers.length === 0) return appendOn(client, prepared, json, context);
       await client.query('BEGIN');
       try {
         const result = await appendOn(client, prepared, json, context);
-        if (!result.idempotent) for (const handler of handlers) await handler(result.events, client);
+        const skipped: InlineSkipped[] = [];
+        if (!result.idempotent) {
+          for (const handler of handlers) {
+            const outcome = await handler(result.events, client);
+            if (outcome) skipped.push(outcome);
+          }
+        }
         await client.query('COMMIT');
-        return result;
+        return skipped.length > 0 ? { ...result, inlineSkipped: skipped } : result;
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
         throw error;
       }
     });
-    if (!result.idempotent) this.#waker.appended(result.position);
+    if (!result.idempotent) this.#waker.appended();
     return result;
   }
 

@@ -1,18 +1,19 @@
 /**
  * Wakes live subscriptions when events are appended. In this process the append itself rings the
- * signal; other processes hear a NOTIFY on the store's channel, through one dedicated connection
+ * signal; other processes hear a NOTIFY on the tenant's channel, through one dedicated connection
  * that LISTENs once this process subscribes.
+ *
+ * The channel's name is a random secret kept in `tenant_channels`, which row-level security shows
+ * only to the tenant's own sessions, and the payload is empty: another tenant, or any session of
+ * the database, learns nothing about this tenant's appends (LISTEN needs no privilege, so the
+ * name is the only guard). A wake-up means "look": whatever it announces has committed, and
+ * readers of the log see every committed event (positions commit in order, see `log-heads.ts`).
  *
  * The NOTIFY is sent after the append commits, on that connection, at most once per
  * `NOTIFY_INTERVAL_MS` (the last append of a burst is always announced). Inside the append's
  * transaction it would take PostgreSQL's global notify lock through the commit's flush to disk
  * and serialize every concurrent append; one per append would cost each sequential append
  * another round trip. Another process's subscriber is so woken within about this interval.
- *
- * A wake-up can come before the event is readable: the log shows only what lies below the oldest
- * transaction in flight anywhere on the server, and when that transaction ends nobody announces
- * it. So announcements carry the position appended, and `pendingBeyond` tells a subscription that
- * saw less than that to look again soon rather than at its next poll.
  */
 import { AppendSignal } from '@eventloom/core';
 import type pg from 'pg';
@@ -25,13 +26,10 @@ export class AppendWaker {
   readonly signal = new AppendSignal();
   readonly #connect: () => Promise<pg.Client>;
   readonly #channel: string;
-  readonly #tenantId: string;
   #client: Promise<pg.Client | null> | undefined;
   /** The connection on which LISTEN was issued. */
   #listeningOn: pg.Client | undefined;
   #wantListen = false;
-  /** Highest position known to be appended (here or, by NOTIFY, elsewhere). */
-  #latest = 0n;
   #pending = false;
   #sending = false;
   #lastSent = 0;
@@ -39,10 +37,9 @@ export class AppendWaker {
   #reconnect: NodeJS.Timeout | undefined;
   #closed = false;
 
-  constructor(connect: () => Promise<pg.Client>, channel: string, tenantId: string) {
+  constructor(connect: () => Promise<pg.Client>, channel: string) {
     this.#connect = connect;
     this.#channel = channel;
-    this.#tenantId = tenantId;
   }
 
   /** Starts listening (once); subscriptions call it so that other processes' appends wake them. */
@@ -51,16 +48,10 @@ export class AppendWaker {
     void this.#ready();
   }
 
-  /** An append up to `position` committed here: wake local subscribers now, other processes by NOTIFY soon. */
-  appended(position: bigint): void {
-    if (position > this.#latest) this.#latest = position;
+  /** An append committed here: wake local subscribers now, other processes by NOTIFY soon. */
+  appended(): void {
     this.signal.notify();
     this.#announceSoon();
-  }
-
-  /** True when an append beyond `head` is known: a reader that saw up to `head` should look again soon. */
-  pendingBeyond(head: bigint): boolean {
-    return this.#latest > head;
   }
 
   #announceSoon(): void {
@@ -86,7 +77,7 @@ export class AppendWaker {
     try {
       const client = await this.#ready();
       if (client && !this.#closed) {
-        await client.query('SELECT pg_notify($1, $2)', [this.#channel, `${this.#latest} ${this.#tenantId}`]);
+        await client.query('SELECT pg_notify($1, NULL)', [this.#channel]);
       }
     } catch {
       // A lost connection is replaced; subscribers elsewhere poll meanwhile.
@@ -132,13 +123,7 @@ export class AppendWaker {
     client.on('error', lost);
     client.on('end', lost);
     client.on('notification', (message) => {
-      // Payload: "<position> <tenant id>".
-      const payload = message.payload ?? '';
-      const space = payload.indexOf(' ');
-      if (space < 1 || payload.slice(space + 1) !== this.#tenantId) return;
-      const position = BigInt(payload.slice(0, space));
-      if (position > this.#latest) this.#latest = position;
-      this.signal.notify();
+      if (message.channel === this.#channel) this.signal.notify();
     });
     if (this.#closed) {
       await client.end().catch(() => undefined);

@@ -1,8 +1,9 @@
 /**
- * The SQL function `append`, called directly: it must be the first write of its transaction,
- * because a transaction that wrote before already holds its xid — the basis of the position —
- * which could predate the stream's lock and land below the stream's last event.
+ * The SQL function `append`, called directly, inside a caller's transaction: since positions come
+ * from the tenant's log head (migration 3), not from the transaction's xid, it may follow other
+ * writes and run more than once per transaction; what the transaction wrote commits with it.
  */
+import { collect } from '@eventloom/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminClient, openTestStore, postgresUrl, type TestStore } from './support.js';
 import type pg from 'pg';
@@ -37,16 +38,23 @@ describe.skipIf(!postgresUrl)('the append function', () => {
     }
   }
 
-  it('appends when it is the first write of its transaction', async () => {
-    expect(await inTransaction([`SELECT 1`, call('fn-1')])).toBeNull();
-    expect((await test.store.streamInfo('fn-1')).version).toBe(1n);
+  it('appends after other writes of its transaction, and twice in one transaction, in position order', async () => {
+    const checkpoint = `INSERT INTO "${test.schema}".checkpoints (subscription_id, position) VALUES ('x', 1)`;
+    expect(await inTransaction([checkpoint, call('fn-1'), call('fn-2')])).toBeNull();
+    const [first, second] = await Promise.all(['fn-1', 'fn-2'].map(async (id) => (await collect(test.store.readStream(id)))[0]!));
+    expect(first!.position + 1n).toBe(second!.position);
+    expect(await test.store.headPosition()).toBe(second!.position);
   });
 
-  it('refuses a second append, or an append after another write, in one transaction', async () => {
-    const twice = await inTransaction([call('fn-2'), call('fn-3')]);
-    expect(twice).toMatchObject({ code: 'EL005', message: expect.stringContaining('first write of its transaction') });
-    const afterWrite = await inTransaction([`INSERT INTO "${test.schema}".checkpoints (subscription_id, position) VALUES ('x', 1)`, call('fn-4')]);
-    expect(afterWrite).toMatchObject({ code: 'EL005' });
-    for (const id of ['fn-2', 'fn-3', 'fn-4']) expect((await test.store.streamInfo(id)).version).toBe(0n);
+  it('a rolled-back transaction leaves neither its events nor its positions behind', async () => {
+    const head = await test.store.headPosition();
+    await sql.query('BEGIN');
+    await sql.query(`SET LOCAL ROLE "${test.schema}_app"`);
+    await sql.query(`SET LOCAL eventloom.tenant_id = 'default'`);
+    await sql.query(call('fn-3'));
+    await sql.query('ROLLBACK');
+    expect((await test.store.streamInfo('fn-3')).version).toBe(0n);
+    const result = await test.store.appendToStream('fn-4', [{ type: 'T', data: {} }]);
+    expect(result.position).toBe(head + 1n);
   });
 });

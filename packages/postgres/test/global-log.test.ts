@@ -1,8 +1,9 @@
 /**
- * The global log never skips: positions are taken in one order and committed in another, and a
- * reader must not move past a position below which something can still commit. These tests hold
- * transactions open (inside an append, through an inline handler), roll them back, and race many
- * writers against a subscriber.
+ * The global log never skips: a reader must not move past a position below which something can
+ * still commit. Positions come from the tenant's log head, whose row an append holds until it
+ * commits (migration 3), so appends commit in position order and a reader sees every committed
+ * event. These tests hold transactions open (inside an append, through an inline handler), roll
+ * them back, and race many writers against a subscriber.
  */
 import { collect, type RecordedEvent } from '@eventloom/core';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -65,39 +66,41 @@ describe.skipIf(!postgresUrl)('the global log never skips a late commit', () => 
     return t.store;
   }
 
-  it('hides commits that follow an open transaction until it ends, then shows all in position order', async () => {
+  it('an append in flight holds the tenant\'s later appends until it commits; readers see all that committed meanwhile', async () => {
     const store = await open();
     const hold = holdAppendsTo(store, 'slow-1');
     const seen: RecordedEvent[] = [];
     const subscription = store.subscribe({ pollIntervalMs: 20, handler: (e) => void seen.push(e) });
     try {
+      const before = await store.appendToStream('before-1', [{ type: 'Before', data: {} }]);
       const slow = store.appendToStream('slow-1', [{ type: 'Slow', data: {} }]);
       await hold.entered;
       const [slowEvent] = hold.events();
-      const fastA = await store.appendToStream('fast-a', [{ type: 'Fast', data: { n: 1 } }]);
-      const fastB = await store.appendToStream('fast-b', [{ type: 'Fast', data: { n: 2 } }]);
-      // Taken earlier, committed later: the position order is not the commit order.
-      expect(slowEvent!.position).toBeLessThan(fastA.position);
-      expect(fastA.position).toBeLessThan(fastB.position);
+      expect(slowEvent!.position).toBe(before.position + 1n);
+      let fastDone = false;
+      const fast = store.appendToStream('fast-a', [{ type: 'Fast', data: { n: 1 } }]).finally(() => (fastDone = true));
 
-      // A reader that showed fast-a and fast-b now would skip slow-1 once it commits below them.
       await new Promise((resolve) => setTimeout(resolve, 300));
-      expect(await collect(store.readAll())).toEqual([]);
-      expect(await store.headPosition()).toBeLessThan(slowEvent!.position);
-      expect(seen).toEqual([]);
+      // The later append waits for the log head; readers are not held back at all.
+      expect(fastDone).toBe(false);
+      expect((await collect(store.readAll())).map((e) => e.streamId)).toEqual(['before-1']);
+      expect(await store.headPosition()).toBe(before.position);
+      await subscription.waitFor(before.position, 5_000);
 
       hold.commit();
       await slow;
-      await eventually(() => expect(seen.map((e) => e.streamId)).toEqual(['slow-1', 'fast-a', 'fast-b']));
+      const fastA = await fast;
+      expect(fastA.position).toBe(slowEvent!.position + 1n);
+      await eventually(() => expect(seen.map((e) => e.streamId)).toEqual(['before-1', 'slow-1', 'fast-a']));
       expect((await collect(store.readAll())).map((e) => e.id)).toEqual(seen.map((e) => e.id));
-      expect(await store.headPosition()).toBe(fastB.position);
+      expect(await store.headPosition()).toBe(fastA.position);
     } finally {
       hold.commit();
       await subscription.stop();
     }
   });
 
-  it('never shows a rolled-back append, and shows what committed around it', async () => {
+  it('never shows a rolled-back append; the next append takes its positions, so the log has no gap', async () => {
     const store = await open();
     const hold = holdAppendsTo(store, 'doomed-1');
     const seen: RecordedEvent[] = [];
@@ -105,15 +108,18 @@ describe.skipIf(!postgresUrl)('the global log never skips a late commit', () => 
     try {
       const doomed = store.appendToStream('doomed-1', [{ type: 'Doomed', data: {} }]);
       await hold.entered;
-      const doomedId = hold.events()[0]!.id;
-      const kept = await store.appendToStream('kept-1', [{ type: 'Kept', data: {} }]);
+      const [doomedEvent] = hold.events();
+      const kept = store.appendToStream('kept-1', [{ type: 'Kept', data: {} }]);
+      await new Promise((resolve) => setTimeout(resolve, 100));
       hold.rollBack();
       await expect(doomed).rejects.toThrow('rolled back on purpose');
-      await subscription.waitFor(kept.position, 15_000);
+      const keptResult = await kept;
+      expect(keptResult.position).toBe(doomedEvent!.position);
+      await subscription.waitFor(keptResult.position, 15_000);
       expect(seen.map((e) => e.streamId)).toEqual(['kept-1']);
       const log = await collect(store.readAll());
-      expect(log.map((e) => e.id)).toEqual([kept.events[0]!.id]);
-      expect(log.some((e) => e.id === doomedId)).toBe(false);
+      expect(log.map((e) => e.id)).toEqual([keptResult.events[0]!.id]);
+      expect(log.some((e) => e.id === doomedEvent!.id)).toBe(false);
       expect((await store.streamInfo('doomed-1')).version).toBe(0n);
     } finally {
       hold.rollBack();

@@ -42,7 +42,13 @@ describe.skipIf(!postgresUrl)('migrations', () => {
       try {
         const { rows } = await admin.query<{ version: number }>(`SELECT version FROM ${names.qschema}.schema_migrations ORDER BY 1`);
         expect(rows.map((r) => r.version)).toEqual(MIGRATIONS.map((m) => m.version));
-        expect((await collect(store.readStream('old-1'))).map((e) => e.data)).toEqual([{ v: 1 }]);
+        const [old] = await collect(store.readStream('old-1'));
+        expect(old!.data).toEqual({ v: 1 });
+        // Migration 3: positions from the log head continue above the old xid-based ones.
+        expect(old!.position).toBeGreaterThan(1n << 20n);
+        const next = await store.appendToStream('old-1', [{ type: 'New', data: {} }], { expectedVersion: 1n });
+        expect(next.position).toBe(old!.position + 1n);
+        expect(await store.headPosition()).toBe(next.position);
         // The newer migration's parts work for the store's role.
         const member = store.subscribeGroup({ group: 'g', partitions: 2, handler: () => undefined });
         await expect(Promise.race([member.done, new Promise((r) => setTimeout(r, 300, 'running'))])).resolves.toBe('running');

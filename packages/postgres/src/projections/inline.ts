@@ -3,30 +3,30 @@
  * so whoever appended reads the updated read model as soon as the append resolves. The
  * checkpoint moves in the same transaction.
  *
- * Positions here are not commit order: a transaction that began earlier may still commit events
- * below this append's. So an append applies inline only once it is the oldest transaction in
- * flight on the server (it waits up to `waitMs` for the older ones) and no event the projection
- * has not seen lies between its checkpoint and the append. Otherwise the append goes through
- * untouched and a `ProjectionRunner` running the same projection catches up — run it in a runner
- * as well, for that reason.
+ * The append holds its tenant's log head (see `sql/log-heads.ts`) until it commits, so no other
+ * append of the tenant can commit meanwhile, below or above it: the projection applies at once,
+ * without waiting for anyone. It cannot apply when its checkpoint is behind — events it handles
+ * were appended without it (by a process that does not register it, or before it was registered)
+ * — or when a runner holds its row right now. Then the append still goes through, and its result
+ * names the projection in `inlineSkipped`: the read model is behind the events until a
+ * `ProjectionRunner` running the same projection catches up. Never silently.
  */
 import { applyBatch, HandlerFailure, InvalidArgumentError, prepareProjection, type AnyProjection, type RecordedEvent } from '@eventloom/core';
 import type pg from 'pg';
 import { namesFor, quoteIdent } from '../names.js';
-import type { PostgresEventStore } from '../postgres-event-store.js';
+import type { InlineSkipped, PostgresEventStore } from '../postgres-event-store.js';
 import type { PostgresProjectionHandle, PostgresReadModelStore } from './postgres-read-model-store.js';
 
 export interface PostgresInlineProjectionOptions {
   readonly eventStore: PostgresEventStore;
   readonly readModels: PostgresReadModelStore;
   readonly projection: AnyProjection<PostgresProjectionHandle>;
-  /** How long an append waits for older transactions before leaving the events to the runner. Default 1000 ms. */
-  readonly waitMs?: number;
 }
 
 /**
  * Registers `projection` to run inside every append's transaction. A handler that throws fails
- * the append (nothing of it is written). Resolves to the function that unregisters it.
+ * the append (nothing of it is written). An append whose events it could not apply says so in
+ * its result's `inlineSkipped`. Resolves to the function that unregisters it.
  *
  * The appends run as the event store's role: this grants it the use of the read-model tables
  * (and of tables created in their schema later).
@@ -44,8 +44,6 @@ export async function addPostgresInlineProjection(options: PostgresInlineProject
     throw new InvalidArgumentError('readModels', 'must be a PostgresReadModelStore (openPostgresReadModels)');
   }
   if (!projection || typeof projection.apply !== 'function') throw new InvalidArgumentError('projection', 'must be made with defineProjection');
-  const waitMs = options.waitMs ?? 1_000;
-  if (!Number.isFinite(waitMs) || waitMs < 0) throw new InvalidArgumentError('waitMs', `must be a non-negative number, got ${waitMs}`);
 
   await grantTo(readModels, namesFor(eventStore.schema).qrole);
   // Ready now, so the first append after this applies inline when nothing came before it.
@@ -57,41 +55,36 @@ export async function addPostgresInlineProjection(options: PostgresInlineProject
     types.has(event.type) && (prefixes === undefined || prefixes.some((prefix) => event.streamId.startsWith(prefix)));
   const unseen = unseenEventsQuery(eventStore.schema, projection);
   const { namespace } = projection.namespace;
+  const skipped = (reason: string): InlineSkipped => ({ handler: namespace, reason });
+  // A runner's batch holds the row while its handlers run: waiting for it here would hold every
+  // append of the tenant (this one holds the log head) for that long.
+  const lockIfFree = `SELECT 1 FROM ${quoteIdent(readModels.schema)}.rm_projections WHERE namespace = $1 FOR UPDATE SKIP LOCKED`;
 
   return eventStore.addInlineHandler(async (events, client) => {
     const relevant = events.filter(handles);
     if (relevant.length === 0) return;
-    if (!(await oldestInFlight(client, waitMs))) return;
-    await readModels.inTransaction(client, async (tx) => {
-      // Locks the projection's row: inline appliers and the runner take turns.
+    if ((await client.query(lockIfFree, [namespace])).rowCount === 0) {
+      return skipped('its state is locked by a runner working on it, or it was dropped; that runner catches up');
+    }
+    return readModels.inTransaction(client, async (tx): Promise<InlineSkipped | undefined> => {
       const state = await tx.getState(namespace);
       // Dropped for a rebuild meanwhile: the runner rebuilding it will catch up.
-      if (!state) return;
+      if (!state) return skipped('it was dropped (a rebuild?); the runner rebuilding it catches up');
       const from = state.checkpoint ?? 0n;
-      if (from >= relevant[0]!.position || (await unseen(client, from, relevant[0]!.position))) return;
+      const first = relevant[0]!.position;
+      if (from >= first || (await unseen(client, from, first))) {
+        return skipped(
+          `its checkpoint (${from}) is behind: events it handles were appended without it (by a process that does not register it, or before it was registered); a ProjectionRunner running it catches up`,
+        );
+      }
       try {
         await applyBatch(tx, projection, relevant, { expected: state.checkpoint, checkpoint: events.at(-1)!.position, synchronous: false });
       } catch (error) {
         throw error instanceof HandlerFailure ? error.cause : error;
       }
+      return undefined;
     });
   });
-}
-
-/**
- * Waits until no transaction older than this one is in flight, so that no event below this
- * append's can still commit. Each statement takes a fresh snapshot (READ COMMITTED).
- */
-async function oldestInFlight(client: pg.ClientBase, waitMs: number): Promise<boolean> {
-  const deadline = Date.now() + waitMs;
-  for (let pause = 1; ; pause = Math.min(pause * 2, 20)) {
-    const { rows } = await client.query<{ oldest: boolean }>(
-      'SELECT pg_snapshot_xmin(pg_current_snapshot()) >= pg_current_xact_id() AS oldest',
-    );
-    if (rows[0]!.oldest) return true;
-    if (Date.now() >= deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, pause));
-  }
 }
 
 /** Whether an event this projection handles lies strictly between two positions. */

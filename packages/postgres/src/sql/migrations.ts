@@ -2,6 +2,7 @@
 import type { StoreNames } from '../names.js';
 import { functionsSql } from './functions.js';
 import { groupsSql } from './groups.js';
+import { logHeadsGrants, logHeadsSql } from './log-heads.js';
 import { partitionReadSql, readGrants, readsSql } from './reads.js';
 import { tablesSql } from './tables.js';
 
@@ -35,5 +36,11 @@ ${readGrants(s, r)}`,
     grants: ({ qschema: s, qrole: r }) => `
 GRANT SELECT, INSERT, UPDATE, DELETE ON ${s}.group_members, ${s}.group_partitions TO ${r};
 GRANT EXECUTE ON FUNCTION ${s}.partition_of, ${s}.group_heartbeat, ${s}.read_partition TO ${r};`,
+  },
+  {
+    version: 3,
+    name: 'log heads',
+    sql: logHeadsSql,
+    grants: logHeadsGrants,
   },
 ];

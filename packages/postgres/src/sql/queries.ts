@@ -45,6 +45,8 @@ export function queriesFor(names: StoreNames) {
     /** The log of one partition of a consumer group. */
     partitionLog: statement('partition_log', `SELECT * FROM ${s}.read_partition($1, $2, $3, $4, $5, $6)`),
     headPosition: statement('head', `SELECT ${s}.head_position()`),
+    /** On opening: the tenant's wake-up channel (made on first use) and its head, to check the headroom. */
+    openTenant: statement('open_tenant', `SELECT ${s}.tenant_channel(), ${s}.head_position()`),
     streamInfo: statement(
       'stream_info',
       `SELECT version, soft_deleted, tombstoned, metadata::text FROM ${s}.streams WHERE stream_id = $1`,
