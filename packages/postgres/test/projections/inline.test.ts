@@ -7,6 +7,7 @@ import { defineProjection, ProjectionRunner } from '@eventloom/core';
 import { projectionFixtures } from '@eventloom/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { addPostgresInlineProjection, type PostgresProjectionHandle } from '../../src/index.js';
+import { adminClient } from '../support.js';
 import { openTestStores, postgresUrl, type TestStores } from './support.js';
 
 type OrderEvent = projectionFixtures.OrderEvent;
@@ -92,15 +93,50 @@ describe.skipIf(!postgresUrl)('inline projections (postgres)', () => {
     await addPostgresInlineProjection({ eventStore, readModels, projection: orderTotals });
     const streamId = uniqueOrderStream();
     const orderId = streamId.slice('order-'.length);
-    await eventStore.appendToStream(streamId, [created(orderId, 7)]);
-    // Earlier events are unseen, so this append was not applied inline: no skipping past them.
+    const behind = await eventStore.appendToStream(streamId, [created(orderId, 7)]);
+    // Earlier events are unseen, so this append was not applied inline: no skipping past them, and the result says so.
+    expect(behind.inlineSkipped).toEqual([{ handler: 'order-totals@1', reason: expect.stringContaining('checkpoint') }]);
     expect(await readModels.read('order-totals', (view) => view.collection('orders').count())).toBe(0);
     const runner = new ProjectionRunner({ eventStore, readModels, projections: [orderTotals], pollIntervalMs: 20 });
     cleanups.push(() => runner.stop());
     await runner.start();
     await runner.waitForPosition('order-totals', await eventStore.headPosition(), 20_000);
     expect(await readModels.read('order-totals', (view) => view.collection('orders').count())).toBe(early.streams.length + 1);
-    await eventStore.appendToStream(streamId, [paid(orderId, 7)]);
+    const applied = await eventStore.appendToStream(streamId, [paid(orderId, 7)]);
+    expect(applied.inlineSkipped).toBeUndefined();
     expect(await readModels.read('order-totals', (view) => view.collection<Summary>('orders').get(orderId))).toEqual({ orderId, total: 7, paid: 7 });
+  });
+
+  it('applies at once under 16 concurrent appenders while an unrelated transaction is held open elsewhere', async () => {
+    const { eventStore, readModels } = await stores();
+    await addPostgresInlineProjection({ eventStore, readModels, projection: orderTotals });
+    const blocker = await adminClient();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('SELECT pg_current_xact_id()');
+      const results = await Promise.all(
+        Array.from({ length: 16 }, async () => {
+          const streamId = uniqueOrderStream();
+          const orderId = streamId.slice('order-'.length);
+          const outcomes = [];
+          for (let i = 0; i < 5; i++) {
+            const started = performance.now();
+            const result = await eventStore.appendToStream(streamId, i === 0 ? [created(orderId, 100)] : [paid(orderId, 1)]);
+            outcomes.push({ result, ms: performance.now() - started });
+            // Read-your-writes: the document is there as soon as the append resolves.
+            const order = await readModels.read('order-totals', (view) => view.collection<Summary>('orders').get(orderId));
+            expect(order).toEqual({ orderId, total: 100, paid: i });
+          }
+          return outcomes;
+        }),
+      );
+      const flat = results.flat();
+      expect(flat.filter(({ result }) => result.inlineSkipped !== undefined)).toEqual([]);
+      // Before migration 3 each append waited ~1 s for the held transaction and then left its events undone.
+      expect(Math.max(...flat.map(({ ms }) => ms))).toBeLessThan(900);
+    } finally {
+      await blocker.query('ROLLBACK').catch(() => undefined);
+      await blocker.end();
+    }
   });
 });
