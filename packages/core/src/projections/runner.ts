@@ -8,6 +8,7 @@ import { AppendSignal } from '../append-signal.js';
 import { EventloomError, InvalidArgumentError, LeaseHeldError, SubscriptionFailedError, SubscriptionStoppedError } from '../errors.js';
 import type { Position } from '../event.js';
 import type { EventStore } from '../event-store.js';
+import { isTransientStoreError } from '../transient.js';
 import { uuidv7 } from '../uuid.js';
 import { drive, step } from './maybe-promise.js';
 import { assertProjectionName, projectionNamespace, type ProjectionNamespace } from './namespace.js';
@@ -169,7 +170,17 @@ export class ProjectionRunner<H extends ProjectionHandleBase = ProjectionHandle>
     assertProjectionName(name);
     const deadline = performance.now() + timeoutMs;
     for (;;) {
-      const { projection: serving, checkpoint, failure, error } = await this.#servingProgress(name);
+      let progress: ServingProgress;
+      try {
+        progress = await this.#servingProgress(name);
+      } catch (error) {
+        // A blip of the read-model store (a lost connection) is waited out like a slow projection.
+        const remaining = deadline - performance.now();
+        if (!isTransientStoreError(error) || remaining <= 0) throw error;
+        await this.#changed.wait(Math.min(remaining, this.#settings.pollIntervalMs));
+        continue;
+      }
+      const { projection: serving, checkpoint, failure, error } = progress;
       const namespace = serving?.namespace ?? name;
       // Positions start at 1: a projection that has seen nothing has covered position 0.
       if ((checkpoint ?? 0n) >= position) return;
