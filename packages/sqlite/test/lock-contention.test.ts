@@ -90,6 +90,10 @@ describe('a write lock held by another process', () => {
       },
     });
     const runner = new ProjectionRunner({ eventStore: store, readModels, projections: [counter], pollIntervalMs: 20 });
+    const runnerErrors: unknown[] = [];
+    runner.onEvent((event) => {
+      if (event.type === 'error') runnerErrors.push(event.error);
+    });
 
     const lock = holdLock(file.filename, 10_000);
     await lock.locked;
@@ -129,7 +133,8 @@ describe('a write lock held by another process', () => {
     await subscription.waitFor(third.position, 10_000);
     await subscription.stop();
     await runner.waitForPosition('placed-count', third.position, 20_000);
-    expect(runner.status('placed-count').status).toBe('live');
+    await expect.poll(() => runner.status('placed-count').status, { timeout: 10_000 }).toBe('live');
+    expect(runnerErrors.map(String)).toEqual([]);
     expect(await readModels.read('placed-count', (view) => view.collection('placed').count())).toBe(3);
     await runner.stop();
   });
