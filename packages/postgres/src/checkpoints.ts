@@ -1,11 +1,11 @@
 /** Checkpoints of named subscriptions, one row per subscription and tenant. */
-import { InvalidArgumentError, type CheckpointStore, type Position } from '@eventloom/core';
+import { assertSubscriptionId as assertCoreSubscriptionId, InvalidArgumentError, type CheckpointStore, type Position } from '@eventloom/core';
 import type { StoreDatabase } from './database.js';
+import { assertStorableBigint } from './limits.js';
 
+/** Core's rule (non-empty, no U+0000, no half surrogate pair), as on every store. */
 function assertSubscriptionId(id: string): void {
-  if (typeof id !== 'string' || id.length === 0 || id.includes('\u0000')) {
-    throw new InvalidArgumentError('subscriptionId', 'must be a non-empty string without U+0000');
-  }
+  assertCoreSubscriptionId(id);
 }
 
 export function postgresCheckpoints(db: StoreDatabase, assertOpen: () => void): CheckpointStore {
@@ -19,7 +19,7 @@ export function postgresCheckpoints(db: StoreDatabase, assertOpen: () => void): 
     async store(subscriptionId: string, position: Position): Promise<void> {
       assertOpen();
       assertSubscriptionId(subscriptionId);
-      if (typeof position !== 'bigint') throw new InvalidArgumentError('position', 'must be a bigint');
+      assertStorableBigint(position, 'position');
       await db.rows(db.queries.storeCheckpoint, [subscriptionId, position.toString()], {
         operation: `storing checkpoint ${subscriptionId}`,
       });

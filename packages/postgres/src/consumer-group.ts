@@ -19,6 +19,7 @@ import {
   type Subscription,
 } from '@eventloom/core';
 import type { StoreDatabase } from './database.js';
+import { assertStorableBigint } from './limits.js';
 import type { LogQuery } from './read-log.js';
 import type { LiveReader } from './wake-policy.js';
 
@@ -123,6 +124,7 @@ class GroupMember implements ConsumerGroupMember {
     this.memberId = options.memberId === undefined ? uuidv7() : nameOption(options.memberId, 'memberId');
     this.#partitionCount = integerOption(options.partitions, DEFAULT_PARTITIONS, 'partitions', 1, 10_000);
     this.#leaseMs = integerOption(options.leaseMs, DEFAULT_LEASE_MS, 'leaseMs', 100, 3_600_000);
+    if (options.fromPosition !== undefined) assertStorableBigint(options.fromPosition, 'fromPosition');
     this.#source = source;
     this.#options = options;
     this.done = this.#run();

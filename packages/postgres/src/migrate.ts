@@ -71,7 +71,7 @@ export async function migrate(
  * Creates the store's role (no login, no privileges beyond the grants) unless it exists, and lets
  * the migrating user switch to it. Returns whether it was created.
  */
-async function ensureRole(client: pg.ClientBase, { role, qrole }: StoreNames): Promise<boolean> {
+export async function ensureRole(client: pg.ClientBase, { role, qrole }: StoreNames): Promise<boolean> {
   const { rows } = await client.query<{ exists: boolean; superuser: boolean; member: boolean }>(
     `SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1) AS exists,
             (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,

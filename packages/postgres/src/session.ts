@@ -1,11 +1,16 @@
 /**
- * The store's connections: each runs as the store's ordinary role, for one tenant, in UTC. A pool
+ * The store's connections: each runs as the store's ordinary role, for one tenant, in UTC, at READ
+ * COMMITTED — what the store's statements were designed for, whatever the server's or the URL's
+ * default isolation (under REPEATABLE READ, concurrent appends to one stream would fail). A pool
  * the store makes sets this at connection start-up, so no statement on it — not even raw SQL —
  * runs otherwise; a pool brought by the user gets it on first use by the store.
  */
 import pg from 'pg';
 import type { StoreNames } from './names.js';
 import { TENANT_SETTING } from './sql/tables.js';
+
+/** The isolation the store's own transactions were designed for. */
+export const ISOLATION = 'read committed';
 
 export interface SessionSettings {
   readonly role: string;
@@ -15,7 +20,9 @@ export interface SessionSettings {
 /** `-c name=value` start-up options; spaces and backslashes in values are escaped as the server expects. */
 export function startupOptions({ role, tenantId }: SessionSettings): string {
   const escape = (value: string): string => value.replace(/[\\\s]/g, (c) => `\\${c}`);
-  return [`role=${role}`, `${TENANT_SETTING}=${tenantId}`, 'TimeZone=UTC'].map((o) => `-c ${escape(o)}`).join(' ');
+  return [`role=${role}`, `${TENANT_SETTING}=${tenantId}`, 'TimeZone=UTC', `default_transaction_isolation=${ISOLATION}`]
+    .map((o) => `-c ${escape(o)}`)
+    .join(' ');
 }
 
 /**
@@ -77,7 +84,8 @@ export class SessionInitializer {
   async prepare(client: pg.ClientBase): Promise<void> {
     if (this.#ready.has(client)) return;
     await client.query(
-      `SELECT set_config('role', $1, false), set_config('${TENANT_SETTING}', $2, false), set_config('TimeZone', 'UTC', false)`,
+      `SELECT set_config('role', $1, false), set_config('${TENANT_SETTING}', $2, false), set_config('TimeZone', 'UTC', false),
+              set_config('default_transaction_isolation', '${ISOLATION}', false)`,
       [this.#settings.role, this.#settings.tenantId],
     );
     this.#ready.add(client);

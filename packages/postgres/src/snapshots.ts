@@ -1,6 +1,7 @@
 /** Snapshots in the store's schema: core's `SnapshotStore`, one row per stream and tenant. */
 import { assertJson, assertStreamId, InvalidArgumentError, type Snapshot, type SnapshotStore } from '@eventloom/core';
 import type { StoreDatabase } from './database.js';
+import { assertStorableBigint, assertStorableInteger } from './limits.js';
 import { findUnstorable } from './storable-text.js';
 
 export class PostgresSnapshotStore implements SnapshotStore {
@@ -24,10 +25,8 @@ export class PostgresSnapshotStore implements SnapshotStore {
   async save<State>(snapshot: Snapshot<State>): Promise<void> {
     this.#assertOpen();
     assertStreamId(snapshot?.streamId, 'snapshot.streamId');
-    if (typeof snapshot.version !== 'bigint' || snapshot.version < 0n) {
-      throw new InvalidArgumentError('snapshot.version', 'must be a non-negative bigint');
-    }
-    if (!Number.isSafeInteger(snapshot.schemaVersion)) throw new InvalidArgumentError('snapshot.schemaVersion', 'must be an integer');
+    assertStorableBigint(snapshot.version, 'snapshot.version');
+    assertStorableInteger(snapshot.schemaVersion, 'snapshot.schemaVersion', -(2 ** 31));
     if (typeof snapshot.time !== 'string') throw new InvalidArgumentError('snapshot.time', 'must be an ISO time string');
     let json: string;
     try {

@@ -4,6 +4,7 @@
  * anything is sent, and the typed error names the field.
  */
 import { assertStreamId, InvalidArgumentError, InvalidEventError, type PreparedEvent } from '@eventloom/core';
+import { assertStorableSchemaVersion } from './limits.js';
 import { hasLoneSurrogate } from './names.js';
 
 // JSON.stringify writes U+0000 and lone surrogates as escapes; a cheap test finds candidates.
@@ -25,6 +26,7 @@ export function assertStorable(events: readonly PreparedEvent[], json: { readonl
     const event = events[i]!;
     const field = `events[${i}]`;
     assertText(event.type, `${field}.type`);
+    assertStorableSchemaVersion(event.schemaVersion, `${field}.schemaVersion`);
     assertText(event.correlationId, `${field}.correlationId`);
     if (event.causationId !== null) assertText(event.causationId, `${field}.causationId`);
     if (suspectData && SUSPECT_JSON.test(event.dataJson)) findUnstorable(event.data, `${field}.data`);

@@ -6,6 +6,7 @@
  */
 import {
   assertLeaseArguments,
+  EventloomError,
   InvalidArgumentError,
   projectionNamespace,
   resolveReadTarget,
@@ -27,8 +28,12 @@ import {
   type TransactionOptions,
 } from '@eventloom/core';
 import type pg from 'pg';
-import { isConnectionError } from '../errors.js';
+import { isConnectionError, isRetryable, toStoreError } from '../errors.js';
+import { assertStorableBigint } from '../limits.js';
 import { namesFor, quoteIdent } from '../names.js';
+import { normalizeTenantId } from '../options.js';
+import { ISOLATION } from '../session.js';
+import { TENANT_SETTING } from '../sql/tables.js';
 import { postgresCollection, type DocumentTarget } from './documents.js';
 import { migrateReadModels } from './schema.js';
 import { readModelQueries, type ReadModelQueries } from './sql.js';
@@ -64,6 +69,12 @@ export interface PostgresReadModelStoreOptions {
   readonly pool: pg.Pool;
   /** Schema holding the read models. Default `eventloom`. */
   readonly schema?: string;
+  /**
+   * Whose read models these are: documents, checkpoints, leases, failures and dead letters of
+   * one tenant, kept apart from the others' by row-level security. Give it the tenant of the
+   * event store the projections read. Default `default`.
+   */
+  readonly tenantId?: string;
   /** Where recorded times (`updatedAt`, `failedAt`) come from. Lease expiry uses the server's clock. */
   readonly clock?: () => Date;
 }
@@ -83,6 +94,7 @@ export async function openPostgresReadModels(options: PostgresReadModelStoreOpti
   }
   if (options.clock !== undefined && typeof options.clock !== 'function') throw new InvalidArgumentError('clock', 'must be a function returning a Date');
   const schema = namesFor(options.schema ?? 'eventloom').schema;
+  const tenantId = normalizeTenantId(options.tenantId);
   const clock = options.clock ?? (() => new Date());
   let client: pg.PoolClient;
   try {
@@ -94,11 +106,20 @@ export async function openPostgresReadModels(options: PostgresReadModelStoreOpti
     await migrateReadModels(client, schema, clock);
   } catch (error) {
     client.release(isConnectionError(error) ? (error as Error) : undefined);
-    if (error instanceof StoreUnavailableError) throw error;
+    const typed = toStoreError(error, { operation: `creating the read-model tables in schema ${schema}`, writes: true });
+    if (typed instanceof EventloomError) throw typed;
     throw new StoreUnavailableError(`Could not create the read-model tables in schema ${schema} (nothing was changed): ${(error as Error).message}`, { cause: error });
   }
   client.release();
-  return new PostgresReadModelStore(pool, schema, clock);
+  return new PostgresReadModelStore(pool, schema, clock, tenantId);
+}
+
+/** Runs of a single-statement piece of work after a serialization failure or deadlock, the first included. */
+const MAX_RUNS = 3;
+
+/** A string literal for SQL text: the tenant travels in the simple-protocol `SET LOCAL` that opens a transaction. */
+function literal(text: string): string {
+  return `E'${text.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
 }
 
 type StateRow = { namespace: string; name: string; version: number; checkpoint: string | null; failure: StoredFailure | null; updated_at: string };
@@ -123,16 +144,23 @@ export class PostgresReadModelStore implements ReadModelStore<PostgresProjection
   readonly pool: pg.Pool;
   /** The schema holding the read models. */
   readonly schema: string;
+  /** Whose read models this store reads and writes. */
+  readonly tenantId: string;
   readonly #queries: ReadModelQueries;
   readonly #clock: () => Date;
+  /** Opens each of the store's transactions: READ COMMITTED, as the schema's ordinary role, for the tenant. */
+  readonly #begin: (readOnly: boolean) => string;
   #closed = false;
 
   /** Use `openPostgresReadModels`, which creates the tables first. */
-  constructor(pool: pg.Pool, schema: string, clock: () => Date) {
+  constructor(pool: pg.Pool, schema: string, clock: () => Date, tenantId = 'default') {
     this.pool = pool;
     this.schema = schema;
+    this.tenantId = normalizeTenantId(tenantId);
     this.#clock = clock;
     this.#queries = readModelQueries(quoteIdent(schema));
+    const scope = `SET LOCAL ROLE ${namesFor(schema).qrole}; SET LOCAL ${TENANT_SETTING} = ${literal(this.tenantId)}`;
+    this.#begin = (readOnly) => `BEGIN ISOLATION LEVEL ${ISOLATION.toUpperCase()}${readOnly ? ' READ ONLY' : ''}; ${scope}`;
   }
 
   /**
@@ -143,25 +171,66 @@ export class PostgresReadModelStore implements ReadModelStore<PostgresProjection
   async transaction<R>(fn: (tx: ReadModelTransaction<PostgresProjectionHandle>) => MaybePromise<R>, options?: TransactionOptions): Promise<R> {
     this.#assertOpen();
     const readOnly = options?.readOnly === true;
-    const client = await this.#connect();
-    let broken: Error | undefined;
-    try {
-      await client.query(readOnly ? 'BEGIN READ ONLY' : 'BEGIN');
+    // The caller's work may have done more than SQL: a serialization failure is reported, not retried.
+    return this.#scoped('a read-model transaction', readOnly, async (client) => {
       const tx = new PostgresReadModelTransaction(client, this.schema, this.#queries, this.#clock, readOnly);
       try {
-        const result = await fn(tx);
-        await client.query('COMMIT');
-        return result;
-      } catch (error) {
-        if (isConnectionError(error)) broken = error as Error;
-        else await client.query('ROLLBACK').catch((e: unknown) => (broken = e as Error));
-        throw error;
+        return await fn(tx);
       } finally {
         tx.finish();
       }
+    });
+  }
+
+  /**
+   * `work` in one transaction of the store's own, scoped to its role and tenant; what the driver
+   * or server raise comes out typed. Work that is one statement of the store's runs again after
+   * a serialization failure or deadlock (`retry`).
+   */
+  async #scoped<R>(operation: string, readOnly: boolean, work: (client: pg.PoolClient) => Promise<R>, retry = false): Promise<R> {
+    this.#assertOpen();
+    const context = { operation: `${operation} on the read models in schema ${this.schema}`, writes: !readOnly };
+    const started = Date.now();
+    for (let run = 1; ; run++) {
+      try {
+        return await this.#once(readOnly, work);
+      } catch (error) {
+        if (retry && run < MAX_RUNS && isRetryable(error)) continue;
+        throw toStoreError(error, context, Date.now() - started);
+      }
+    }
+  }
+
+  async #once<R>(readOnly: boolean, work: (client: pg.PoolClient) => Promise<R>): Promise<R> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    const onError = (error: Error): void => {
+      broken ??= error;
+    };
+    client.on('error', onError);
+    try {
+      await client.query(this.#begin(readOnly));
+      try {
+        const result = await work(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        if (isConnectionError(error)) broken ??= error as Error;
+        else await client.query('ROLLBACK').catch((e: unknown) => (broken ??= e as Error));
+        throw error;
+      }
+    } catch (error) {
+      if (isConnectionError(error)) broken ??= error as Error;
+      throw error;
     } finally {
+      client.removeListener('error', onError);
       client.release(broken);
     }
+  }
+
+  /** One statement of the store's, in a transaction of its own. */
+  #statement<R extends pg.QueryResultRow>(operation: string, readOnly: boolean, text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+    return this.#scoped(operation, readOnly, (client) => client.query<R>(text, values), true);
   }
 
   /**
@@ -184,29 +253,31 @@ export class PostgresReadModelStore implements ReadModelStore<PostgresProjection
     const name = typeof target === 'string' ? target : target?.name;
     if (typeof target === 'string' || target?.version === undefined) {
       if (typeof name === 'string') {
-        const { rows } = await this.pool.query<{ version: number }>(this.#queries.getActive, [name]);
+        const { rows } = await this.#statement<{ version: number }>(`reading the serving version of ${name}`, true, this.#queries.getActive, [name]);
         active = rows[0]?.version ?? null;
       }
     }
     const projection = resolveReadTarget(target, () => active);
-    return await fn(readView(this.pool, this.schema, this.#queries, projection));
+    const query = <R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<pg.QueryResult<R>> =>
+      this.#statement<R>(`reading ${projection.namespace}`, true, text, values);
+    return await fn(readView(this.pool, this.schema, this.#queries, projection, query));
   }
 
   async tryAcquireLease(key: string, owner: string, ttlMs: number): Promise<boolean> {
     this.#assertOpen();
     assertLeaseArguments(key, owner, ttlMs);
-    const { rowCount } = await this.pool.query(this.#queries.acquireLease, [key, owner, ttlMs]);
+    const { rowCount } = await this.#statement(`taking the lease ${key}`, false, this.#queries.acquireLease, [key, owner, ttlMs]);
     return (rowCount ?? 0) > 0;
   }
 
   async releaseLease(key: string, owner: string): Promise<void> {
     this.#assertOpen();
-    await this.pool.query(this.#queries.releaseLease, [key, owner]);
+    await this.#statement(`releasing the lease ${key}`, false, this.#queries.releaseLease, [key, owner]);
   }
 
   async listProjections(): Promise<readonly (ProjectionState & { readonly active: boolean })[]> {
     this.#assertOpen();
-    const { rows } = await this.pool.query<StateRow & { active: number | null }>(this.#queries.listStates);
+    const { rows } = await this.#statement<StateRow & { active: number | null }>('listing the projections', true, this.#queries.listStates);
     return rows.map((row) => ({ ...decodeState(row), active: row.active === row.version }));
   }
 
@@ -214,24 +285,14 @@ export class PostgresReadModelStore implements ReadModelStore<PostgresProjection
     this.#assertOpen();
     const { rows } =
       namespace === undefined
-        ? await this.pool.query<DeadLetterRow>(this.#queries.listDeadLetters)
-        : await this.pool.query<DeadLetterRow>(this.#queries.listNamespaceDeadLetters, [namespace]);
+        ? await this.#statement<DeadLetterRow>('listing the dead letters', true, this.#queries.listDeadLetters)
+        : await this.#statement<DeadLetterRow>(`listing the dead letters of ${namespace}`, true, this.#queries.listNamespaceDeadLetters, [namespace]);
     return rows.map(decodeDeadLetter);
   }
 
   /** Stops using the pool; the pool itself belongs to whoever made it. */
   async close(): Promise<void> {
     this.#closed = true;
-  }
-
-  async #connect(): Promise<pg.PoolClient> {
-    try {
-      return await this.pool.connect();
-    } catch (error) {
-      throw new StoreUnavailableError(`Could not connect to PostgreSQL for the read models in schema ${this.schema}: ${(error as Error).message}`, {
-        cause: error,
-      });
-    }
   }
 
   #assertOpen(): void {
@@ -297,7 +358,7 @@ export class PostgresReadModelTransaction implements ReadModelTransaction<Postgr
 
   async setCheckpoint(namespace: string, position: Position): Promise<void> {
     this.#assertOpen();
-    if (typeof position !== 'bigint' || position < 0n) throw new InvalidArgumentError('checkpoint', 'must be a non-negative bigint');
+    assertStorableBigint(position, 'checkpoint');
     this.#requireChange(await this.#query(this.queries.setCheckpoint, [position.toString(), this.#now(), namespace]), namespace);
   }
 
@@ -360,10 +421,16 @@ export class PostgresReadModelTransaction implements ReadModelTransaction<Postgr
   }
 }
 
-function readView(pool: pg.Pool, schema: string, queries: ReadModelQueries, projection: ProjectionNamespace): PostgresReadModelView {
+function readView(
+  pool: pg.Pool,
+  schema: string,
+  queries: ReadModelQueries,
+  projection: ProjectionNamespace,
+  query: DocumentTarget['query'],
+): PostgresReadModelView {
   const target: DocumentTarget = {
     queries,
-    query: (text, values) => pool.query(text, values),
+    query,
     assertOpen: () => undefined,
     writable: false,
   };

@@ -1,10 +1,13 @@
 /**
  * Brings the read-model tables up to date: each migration once, in one transaction under an
- * advisory lock, so that processes opening the store at the same time take turns.
+ * advisory lock, so that processes opening the store at the same time take turns. Also makes sure
+ * the schema's ordinary role (the event store's, `<schema>_app`) exists and may use the tables:
+ * the store's statements run as that role, so that row-level security applies to them.
  */
 import { StoreUnavailableError } from '@eventloom/core';
 import type pg from 'pg';
-import { quoteIdent } from '../names.js';
+import { ensureRole } from '../migrate.js';
+import { namesFor, quoteIdent } from '../names.js';
 import { LATEST_READ_MODEL_SCHEMA_VERSION, READ_MODEL_MIGRATIONS } from './sql.js';
 
 /** Returns the versions this call applied. */
@@ -37,6 +40,13 @@ export async function migrateReadModels(client: pg.ClientBase, schema: string, n
       ]);
       applied.push(migration.version);
     }
+    const names = namesFor(schema);
+    await ensureRole(client, names);
+    // CREATE: projections make their own tables (handle.table) in their transactions, as this role.
+    await client.query(`
+      GRANT USAGE, CREATE ON SCHEMA ${s} TO ${names.qrole};
+      GRANT SELECT, INSERT, UPDATE, DELETE ON ${s}.rm_documents, ${s}.rm_projections, ${s}.rm_active, ${s}.rm_leases, ${s}.rm_dead_letters TO ${names.qrole};
+      GRANT USAGE ON SEQUENCE ${s}.rm_dead_letters_id_seq TO ${names.qrole};`);
     await client.query('COMMIT');
     return applied;
   } catch (error) {

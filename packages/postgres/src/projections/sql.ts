@@ -1,14 +1,43 @@
 /**
  * The read-model tables in the store's schema: documents (jsonb), per-projection bookkeeping
  * (checkpoint, failure), the serving version of each name, leases and dead letters. Versioned in
- * `read_model_migrations`, apart from the event store's own `schema_migrations`.
+ * `read_model_migrations`, apart from the event store's own `schema_migrations`. Every row belongs
+ * to one tenant (migration 2): the store's statements run as the schema's ordinary role with the
+ * tenant set, and forced row-level security shows them that tenant's rows only.
  */
+import { TENANT_SETTING } from '../sql/tables.js';
 
 export interface ReadModelMigration {
   readonly version: number;
   readonly name: string;
   /** SQL for the schema `s` (quoted). */
   readonly sql: (s: string) => string;
+}
+
+/** The tables that hold one tenant's rows each, with the primary key each gets in migration 2. */
+const TENANT_TABLES: readonly [table: string, key: string][] = [
+  ['rm_documents', 'tenant_id, namespace, collection, id'],
+  ['rm_projections', 'tenant_id, namespace'],
+  ['rm_active', 'tenant_id, name'],
+  ['rm_leases', 'tenant_id, key'],
+  ['rm_dead_letters', 'id'],
+];
+
+/**
+ * Only the session's tenant's rows exist, for the table owner too (FORCE); a session without a
+ * tenant sees none and can write none (the setting is read with missing_ok, so it is NULL there).
+ */
+function tenantScope(s: string, table: string, key: string): string {
+  return `
+-- Rows written before tenants are the default tenant's.
+ALTER TABLE ${s}.${table} ADD COLUMN tenant_id text COLLATE "C" NOT NULL DEFAULT 'default';
+ALTER TABLE ${s}.${table} ALTER COLUMN tenant_id SET DEFAULT current_setting('${TENANT_SETTING}', true);
+${key === 'id' ? '' : `ALTER TABLE ${s}.${table} DROP CONSTRAINT ${table}_pkey, ADD CONSTRAINT ${table}_pkey PRIMARY KEY (${key});`}
+ALTER TABLE ${s}.${table} ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ${s}.${table} FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON ${s}.${table}
+  USING (tenant_id = current_setting('${TENANT_SETTING}', true))
+  WITH CHECK (tenant_id = current_setting('${TENANT_SETTING}', true));`;
 }
 
 export const READ_MODEL_MIGRATIONS: readonly ReadModelMigration[] = [
@@ -63,6 +92,14 @@ CREATE TABLE ${s}.rm_dead_letters (
 CREATE INDEX rm_dead_letters_by_namespace ON ${s}.rm_dead_letters (namespace, id);
 `,
   },
+  {
+    version: 2,
+    name: 'tenants: every row belongs to one tenant, kept apart by forced row-level security',
+    sql: (s) => `${TENANT_TABLES.map(([table, key]) => tenantScope(s, table, key)).join('\n')}
+DROP INDEX ${s}.rm_dead_letters_by_namespace;
+CREATE INDEX rm_dead_letters_by_namespace ON ${s}.rm_dead_letters (tenant_id, namespace, id);
+`,
+  },
 ];
 
 export const LATEST_READ_MODEL_SCHEMA_VERSION = READ_MODEL_MIGRATIONS.at(-1)!.version;
@@ -74,7 +111,7 @@ export function readModelQueries(s: string) {
   return {
     getDocument: `SELECT data FROM ${s}.rm_documents WHERE namespace = $1 AND collection = $2 AND id = $3`,
     upsertDocument: `INSERT INTO ${s}.rm_documents (namespace, collection, id, data) VALUES ($1, $2, $3, $4::jsonb)
-      ON CONFLICT (namespace, collection, id) DO UPDATE SET data = excluded.data`,
+      ON CONFLICT (tenant_id, namespace, collection, id) DO UPDATE SET data = excluded.data`,
     deleteDocument: `DELETE FROM ${s}.rm_documents WHERE namespace = $1 AND collection = $2 AND id = $3`,
     deleteNamespaceDocuments: `DELETE FROM ${s}.rm_documents WHERE namespace = $1`,
     documents: `${s}.rm_documents`,
@@ -84,16 +121,16 @@ export function readModelQueries(s: string) {
     listStates: `SELECT ${projectionColumns}, (SELECT a.version FROM ${s}.rm_active a WHERE a.name = p.name) AS active
       FROM ${s}.rm_projections p ORDER BY namespace`,
     createState: `INSERT INTO ${s}.rm_projections (namespace, name, version, checkpoint, failure, updated_at) VALUES ($1, $2, $3, NULL, NULL, $4)
-      ON CONFLICT (namespace) DO UPDATE SET checkpoint = NULL, failure = NULL, updated_at = excluded.updated_at`,
+      ON CONFLICT (tenant_id, namespace) DO UPDATE SET checkpoint = NULL, failure = NULL, updated_at = excluded.updated_at`,
     setCheckpoint: `UPDATE ${s}.rm_projections SET checkpoint = $1::bigint, updated_at = $2 WHERE namespace = $3`,
     setFailure: `UPDATE ${s}.rm_projections SET failure = $1::jsonb, updated_at = $2 WHERE namespace = $3`,
     deleteState: `DELETE FROM ${s}.rm_projections WHERE namespace = $1`,
     getActive: `SELECT version FROM ${s}.rm_active WHERE name = $1`,
     setActive: `INSERT INTO ${s}.rm_active (name, version, switched_at) VALUES ($1, $2, $3)
-      ON CONFLICT (name) DO UPDATE SET version = excluded.version, switched_at = excluded.switched_at`,
+      ON CONFLICT (tenant_id, name) DO UPDATE SET version = excluded.version, switched_at = excluded.switched_at`,
     /** Takes the lease when free, expired or already ours; a row comes back when it did. */
     acquireLease: `INSERT INTO ${s}.rm_leases (key, owner, expires_at) VALUES ($1, $2, clock_timestamp() + $3 * interval '1 millisecond')
-      ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+      ON CONFLICT (tenant_id, key) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
       WHERE ${s}.rm_leases.owner = excluded.owner OR ${s}.rm_leases.expires_at <= clock_timestamp()
       RETURNING 1`,
     releaseLease: `DELETE FROM ${s}.rm_leases WHERE key = $1 AND owner = $2`,
