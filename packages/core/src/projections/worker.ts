@@ -34,6 +34,8 @@ type StepOutcome = 'more' | 'idle' | 'moved' | 'failed' | 'superseded';
 
 /** How often a live, idle worker checks whether a newer version took over. */
 const ACTIVE_CHECK_MS = 1_000;
+/** How often a worker stopped on an error looks whether it was restarted (a restart also wakes it). */
+const ERROR_STOP_CHECK_MS = 1_000;
 
 export class ProjectionWorker<H extends ProjectionHandleBase> {
   readonly projection: AnyProjection<H>;
@@ -88,6 +90,7 @@ export class ProjectionWorker<H extends ProjectionHandleBase> {
     if (this.#loop) return;
     // A run stopped before it caught up leaves its tracker behind; progress starts afresh.
     this.#tracker = null;
+    this.#error = null;
     this.#trackNextRun = trackProgress;
     this.#abort = new AbortController();
     this.#setStatus('starting');
@@ -131,6 +134,11 @@ export class ProjectionWorker<H extends ProjectionHandleBase> {
     let errorDelay = Math.max(retryDelayMs, 10);
     try {
       while (!signal.aborted) {
+        if (this.#error !== null) {
+          // Stopped on an error retrying cannot fix: touch nothing until restarted (or stopped).
+          await this.#pause(ERROR_STOP_CHECK_MS, signal);
+          continue;
+        }
         try {
           if (!(await this.#holdLease())) {
             if (this.#status !== 'standby') this.#settings.emit({ type: 'standby', projection: this.projection.namespace });
