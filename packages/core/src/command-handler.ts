@@ -170,6 +170,12 @@ export class CommandHandler<C extends Command, E extends Event, S> {
         if (error instanceof WrongExpectedVersionError || error instanceof DuplicateEventIdError) {
           const earlier = await this.#lookBack(streamId, seen, loaded);
           if (earlier) return earlierResult(earlier);
+          if (remembered && toAppend[0]!.id === commandEventId(streamId, commandId, 0) && refusedOwnIds(error, version)) {
+            throw new InvalidArgumentError(
+              'command.id',
+              `${commandId} was handled on ${streamId} before, longer ago than the handler remembers (its events are hidden, or behind the latest snapshot's window); nothing was written. Give a new command a new id`,
+            );
+          }
         }
         if (!(error instanceof WrongExpectedVersionError) || userExpectation !== undefined) throw error;
         if (attempt >= this.#retry.maxAttempts) {
@@ -215,6 +221,15 @@ export class CommandHandler<C extends Command, E extends Event, S> {
       else console.warn(`eventloom: saving a snapshot of ${streamId} failed; loads replay from the last good one`, error);
     }
   }
+}
+
+/**
+ * Whether the store refused the append because the command's derived ids are recorded already
+ * (rather than because another writer moved the stream): the stream is still at `version`.
+ */
+function refusedOwnIds(error: WrongExpectedVersionError | DuplicateEventIdError, version: StreamVersion): boolean {
+  if (error instanceof DuplicateEventIdError) return true;
+  return (error.actualVersion ?? 0n) === version;
 }
 
 /** What the handler notices in the events it folds: the command's own earlier events, and where the fold began. */

@@ -215,6 +215,21 @@ export function runCommandHandlingConformance(options: EventStoreConformanceOpti
         expect(await collect(store.readStream(streamId))).toHaveLength(3);
       });
 
+      it('a retry older than the handler remembers is refused with a typed error, and writes nothing', async () => {
+        const { store, snapshots } = await open();
+        const handler = new CommandHandler(store, account, { snapshots: { store: snapshots, every: 2, schemaVersion: 1 } });
+        const streamId = uniqueStream('account');
+        await handler.handle(streamId, deposit(1));
+        const command = deposit(4, { id: uuidv7() });
+        await handler.handle(streamId, command);
+        for (let i = 0; i < 6; i++) await handler.handle(streamId, deposit(1));
+        expect(await snapshots.load(streamId)).toMatchObject({ version: 8n });
+        const error = await handler.handle(streamId, command).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(InvalidArgumentError);
+        expect((error as Error).message).toMatch(/handled on .* before.*nothing was written/);
+        expect(await collect(store.readStream(streamId))).toHaveLength(8);
+      });
+
       it('commands without an id are not deduplicated: each call is a new command', async () => {
         const { store } = await open();
         const handler = new CommandHandler(store, account);
