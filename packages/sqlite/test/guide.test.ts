@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { collect, WrongExpectedVersionError, type Event, type RecordedEvent } from '@eventloom/core';
+import { collect, StoreBusyError, WrongExpectedVersionError, type Event, type RecordedEvent } from '@eventloom/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqliteEventStore, type SqliteDatabase, type SqliteEventStore } from '../src/index.js';
 import { tempFile, type TempFile } from './temp-file.js';
@@ -171,5 +171,23 @@ describe('guide: the SQLite event store', () => {
     store = cache;
     expect(cache.database.pragma('synchronous', { simple: true })).toBe(1);
     expect(await collect(cache.readAll())).toEqual([]);
+  });
+
+  it('waits for other processes only as long as told, never blocking the event loop', async () => {
+    file = tempFile('shared.db');
+    const filename = file.filename;
+    // #region busy-timeout
+    // Another process may hold the write lock: wait up to 2 s for it (on timers), then StoreBusyError.
+    const shared = openSqliteEventStore({ filename, busyTimeoutMs: 2_000 });
+    try {
+      await shared.appendToStream('report-1', [{ type: 'ReportFiled', data: {} }]);
+    } catch (error) {
+      if (error instanceof StoreBusyError) console.warn(`still locked after ${error.waitedMs} ms; nothing was written`);
+      else throw error;
+    }
+    // #endregion busy-timeout
+    store = shared;
+    expect(shared.database.pragma('busy_timeout', { simple: true })).toBe(0);
+    expect((await shared.streamInfo('report-1')).version).toBe(1n);
   });
 });
