@@ -98,6 +98,29 @@ describe('inline handler writes', () => {
     expect((await collect(store.readAll())).map((e) => e.streamId)).toEqual(['order-1', 'order-3']);
     expect((await store.streamInfo('order-2')).metadata).toEqual({});
   });
+  for (const [call, write] of [
+    ['appendToStream', (s: SqliteEventStore) => s.appendToStream('elsewhere', [{ type: 'Noted', data: {} }])],
+    ['deleteStream', (s: SqliteEventStore) => s.deleteStream('order-1')],
+    ['checkpoints.store', (s: SqliteEventStore) => s.checkpoints.store('sub', 1n)],
+    ['snapshots.save', (s: SqliteEventStore) => s.snapshots.save({ streamId: 'order-2', version: 1n, schemaVersion: 1, state: {}, time: new Date().toISOString() })],
+  ] as const) {
+    it(`an inline handler that calls ${call} fails its append, even when it catches the refusal`, async () => {
+      open();
+      store.addInlineHandler((events) => {
+        if (events[0]!.streamId === 'order-2') void write(store).catch(() => undefined);
+      });
+      const results = await Promise.allSettled([
+        store.appendToStream('order-1', [{ type: 'Placed', data: {} }]),
+        store.appendToStream('order-2', [{ type: 'Placed', data: {} }]),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected']);
+      expect(((results[1] as PromiseRejectedResult).reason as Error).message).toContain(call);
+      await settle();
+      expect((await collect(store.readAll())).map((e) => e.streamId)).toEqual(['order-1']);
+      expect(await store.checkpoints.load('sub')).toBeNull();
+      expect(await store.snapshots.load('order-2')).toBeNull();
+    });
+  }
 });
 
 describe('projection handler writes (ProjectionRunner on the SQLite read-model store)', () => {
