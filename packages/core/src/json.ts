@@ -32,6 +32,11 @@ export interface JsonCheckOptions {
   readonly maxBytes?: number;
   /** The field a size error names (e.g. the whole event). Default: the path. */
   readonly sizeField?: string;
+  /**
+   * Check every string and key against `unstorableText`. Default true; `prepareAppend` turns it
+   * off and scans the JSON text once instead (`assertStorableJson`), which is cheaper.
+   */
+  readonly text?: boolean;
 }
 
 /**
@@ -47,9 +52,21 @@ export function assertJson(value: unknown, path: string, options: JsonCheckOptio
 
 /** `assertJson`, also saying whether the JSON text normalizes the value and how big it is at least. */
 export function checkJson(value: unknown, path: string, options: JsonCheckOptions = {}): JsonCheck {
-  const walk = new Walk(path, options.maxBytes ?? MAX_EVENT_BYTES, options.sizeField ?? path);
+  const walk = new Walk(path, options.maxBytes ?? MAX_EVENT_BYTES, options.sizeField ?? path, options.text ?? true);
   walk.value(value, 0);
   return { normalized: walk.normalized, minBytes: walk.bytes };
+}
+
+// JSON.stringify writes U+0000 and lone surrogates as escapes, so one scan of the text finds
+// every candidate; a literal backslash-u in a string may match too, and the closer look clears it.
+const SUSPECT_JSON = /\\u0000|\\ud[89a-f]/i;
+
+/**
+ * Throws `InvalidEventError` naming the first string or key under `path` that `unstorableText`
+ * refuses. `json` is `value` as JSON: it is scanned once, and `value` walked only on a hit.
+ */
+export function assertStorableJson(value: unknown, json: string, path: string): void {
+  if (SUSPECT_JSON.test(json)) checkJson(value, path, { maxBytes: Infinity });
 }
 
 /**
@@ -79,6 +96,7 @@ class Walk {
     readonly root: string,
     readonly maxBytes: number,
     readonly sizeField: string,
+    readonly checkText: boolean,
   ) {}
 
   value(value: unknown, depth: number): void {
@@ -147,6 +165,7 @@ class Walk {
   }
 
   #text(text: string, key: string | undefined): void {
+    if (!this.checkText) return;
     const reason = unstorableText(text);
     if (reason === undefined) return;
     if (key === undefined) this.#fail(reason);

@@ -7,7 +7,7 @@ import { InvalidArgumentError, InvalidEventError, type ExpectedVersionDescriptio
 import type { Event, EventMetadata, EventToAppend } from './event.js';
 import type { AppendOptions } from './event-store.js';
 import { normalizeExpectedVersion } from './expected-version.js';
-import { checkJson, MAX_EVENT_BYTES, tooLarge } from './json.js';
+import { assertStorableJson, checkJson, MAX_EVENT_BYTES, tooLarge } from './json.js';
 import type { SchemaRegistry } from './schema-registry.js';
 import { assertStreamId } from './stream-id.js';
 import { unstorableText } from './text.js';
@@ -163,7 +163,7 @@ interface JsonPart {
 
 /** Checks `value` (see `checkJson`) and writes it as JSON. */
 function jsonPart(value: unknown, path: string, maxBytes: number, sizeField: string): JsonPart {
-  const check = checkJson(value, path, { maxBytes, sizeField });
+  const check = checkJson(value, path, { maxBytes, sizeField, text: false });
   let json: string;
   try {
     json = JSON.stringify(value);
@@ -171,6 +171,7 @@ function jsonPart(value: unknown, path: string, maxBytes: number, sizeField: str
     // Getters and proxies can still make JSON.stringify fail after the checks passed.
     throw new InvalidEventError(path, `cannot be written as JSON: ${cause instanceof Error ? cause.message : describeValue(cause)}`);
   }
+  assertStorableJson(value, json, path);
   // Every store reads back the JSON text: the reference store must record exactly that too.
   return { value: check.normalized ? (JSON.parse(json) as unknown) : value, json, minBytes: check.minBytes };
 }

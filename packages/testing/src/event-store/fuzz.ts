@@ -323,7 +323,14 @@ class FuzzRun {
   async fullCheck(everyStream: boolean): Promise<void> {
     const prefix = `${this.#category}-`;
     const log = await settledLogOf(this.store, prefix, this.#log.length);
-    if (!sameIds(log, this.#log)) this.#fail('changedByRefused', `the log under ${prefix} holds ${log.length} events, the model ${this.#log.length}`);
+    if (!sameIds(log, this.#log)) {
+      const at = this.#log.findIndex((event, i) => log[i]?.id !== event.id);
+      const missing = this.#log[at];
+      this.#fail(
+        'changedByRefused',
+        `the log under ${prefix} holds ${log.length} events, the model ${this.#log.length}; first difference at ${at}: the model's ${show(missing?.id)} of ${show(missing?.streamId)}, the log's ${show(log[at]?.id)} of ${show(log[at]?.streamId)}`,
+      );
+    }
     if (!everyStream) return;
     for (const [streamId, expected] of this.#streams) {
       const events = await collect(this.store.readStream(streamId));
@@ -344,7 +351,8 @@ class FuzzRun {
     const r = ref as { n?: number; suffix?: string; value?: unknown };
     if (r.n !== undefined) return `${this.#category}-${r.n}`;
     if (r.suffix !== undefined) return `${this.#category}-${r.suffix}`;
-    return r.value;
+    // Strings stay under the run's category, where the model can see all it writes.
+    return typeof r.value === 'string' ? `${this.#category}-${r.value}` : r.value;
   }
 
   async #run(operation: Op): Promise<void> {
