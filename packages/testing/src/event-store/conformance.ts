@@ -23,6 +23,7 @@ import { modelTests } from './model.js';
 import { readTests } from './read.js';
 import { schemaTests } from './schemas.js';
 import { subscribeTests } from './subscribe.js';
+import { timeTests } from './time.js';
 
 const parts: Record<string, (ctx: SuiteContext) => void> = {
   append: appendTests,
@@ -32,6 +33,7 @@ const parts: Record<string, (ctx: SuiteContext) => void> = {
   'bad input': badInputTests,
   fidelity: fidelityTests,
   fuzz: fuzzTests,
+  time: timeTests,
   schemas: schemaTests,
   concurrency: concurrencyTests,
   model: modelTests,
