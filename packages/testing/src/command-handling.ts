@@ -230,6 +230,19 @@ export function runCommandHandlingConformance(options: EventStoreConformanceOpti
         expect(await collect(store.readStream(streamId))).toHaveLength(8);
       });
 
+      it('the same command sent twice at once is recorded once', async () => {
+        const { store } = await open();
+        const handler = new CommandHandler(store, account, { retry: { maxAttempts: 10, baseDelayMs: 1 } });
+        const streamId = uniqueStream('account');
+        await handler.handle(streamId, deposit(1));
+        const command = deposit(5, { id: uuidv7() });
+        const results = await Promise.all([handler.handle(streamId, command), handler.handle(streamId, command), handler.handle(streamId, command)]);
+        const events = await collect(store.readStream(streamId));
+        expect(events).toHaveLength(2);
+        expect(results.filter((r) => !r.idempotent)).toHaveLength(1);
+        expect(results.every((r) => r.events[0]?.id === events[1]!.id)).toBe(true);
+      });
+
       it('commands without an id are not deduplicated: each call is a new command', async () => {
         const { store } = await open();
         const handler = new CommandHandler(store, account);
