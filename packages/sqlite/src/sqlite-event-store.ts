@@ -36,18 +36,18 @@ import {
   type Subscription,
 } from '@eventloom/core';
 import { appendInTransaction, type AppendContext, type InlineHandler } from './append.js';
+import { isBusy, retryWhileBusy } from './busy.js';
 import { sqliteCheckpointStore } from './checkpoint-store.js';
 import { decodeEvent, decodeStreamMetadata, type EventRow } from './event-row.js';
-import { InlineReentry } from './inline-reentry.js';
 import { GroupCommitter, type FlushSchedule, type GroupCommitStats } from './group-commit.js';
-import { isBusy, retryWhileBusy } from './busy.js';
+import { InlineReentry } from './inline-reentry.js';
 import { assertSchemaNotNewer, migrate } from './migrate.js';
 import { checkBusyTimeout, openDatabase, type Durability, type SqliteDatabase } from './open-database.js';
 import { readLogEvents, readStreamEvents, type ReadContext } from './reads.js';
 import { SqliteSnapshotStore } from './snapshot-store.js';
 import { storeError, typedStoreError } from './sqlite-errors.js';
-import type { StoreWrites } from './store-writes.js';
 import { Statements, type StreamRow } from './statements.js';
+import type { StoreWrites } from './store-writes.js';
 
 export interface SqliteEventStoreOptions {
   /** Path of the SQLite file (created when missing), or `':memory:'` for tests. */
