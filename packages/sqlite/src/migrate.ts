@@ -1,6 +1,8 @@
 /** Applies the pending migrations of `sql/migrations.ts`, each once, each in its own transaction. */
-import { InvalidArgumentError, StoreUnavailableError } from '@eventloom/core';
+import { InvalidArgumentError, StoreBusyError, StoreUnavailableError } from '@eventloom/core';
+import { isBusy } from './busy.js';
 import type { SqliteDatabase } from './open-database.js';
+import { storeError } from './sqlite-errors.js';
 import { CREATE_MIGRATIONS_TABLE, CURRENT_SCHEMA_VERSION, MIGRATIONS, RECORD_MIGRATION, type Migration } from './sql/migrations.js';
 
 /** The schema version this code writes and understands. */
@@ -14,6 +16,14 @@ export const LATEST_SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;
  * @throws StoreUnavailableError when the file was migrated by newer code than this.
  */
 export function migrate(db: SqliteDatabase, migrations: readonly Migration[] = MIGRATIONS, now: () => Date = () => new Date()): number[] {
+  try {
+    return applyMigrations(db, migrations, now);
+  } catch (error) {
+    throw migrationError(db, error, 'migrating the event tables');
+  }
+}
+
+function applyMigrations(db: SqliteDatabase, migrations: readonly Migration[], now: () => Date): number[] {
   assertOrdered(migrations);
   const latest = migrations.at(-1)?.version ?? 0;
   const found = recordedSchemaVersion(db);
@@ -37,7 +47,20 @@ export function migrate(db: SqliteDatabase, migrations: readonly Migration[] = M
 }
 
 export function schemaVersion(db: SqliteDatabase): number {
-  return db.prepare<[], number>(CURRENT_SCHEMA_VERSION).pluck().get()!;
+  try {
+    return db.prepare<[], number>(CURRENT_SCHEMA_VERSION).pluck().get()!;
+  } catch (error) {
+    throw storeError(error, 'reading the schema version', 'nothing', db.name);
+  }
+}
+
+/** A failed migration as a typed error; SQLite waited for the lock as long as the connection's busy_timeout. */
+export function migrationError(db: SqliteDatabase, error: unknown, doing: string): unknown {
+  if (isBusy(error)) {
+    const waited = db.open ? (db.pragma('busy_timeout', { simple: true }) as number) : 0;
+    return new StoreBusyError(`${doing.charAt(0).toUpperCase()}${doing.slice(1)} of ${db.name}`, waited, { cause: error });
+  }
+  return storeError(error, doing, 'nothing', db.name);
 }
 
 /** The file's schema version by reading alone (0 for a new file): safe before anything is changed. */

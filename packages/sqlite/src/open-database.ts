@@ -88,9 +88,12 @@ export function openDatabase(filename: string, options: OpenDatabaseOptions = {}
 /** Runs `work` letting SQLite wait synchronously for the lock (migrations on an open connection). */
 export function withOpeningWait<T>(db: SqliteDatabase, work: () => T): T {
   const before = db.pragma('busy_timeout', { simple: true }) as number;
-  db.pragma(`busy_timeout = ${Math.ceil(Math.max(before, busyTimeoutOf(db)))}`);
+  const wait = Math.ceil(Math.max(before, busyTimeoutOf(db)));
+  db.pragma(`busy_timeout = ${wait}`);
   try {
     return work();
+  } catch (error) {
+    throw isBusy(error) ? new StoreBusyError(`Migrating ${db.name}`, wait, { cause: error }) : error;
   } finally {
     db.pragma(`busy_timeout = ${before}`);
   }

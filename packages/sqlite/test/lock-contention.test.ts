@@ -168,6 +168,27 @@ describe('a write lock held by another process', () => {
     expect((await store.appendToStream('order-1', [{ type: 'Placed', data: {} }])).position).toBe(1n);
   });
 
+  it('opening a file that still needs its tables waits at most busyTimeoutMs, then STORE_BUSY', { timeout: 60_000 }, async () => {
+    file = tempFile();
+    const lock = holdLock(file.filename, 3_000);
+    await lock.locked;
+    const error = (() => {
+      try {
+        open({ busyTimeoutMs: 200 });
+        return null;
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(StoreBusyError);
+    expect((error as StoreBusyError).waitedMs).toBe(200);
+    expect((error as Error).message).toContain(file.filename);
+    await lock.released;
+    // Once the lock is gone the file opens and gets its tables.
+    const store = open();
+    expect(await store.headPosition()).toBe(0n);
+  });
+
   it('refuses a busyTimeoutMs that is not a non-negative number', () => {
     file = tempFile();
     expect(() => openSqliteEventStore({ filename: file.filename, busyTimeoutMs: -1 })).toThrow(/busyTimeoutMs/);

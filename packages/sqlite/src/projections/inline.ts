@@ -11,6 +11,7 @@
  */
 import { applyBatch, HandlerFailure, InvalidArgumentError, prepareProjection, type AnyProjection, type RecordedEvent } from '@eventloom/core';
 import type { SqliteDatabase } from '../open-database.js';
+import { storeError } from '../sqlite-errors.js';
 import type { SqliteEventStore } from '../sqlite-event-store.js';
 import type { SqliteProjectionHandle, SqliteReadModelStore } from './sqlite-read-model-store.js';
 
@@ -43,7 +44,12 @@ export function addInlineProjection(options: InlineProjectionOptions): () => voi
   const prefixes = projection.filter.streamPrefixes;
   const handles = (event: RecordedEvent): boolean =>
     types.has(event.type) && (prefixes === undefined || prefixes.some((prefix) => event.streamId.startsWith(prefix)));
-  const unseen = unseenEventsQuery(eventStore.database, projection);
+  let unseen: (after: bigint, before: bigint) => boolean;
+  try {
+    unseen = unseenEventsQuery(eventStore.database, projection);
+  } catch (error) {
+    throw storeError(error, `preparing the inline projection ${projection.namespace.namespace}`, 'nothing', eventStore.database.name);
+  }
   const { namespace } = projection.namespace;
   // Ready now, so the first append after this applies inline when nothing came before it.
   readModels.transactionSync((tx) => prepareProjection(tx, projection, true));

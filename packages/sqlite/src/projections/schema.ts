@@ -1,5 +1,6 @@
 /** Brings the read-model tables up to date: each migration once, under the write lock, even with several processes. */
 import { StoreUnavailableError } from '@eventloom/core';
+import { migrationError } from '../migrate.js';
 import { withOpeningWait, type SqliteDatabase } from '../open-database.js';
 import { CREATE_MIGRATIONS_TABLE, CURRENT_VERSION, READ_MODEL_MIGRATIONS, RECORD_MIGRATION } from './sql.js';
 
@@ -7,6 +8,14 @@ export const LATEST_READ_MODEL_SCHEMA_VERSION = READ_MODEL_MIGRATIONS.at(-1)!.ve
 
 /** Up-to-date tables are only read (no write lock); otherwise the migration may wait, bounded, for other processes. */
 export function migrateReadModels(db: SqliteDatabase, now: () => Date = () => new Date()): number[] {
+  try {
+    return applyReadModelMigrations(db, now);
+  } catch (error) {
+    throw migrationError(db, error, 'creating the read-model tables');
+  }
+}
+
+function applyReadModelMigrations(db: SqliteDatabase, now: () => Date): number[] {
   const found = recordedReadModelVersion(db);
   assertNotNewer(db, found);
   if (found === LATEST_READ_MODEL_SCHEMA_VERSION) return [];

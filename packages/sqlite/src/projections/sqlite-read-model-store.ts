@@ -182,7 +182,6 @@ export class SqliteReadModelStore implements ReadModelStore<SqliteProjectionHand
       this.#statements = new Statements(this.database);
     } catch (error) {
       if (this.#ownsDatabase) this.database.close();
-      if (isBusy(error)) throw new StoreBusyError('Creating the read-model tables', this.#busyTimeoutMs, { cause: error });
       throw storeError(error, 'creating the read-model tables', 'nothing', this.database.name);
     }
   }
