@@ -7,6 +7,7 @@
  * handled after the partition's last checkpoint — at most one batch — are handled again.
  */
 import {
+  GroupConfigMismatchError,
   InvalidArgumentError,
   startSubscription,
   SubscriptionFailedError,
@@ -18,9 +19,11 @@ import {
   type RecordedEvent,
   type Subscription,
 } from '@eventloom/core';
-import type { StoreDatabase } from './database.js';
+import { run, type StoreDatabase } from './database.js';
 import { assertStorableBigint } from './limits.js';
 import type { LogQuery } from './read-log.js';
+import type { StoreNames } from './names.js';
+import { GROUP_CONFIG_MISMATCH, groupStatements, type GroupStatements } from './sql/groups.js';
 import type { LiveReader } from './wake-policy.js';
 
 export interface ConsumerGroupHandlerContext {
@@ -67,6 +70,7 @@ export interface ConsumerGroupMember {
 
 export interface GroupSource {
   readonly db: StoreDatabase;
+  readonly names: StoreNames;
   readPartition(query: LogQuery): AsyncIterable<RecordedEvent>;
   /** A fresh head-and-wait pair for one partition's subscription. */
   liveReader(): LiveReader;
@@ -77,7 +81,11 @@ class PartitionLostError extends Error {}
 
 const DEFAULT_PARTITIONS = 16;
 const DEFAULT_LEASE_MS = 10_000;
-/** A member stops handling a partition this long before its lease ends by its own clock. */
+/**
+ * A member stops handling a partition this long before its lease ends. Measured on its monotonic
+ * clock from when it sent the heartbeat, so a wall clock that jumps changes nothing; the lease
+ * itself ends on the server's clock.
+ */
 const SAFETY_FRACTION = 0.2;
 
 export function startConsumerGroupMember<E extends Event>(source: GroupSource, options: ConsumerGroupOptions<E>): ConsumerGroupMember {
@@ -104,16 +112,19 @@ class GroupMember implements ConsumerGroupMember {
   readonly memberId: string;
   readonly done: Promise<void>;
   readonly #source: GroupSource;
+  readonly #statements: GroupStatements;
   readonly #options: ConsumerGroupOptions;
   readonly #partitionCount: number;
   readonly #leaseMs: number;
   readonly #abort = new AbortController();
   readonly #running = new Map<number, Subscription>();
+  /** The lease epoch each running partition's subscription started under: its checkpoints are fenced by it. */
+  readonly #epochs = new Map<number, bigint>();
   /** Partitions whose subscription is finishing the event in hand. */
   readonly #stopping = new Map<number, Promise<void>>();
   /** Partitions stopped here and to be handed back at the next heartbeat. */
   readonly #release = new Set<number>();
-  /** Local time until which this member may act on its leases. */
+  /** Monotonic time (performance.now) until which this member may act on its leases. */
   #validUntil = 0;
   #failure: unknown;
 
@@ -126,6 +137,7 @@ class GroupMember implements ConsumerGroupMember {
     this.#leaseMs = integerOption(options.leaseMs, DEFAULT_LEASE_MS, 'leaseMs', 100, 3_600_000);
     if (options.fromPosition !== undefined) assertStorableBigint(options.fromPosition, 'fromPosition');
     this.#source = source;
+    this.#statements = groupStatements(source.names);
     this.#options = options;
     this.done = this.#run();
     this.done.catch(() => undefined);
@@ -145,7 +157,10 @@ class GroupMember implements ConsumerGroupMember {
     try {
       await this.#join();
       while (!signal.aborted && this.#failure === undefined) {
-        await this.#heartbeat().catch(() => undefined);
+        await this.#heartbeat().catch((error: unknown) => {
+          // Resized under it: this member's partitions are gone; it stops, visibly. Other errors are passing.
+          if (error instanceof GroupConfigMismatchError) this.#failure ??= error;
+        });
         if (this.#failure !== undefined) break;
         await abortableSleep(this.#leaseMs / 3, signal);
       }
@@ -154,42 +169,48 @@ class GroupMember implements ConsumerGroupMember {
       this.#running.clear();
       await Promise.all(this.#stopping.values());
       await this.#source.db
-        .rows(this.#source.db.queries.leaveGroup, [this.group, this.memberId], { operation: `leaving group ${this.group}` })
+        .rows(this.#statements.leave, [this.group, this.memberId], { operation: `leaving group ${this.group}` })
         .catch(() => undefined);
     }
     if (this.#failure !== undefined) throw this.#failure;
   }
 
   async #join(): Promise<void> {
-    const [row] = await this.#source.db.rows(this.#source.db.queries.joinGroup, [this.group, this.#partitionCount], {
+    const [row] = await this.#source.db.rows(this.#statements.join, [this.group, this.#partitionCount], {
       operation: `joining group ${this.group}`,
     });
-    const counts = (row?.[0] as number[] | null) ?? [];
-    const other = counts.find((count) => count !== this.#partitionCount);
-    if (other !== undefined) {
-      throw new InvalidArgumentError(
-        'partitions',
-        `group ${this.group} has ${other} partitions, this member asked for ${this.#partitionCount}; every member must use the same number`,
-      );
+    const count = row?.[0] as number;
+    if (count !== this.#partitionCount) {
+      throw new GroupConfigMismatchError(this.group, 'partitions', String(count), String(this.#partitionCount));
     }
   }
 
   async #heartbeat(): Promise<void> {
-    const sentAt = Date.now();
+    const sentAt = performance.now();
     const release = [...this.#release];
-    const rows = await this.#source.db.rows(
-      this.#source.db.queries.heartbeat,
-      [this.group, this.memberId, this.#leaseMs, release],
-      { operation: `heartbeat of group ${this.group}` },
-    );
+    const rows = await this.#source.db.withClient({ operation: `heartbeat of group ${this.group}` }, async (client) => {
+      try {
+        return await run(client, this.#statements.heartbeat, [this.group, this.memberId, this.#partitionCount, this.#leaseMs, release]);
+      } catch (error) {
+        if ((error as { code?: string }).code !== GROUP_CONFIG_MISMATCH) throw error;
+        const groupCount = (error as { detail?: string }).detail || 'no configuration';
+        throw new GroupConfigMismatchError(this.group, 'partitions', groupCount, String(this.#partitionCount));
+      }
+    });
     for (const partition of release) this.#release.delete(partition);
     this.#validUntil = sentAt + this.#leaseMs * (1 - SAFETY_FRACTION);
     const held = new Set<number>();
     for (const row of rows) {
-      const [partition, , assigned] = row as [number, bigint | null, boolean];
+      const [partition, epoch, assigned] = row as [number, bigint, boolean];
       held.add(partition);
       if (this.#stopping.has(partition)) continue;
-      if (assigned && !this.#running.has(partition)) this.#start(partition);
+      const running = this.#epochs.get(partition);
+      if (running !== undefined && running !== epoch) {
+        // Lost and taken back meanwhile: the subscription of the old lease may not write any more.
+        this.#handBack(partition, false);
+        continue;
+      }
+      if (assigned && !this.#running.has(partition)) this.#start(partition, epoch);
       else if (!assigned) this.#handBack(partition);
     }
     for (const partition of this.#running.keys()) {
@@ -205,6 +226,7 @@ class GroupMember implements ConsumerGroupMember {
       return;
     }
     this.#running.delete(partition);
+    this.#epochs.delete(partition);
     // Handed back only once stopped: the next holder must not start while this one still handles.
     const stopped = subscription.stop().then(() => {
       this.#stopping.delete(partition);
@@ -213,12 +235,12 @@ class GroupMember implements ConsumerGroupMember {
     this.#stopping.set(partition, stopped);
   }
 
-  #start(partition: number): void {
+  #start(partition: number, epoch: bigint): void {
     const subscriptionId = `${this.group}#${partition}`;
     const context: ConsumerGroupHandlerContext = { group: this.group, memberId: this.memberId, partition, subscriptionId };
     const options = this.#options;
     const assertHeld = (): void => {
-      if (Date.now() > this.#validUntil) throw new PartitionLostError(`lease on ${subscriptionId} ran out`);
+      if (performance.now() > this.#validUntil) throw new PartitionLostError(`lease on ${subscriptionId} ran out`);
     };
     const live = this.#source.liveReader();
     const subscription = startSubscription(
@@ -229,7 +251,7 @@ class GroupMember implements ConsumerGroupMember {
           return events as AsyncIterable<RecordedEvent<T>>;
         },
         headPosition: live.headPosition,
-        checkpoints: this.#checkpoints(partition),
+        checkpoints: this.#checkpoints(partition, epoch),
         waitForAppend: live.waitForAppend,
       },
       {
@@ -247,8 +269,12 @@ class GroupMember implements ConsumerGroupMember {
       },
     );
     this.#running.set(partition, subscription);
+    this.#epochs.set(partition, epoch);
     subscription.done.catch((error: unknown) => {
-      if (this.#running.get(partition) === subscription) this.#running.delete(partition);
+      if (this.#running.get(partition) === subscription) {
+        this.#running.delete(partition);
+        this.#epochs.delete(partition);
+      }
       // A handler that keeps failing stops the member; a lost lease or connection only this partition,
       // which the next heartbeat starts again if the member still holds it.
       const cause = error instanceof SubscriptionFailedError ? error.cause : undefined;
@@ -259,21 +285,21 @@ class GroupMember implements ConsumerGroupMember {
     });
   }
 
-  /** The partition's checkpoint, moved only while this member holds the partition. */
-  #checkpoints(partition: number): CheckpointStore {
+  /** The partition's checkpoint, moved only while this member holds the partition under the lease `epoch`. */
+  #checkpoints(partition: number, epoch: bigint): CheckpointStore {
     const { db } = this.#source;
     const context = { operation: `checkpoint of ${this.group}#${partition}` };
     return {
       load: async () => {
-        const [row] = await db.rows(db.queries.loadPartition, [this.group, partition], context);
+        const [row] = await db.rows(this.#statements.load, [this.group, partition], context);
         return (row?.[0] as bigint | null | undefined) ?? null;
       },
       store: async (_, position) => {
         const rows = await db.withClient(context, (client) =>
           client.query({
-            name: db.queries.storePartition.name,
-            text: db.queries.storePartition.text,
-            values: [this.group, partition, this.memberId, position.toString()],
+            name: this.#statements.store.name,
+            text: this.#statements.store.text,
+            values: [this.group, partition, this.memberId, position.toString(), epoch.toString()],
           }),
         );
         if (rows.rowCount === 0) throw new PartitionLostError(`${this.group}#${partition} is held by another member now`);
@@ -293,4 +319,37 @@ function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
     }
     signal.addEventListener('abort', done, { once: true });
   });
+}
+
+export interface ResizeConsumerGroupOptions {
+  readonly group: string;
+  /** The group's new number of partitions. */
+  readonly partitions: number;
+}
+
+export interface ResizeConsumerGroupResult {
+  /** The count before, or null for a group that had none (it is created with the new count). */
+  readonly previousPartitions: number | null;
+  /** Where every new partition resumes (the lowest old checkpoint); null: from the members' `fromPosition`. */
+  readonly startPosition: Position | null;
+}
+
+/**
+ * Changes a group's partition count in one transaction: every lease ends, and every new partition
+ * resumes after the lowest of the old checkpoints, so no event is skipped; events between that and
+ * a partition's old checkpoint are handled again (at-least-once, as after a takeover). Members
+ * still running with the old count stop at their next heartbeat with GroupConfigMismatchError,
+ * and a checkpoint they try to write is refused; start them again with the new count.
+ */
+export async function resizeConsumerGroup(
+  source: Pick<GroupSource, 'db' | 'names'>,
+  options: ResizeConsumerGroupOptions,
+): Promise<ResizeConsumerGroupResult> {
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options', 'must be { group, partitions }');
+  const group = nameOption(options.group, 'group');
+  const partitions = integerOption(options.partitions, DEFAULT_PARTITIONS, 'partitions', 1, 10_000);
+  const { db, names } = source;
+  const [row] = await db.rows(groupStatements(names).resize, [group, partitions], { operation: `resizing group ${group}`, writes: true });
+  const [previous, start] = (row ?? [null, null]) as [number | null, bigint | null];
+  return { previousPartitions: previous, startPosition: start };
 }

@@ -36,7 +36,14 @@ import {
 import type pg from 'pg';
 import { appendOn, assertAppendable } from './append.js';
 import { postgresCheckpoints } from './checkpoints.js';
-import { startConsumerGroupMember, type ConsumerGroupMember, type ConsumerGroupOptions } from './consumer-group.js';
+import {
+  resizeConsumerGroup,
+  startConsumerGroupMember,
+  type ConsumerGroupMember,
+  type ConsumerGroupOptions,
+  type ResizeConsumerGroupOptions,
+  type ResizeConsumerGroupResult,
+} from './consumer-group.js';
 import { StoreDatabase, run } from './database.js';
 import { toStoreError } from './errors.js';
 import { migrate } from './migrate.js';
@@ -197,6 +204,7 @@ export class PostgresEventStore implements EventStore {
   readonly schema: string;
   readonly tenantId: string;
   readonly #db: StoreDatabase;
+  readonly #names: StoreNames;
   readonly #waker: AppendWaker;
   readonly #schemas: SchemaRegistry | undefined;
   readonly #source: string;
@@ -211,6 +219,7 @@ export class PostgresEventStore implements EventStore {
   /** Use `openPostgresEventStore`, which migrates the schema first. */
   constructor(parts: StoreParts) {
     this.#db = parts.db;
+    this.#names = parts.names;
     this.pool = parts.db.pool;
     this.schema = parts.names.schema;
     this.tenantId = parts.tenantId;
@@ -391,6 +400,7 @@ export class PostgresEventStore implements EventStore {
     const member = startConsumerGroupMember(
       {
         db: this.#db,
+        names: this.#names,
         readPartition: (query) => this.#readLog(query),
         liveReader: () => liveReader(this.#waker, () => this.headPosition()),
       },
@@ -398,6 +408,16 @@ export class PostgresEventStore implements EventStore {
     );
     this.#track(member);
     return member;
+  }
+
+  /**
+   * Changes the partition count of a consumer group (see `resizeConsumerGroup`): leases end, new
+   * partitions resume at the lowest old checkpoint (events may be handled again, none skipped),
+   * and members with the old count stop with GroupConfigMismatchError; start them with the new one.
+   */
+  resizeConsumerGroup(options: ResizeConsumerGroupOptions): Promise<ResizeConsumerGroupResult> {
+    this.#assertOpen();
+    return resizeConsumerGroup({ db: this.#db, names: this.#names }, options);
   }
 
   #track(running: { stop(): Promise<void>; readonly done: Promise<void> }): void {

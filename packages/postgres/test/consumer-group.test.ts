@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { InvalidArgumentError, type RecordedEvent } from '@eventloom/core';
+import { GroupConfigMismatchError, type RecordedEvent } from '@eventloom/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminClient, connectionString, openTestStore, postgresUrl, type TestStore } from './support.js';
 
@@ -130,16 +130,164 @@ describe.skipIf(!postgresUrl)('consumer groups across processes', () => {
     }
   }, 180_000);
 
-  it('refuses a member whose partition count differs from the group', async () => {
-    const { store } = test;
-    const seen: RecordedEvent[] = [];
-    const first = store.subscribeGroup({ group: 'sized', partitions: 4, leaseMs: 1_000, handler: (e) => void seen.push(e) });
-    await until(async () => first.partitions.length > 0, 10_000, 'the first member to hold partitions');
-    const second = store.subscribeGroup({ group: 'sized', partitions: 8, handler: () => undefined });
-    await expect(second.done).rejects.toBeInstanceOf(InvalidArgumentError);
-    await expect(second.done).rejects.toThrow('group sized has 4 partitions, this member asked for 8');
-    await first.stop();
+  it('refuses a member whose partition count differs from the group, changing nothing; the group stays usable', async () => {
+    const { store, schema } = test;
+    const admin = await adminClient();
+    const rows = async (): Promise<string> =>
+      JSON.stringify((await admin.query(`SELECT * FROM "${schema}".group_partitions WHERE group_name = 'sized' ORDER BY partition`)).rows);
+    try {
+      const seen: RecordedEvent[] = [];
+      const first = store.subscribeGroup({ group: 'sized', partitions: 4, leaseMs: 1_000, handler: (e) => void seen.push(e) });
+      await until(async () => first.partitions.length === 4, 10_000, 'the first member to hold partitions');
+      await first.stop();
+      const before = await rows();
+      const second = store.subscribeGroup({ group: 'sized', partitions: 8, handler: () => undefined });
+      await expect(second.done).rejects.toBeInstanceOf(GroupConfigMismatchError);
+      await expect(second.done).rejects.toMatchObject({ code: 'GROUP_CONFIG_MISMATCH', groupValue: '4', memberValue: '8' });
+      expect(await rows()).toBe(before);
+      // Not poisoned: a later member with the group's count works.
+      const third = store.subscribeGroup({ group: 'sized', partitions: 4, leaseMs: 1_000, handler: () => undefined });
+      await until(async () => third.partitions.length === 4, 10_000, 'a member with the right count to hold every partition');
+      await third.stop();
+    } finally {
+      await admin.end();
+    }
   });
+
+  it('moves only the partitions that must move when a third member joins (sticky assignment)', async () => {
+    const { store } = test;
+    const join = (memberId: string) =>
+      store.subscribeGroup({ group: 'sticky', memberId, partitions: 16, leaseMs: 600, pollIntervalMs: 50, handler: () => undefined });
+    const a = join('a');
+    const b = join('b');
+    try {
+      await until(async () => a.partitions.length === 8 && b.partitions.length === 8, 15_000, 'two members to split 16 partitions');
+      const beforeA = new Set(a.partitions);
+      const beforeB = new Set(b.partitions);
+      const c = join('c');
+      try {
+        await until(
+          async () => a.partitions.length + b.partitions.length + c.partitions.length === 16 && [a, b, c].every((m) => m.partitions.length >= 5),
+          20_000,
+          'three members to share 16 partitions',
+        );
+        // Each old member kept a subset of what it held; the new one holds only what they gave up.
+        expect(a.partitions.every((p) => beforeA.has(p))).toBe(true);
+        expect(b.partitions.every((p) => beforeB.has(p))).toBe(true);
+        expect(c.partitions.length).toBeLessThanOrEqual(6);
+        expect([...a.partitions, ...b.partitions, ...c.partitions].sort((x, y) => x - y)).toEqual([...Array(16).keys()]);
+      } finally {
+        await c.stop();
+      }
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  }, 60_000);
+
+  it('fences the checkpoint of a handler whose lease was lost while it ran, even once the member holds the partition again', async () => {
+    const { store, schema } = test;
+    const admin = await adminClient();
+    const at = `"${schema}".group_partitions`;
+    let unblock!: () => void;
+    const blocked = new Promise<void>((resolve) => (unblock = resolve));
+    let entered!: () => void;
+    const inHandler = new Promise<void>((resolve) => (entered = resolve));
+    const handled: bigint[] = [];
+    try {
+      const appended = [];
+      for (let i = 0; i < 3; i++) appended.push(await store.appendToStream(`fenced-${i}`, [{ type: 'T', data: {} }]));
+      const first = appended[0]!.position;
+      const last = appended[2]!.position;
+      const member = store.subscribeGroup({
+        group: 'fenced',
+        partitions: 1,
+        leaseMs: 600,
+        pollIntervalMs: 50,
+        batchSize: 1,
+        filter: { streamPrefixes: ['fenced-'] },
+        fromPosition: first,
+        handler: async (event) => {
+          if (handled.length === 0) {
+            entered();
+            await blocked;
+          }
+          handled.push(event.position);
+        },
+      });
+      await inHandler;
+      // Every checkpoint the partition gets, in order.
+      await admin.query(`CREATE TABLE "${schema}".fenced_log (seq bigserial, position bigint)`);
+      await admin.query(`CREATE FUNCTION "${schema}".log_fenced() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN INSERT INTO "${schema}".fenced_log (position) VALUES (NEW.position); RETURN NEW; END $$`);
+      await admin.query(`CREATE TRIGGER fenced_log AFTER UPDATE OF position ON ${at}
+        FOR EACH ROW WHEN (NEW.group_name = 'fenced') EXECUTE FUNCTION "${schema}".log_fenced()`);
+      // Between two of the member's heartbeats its lease ran out, another member took the partition
+      // (a claim moves the lease epoch, where there is one), handled everything and let it go again.
+      const epoch = await admin.query(
+        `SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'group_partitions' AND column_name = 'lease_epoch'`,
+        [schema],
+      );
+      const claim = epoch.rowCount ? ', lease_epoch = lease_epoch + 1' : '';
+      await admin.query(`UPDATE ${at} SET owner = NULL, lease_until = NULL, position = $1${claim} WHERE group_name = 'fenced'`, [last.toString()]);
+      // The member holds it again after its next heartbeat; only then does the old handler finish.
+      await until(
+        async () => (await admin.query(`SELECT 1 FROM ${at} WHERE group_name = 'fenced' AND owner IS NOT NULL`)).rowCount === 1,
+        10_000,
+        'the member to hold the partition again',
+      );
+      unblock();
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const { rows } = await admin.query<{ position: string }>(`SELECT position FROM "${schema}".fenced_log ORDER BY seq`);
+      const positions = rows.map((row) => BigInt(row.position));
+      expect(positions[0]).toBe(last);
+      // The handler of the lost lease never moved the checkpoint back below what the other member had stored.
+      expect(positions.filter((position) => position < last)).toEqual([]);
+      await member.stop();
+    } finally {
+      unblock();
+      await admin.end();
+    }
+  }, 30_000);
+
+  it('resizes a group: new partitions start at the lowest old checkpoint, nothing skipped; members with the old count stop', async () => {
+    const { store } = test;
+    const member = (partitions: number, handler: (event: RecordedEvent) => void | Promise<void>) =>
+      store.subscribeGroup({ group: 'resized', partitions, leaseMs: 600, pollIntervalMs: 50, filter: { streamPrefixes: ['resized-'] }, handler });
+    const append = async (): Promise<string[]> => {
+      const ids: string[] = [];
+      for (let i = 0; i < 20; i++) ids.push((await store.appendToStream(`resized-${i}`, [{ type: 'T', data: {} }])).events[0]!.id);
+      return ids;
+    };
+    const before = await append();
+    const early = new Set<string>();
+    const first = member(4, (event) => void early.add(event.id));
+    await until(async () => before.every((id) => early.has(id)), 15_000, 'the first 20 events');
+    await first.stop();
+    const after = await append();
+    // A member with the old count is in the middle of its handlers when the group is resized.
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let inFlight = 0;
+    const stale = member(4, async () => {
+      inFlight++;
+      await gate;
+    });
+    await until(async () => inFlight > 0, 15_000, 'the old-count member to be handling');
+    const result = await store.resizeConsumerGroup({ group: 'resized', partitions: 8 });
+    expect(result.previousPartitions).toBe(4);
+    open();
+    await expect(stale.done).rejects.toBeInstanceOf(GroupConfigMismatchError);
+    await expect(member(4, () => undefined).done).rejects.toBeInstanceOf(GroupConfigMismatchError);
+    const late = new Set<string>();
+    const resized = member(8, (event) => void late.add(event.id));
+    try {
+      await until(async () => after.every((id) => late.has(id)), 15_000, 'every event appended before the resize and not yet handled');
+      await until(async () => resized.partitions.length === 8, 10_000, 'the new member to hold 8 partitions');
+    } finally {
+      await resized.stop();
+    }
+  }, 60_000);
 
   it('spreads partitions over the members of one process and hands them back on stop', async () => {
     const { store } = test;

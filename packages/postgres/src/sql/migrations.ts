@@ -1,7 +1,7 @@
 /** The versioned migrations of a store's schema, in order. Add new ones at the end; never edit old ones. */
 import type { StoreNames } from '../names.js';
 import { functionsSql } from './functions.js';
-import { groupsSql } from './groups.js';
+import { groupsSql, groupsV4Grants, groupsV4Sql } from './groups.js';
 import { logHeadsGrants, logHeadsSql } from './log-heads.js';
 import { partitionReadSql, readGrants, readsSql } from './reads.js';
 import { tablesSql } from './tables.js';
@@ -42,5 +42,11 @@ GRANT EXECUTE ON FUNCTION ${s}.partition_of, ${s}.group_heartbeat, ${s}.read_par
     name: 'log heads',
     sql: logHeadsSql,
     grants: logHeadsGrants,
+  },
+  {
+    version: 4,
+    name: 'consumer groups: one partition count per group, sticky assignment, fenced checkpoints, resizing',
+    sql: groupsV4Sql,
+    grants: groupsV4Grants,
   },
 ];
