@@ -1,6 +1,6 @@
 /** Opens the SQLite file with the pragmas the store relies on: WAL, the chosen durability, no synchronous busy wait. */
 import Database from 'better-sqlite3';
-import { InvalidArgumentError, isEventloomError, StoreBusyError, StoreUnavailableError } from '@eventloom/core';
+import { describeValue, InvalidArgumentError, isEventloomError, StoreBusyError, StoreUnavailableError } from '@eventloom/core';
 import { isBusy } from './busy.js';
 import { storeError } from './sqlite-errors.js';
 
@@ -32,7 +32,7 @@ export function busyTimeoutOf(db: SqliteDatabase): number {
 export function checkBusyTimeout(busyTimeoutMs: unknown): number {
   if (busyTimeoutMs === undefined) return BUSY_TIMEOUT_MS;
   if (typeof busyTimeoutMs !== 'number' || !Number.isFinite(busyTimeoutMs) || busyTimeoutMs < 0) {
-    throw new InvalidArgumentError('busyTimeoutMs', `must be a non-negative number of milliseconds, got ${String(busyTimeoutMs)}`);
+    throw new InvalidArgumentError('busyTimeoutMs', `must be a non-negative number of milliseconds, got ${describeValue(busyTimeoutMs)}`);
   }
   return busyTimeoutMs;
 }
@@ -58,7 +58,7 @@ export function openDatabase(filename: string, options: OpenDatabaseOptions = {}
     throw new InvalidArgumentError('filename', "must be a file path, or ':memory:' for a store that lives in memory");
   }
   if (!Object.hasOwn(SYNCHRONOUS, durability)) {
-    throw new InvalidArgumentError('durability', `must be 'full', 'normal' or 'off', got ${JSON.stringify(durability)}`);
+    throw new InvalidArgumentError('durability', `must be 'full', 'normal' or 'off', got ${describeValue(durability)}`);
   }
   const busyTimeoutMs = checkBusyTimeout(options.busyTimeoutMs);
   let db: SqliteDatabase;

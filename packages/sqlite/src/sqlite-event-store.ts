@@ -6,6 +6,7 @@ import {
   AppendSignal,
   assertStreamId,
   checkExpectedVersion,
+  describeValue,
   InvalidArgumentError,
   normalizeExpectedVersion,
   normalizeStreamMetadata,
@@ -205,7 +206,7 @@ export class SqliteEventStore implements EventStore {
 
   readCategory<E extends Event = Event>(category: string, options: ReadCategoryOptions = {}): AsyncIterable<RecordedEvent<E>> {
     if (typeof category !== 'string' || category.length === 0) {
-      throw new InvalidArgumentError('category', `must be a non-empty string, got ${JSON.stringify(category)}`);
+      throw new InvalidArgumentError('category', `must be a non-empty string, got ${describeValue(category)}`);
     }
     const { eventTypes, ...rest } = options;
     return this.readAll<E>({ ...rest, filter: { streamPrefixes: [`${category}-`], ...(eventTypes && { eventTypes }) } });
@@ -374,7 +375,7 @@ function checkOptions(options: SqliteEventStoreOptions): SqliteEventStoreOptions
   }
   if (clock !== undefined && typeof clock !== 'function') throw new InvalidArgumentError('clock', 'must be a function returning a Date');
   if (pollIntervalMs !== undefined && (!Number.isFinite(pollIntervalMs) || pollIntervalMs <= 0)) {
-    throw new InvalidArgumentError('pollIntervalMs', `must be a positive number, got ${pollIntervalMs}`);
+    throw new InvalidArgumentError('pollIntervalMs', `must be a positive number, got ${describeValue(pollIntervalMs)}`);
   }
   return options;
 }

@@ -5,6 +5,7 @@
  */
 import {
   assertLeaseArguments,
+  describeValue,
   InvalidArgumentError,
   isPromiseLike,
   projectionNamespace,
@@ -449,7 +450,7 @@ function readView(db: SqliteDatabase, statements: Statements, projection: Projec
 
 function tableName(projection: ProjectionNamespace, name: string): string {
   if (typeof name !== 'string' || !TABLE_PATTERN.test(name)) {
-    throw new InvalidArgumentError('table name', `must be 1 to 64 letters, digits or '_', got ${JSON.stringify(name)}`);
+    throw new InvalidArgumentError('table name', `must be 1 to 64 letters, digits or '_', got ${describeValue(name)}`);
   }
   return quote(`${projection.namespace}/${name}`);
 }
