@@ -189,6 +189,23 @@ describe('a write lock held by another process', () => {
     expect(await store.headPosition()).toBe(0n);
   });
 
+  it('a named subscription whose checkpoint write gives up on the lock carries on once it is released', { timeout: 60_000 }, async () => {
+    file = tempFile();
+    const store = open({ busyTimeoutMs: 100 });
+    await store.appendToStream('order-1', [{ type: 'Placed', data: {} }]);
+    const lock = holdLock(file.filename, 2_000);
+    await lock.locked;
+    const handled: Position[] = [];
+    const subscription = store.subscribe({ subscriptionId: 'patient', pollIntervalMs: 20, retryDelayMs: 20, handler: (event) => void handled.push(event.position) });
+    await lock.released;
+    const next = await store.appendToStream('order-2', [{ type: 'Placed', data: {} }]);
+    await subscription.waitFor(next.position, 20_000);
+    expect(subscription.status).not.toBe('failed');
+    await expect.poll(() => store.checkpoints.load('patient'), { timeout: 10_000 }).toBe(next.position);
+    expect(handled).toEqual([1n, 2n]);
+    await subscription.stop();
+  });
+
   it('refuses a busyTimeoutMs that is not a non-negative number', () => {
     file = tempFile();
     expect(() => openSqliteEventStore({ filename: file.filename, busyTimeoutMs: -1 })).toThrow(/busyTimeoutMs/);
