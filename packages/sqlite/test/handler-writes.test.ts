@@ -165,6 +165,33 @@ describe('projection handler writes (ProjectionRunner on the SQLite read-model s
     expect(store.database.prepare(`SELECT count(*) FROM ${table}`).pluck().get()).toBe(0);
   });
 
+  it('a statement prepared in one batch serves the later batches of the same projection, and nothing outside them', async () => {
+    open();
+    const readModels = openSqliteReadModels({ database: store.database });
+    let insert: { run: (...params: unknown[]) => unknown } | undefined;
+    const projection = defineProjection<{ type: 'Placed'; data: { n: number } }, SqliteProjectionHandle>({
+      name: 'kept-statement',
+      version: 1,
+      batchSize: 1,
+      init: (read) => void read.db.exec(`CREATE TABLE ${read.table('rows')} (n INTEGER NOT NULL)`),
+      handlers: {
+        Placed: (event, read) => {
+          insert ??= read.db.prepare(`INSERT INTO ${read.table('rows')} VALUES (?)`);
+          insert.run(event.data.n);
+        },
+      },
+    });
+    for (let n = 1; n <= 3; n++) await store.appendToStream(`order-${n}`, [{ type: 'Placed', data: { n } }]);
+    const runner = new ProjectionRunner({ eventStore: store, readModels, projections: [projection], pollIntervalMs: 10 });
+    await runner.start();
+    await runner.waitForPosition('kept-statement', 3n, 10_000);
+    await runner.stop();
+    const count = () => store.database.prepare('SELECT count(*) FROM "kept-statement@1/rows"').pluck().get();
+    expect(count()).toBe(3);
+    expect(() => insert!.run(99)).toThrow(TransactionClosedError);
+    expect(count()).toBe(3);
+  });
+
   it('an inline projection whose handler awaits then writes: append rejected, no row', async () => {
     open();
     const readModels = openSqliteReadModels({ database: store.database });
