@@ -12,6 +12,7 @@ import {
   TransactionClosedError,
   type RecordedEvent,
 } from '@eventloom/core';
+import type { Statement } from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   addInlineProjection,
@@ -168,7 +169,7 @@ describe('projection handler writes (ProjectionRunner on the SQLite read-model s
   it('a statement prepared in one batch serves the later batches of the same projection, and nothing outside them', async () => {
     open();
     const readModels = openSqliteReadModels({ database: store.database });
-    let insert: { run: (...params: unknown[]) => unknown } | undefined;
+    let insert: Statement<[number]> | undefined;
     const projection = defineProjection<{ type: 'Placed'; data: { n: number } }, SqliteProjectionHandle>({
       name: 'kept-statement',
       version: 1,
@@ -176,8 +177,8 @@ describe('projection handler writes (ProjectionRunner on the SQLite read-model s
       init: (read) => void read.db.exec(`CREATE TABLE ${read.table('rows')} (n INTEGER NOT NULL)`),
       handlers: {
         Placed: (event, read) => {
-          insert ??= read.db.prepare(`INSERT INTO ${read.table('rows')} VALUES (?)`);
-          insert.run(event.data.n);
+          const statement = (insert ??= read.db.prepare<[number]>(`INSERT INTO ${read.table('rows')} VALUES (?)`));
+          statement.run(event.data.n);
         },
       },
     });
