@@ -9,6 +9,7 @@
 import {
   GroupConfigMismatchError,
   InvalidArgumentError,
+  LeaseHeldError,
   startSubscription,
   SubscriptionFailedError,
   uuidv7,
@@ -76,8 +77,10 @@ export interface GroupSource {
   liveReader(): LiveReader;
 }
 
-/** The member no longer holds the partition (its lease ran out or another member has it). */
-class PartitionLostError extends Error {}
+/** The member no longer holds the partition (its lease ran out or another member has it): a typed LeaseHeldError. */
+function partitionLost(subscriptionId: string, detail: string): LeaseHeldError {
+  return new LeaseHeldError(subscriptionId, null, `${detail}; this member stops handling it, and the holder resumes from its checkpoint`);
+}
 
 const DEFAULT_PARTITIONS = 16;
 const DEFAULT_LEASE_MS = 10_000;
@@ -240,7 +243,7 @@ class GroupMember implements ConsumerGroupMember {
     const context: ConsumerGroupHandlerContext = { group: this.group, memberId: this.memberId, partition, subscriptionId };
     const options = this.#options;
     const assertHeld = (): void => {
-      if (performance.now() > this.#validUntil) throw new PartitionLostError(`lease on ${subscriptionId} ran out`);
+      if (performance.now() > this.#validUntil) throw partitionLost(subscriptionId, 'this member\'s lease ran out');
     };
     const live = this.#source.liveReader();
     const subscription = startSubscription(
@@ -278,7 +281,7 @@ class GroupMember implements ConsumerGroupMember {
       // A handler that keeps failing stops the member; a lost lease or connection only this partition,
       // which the next heartbeat starts again if the member still holds it.
       const cause = error instanceof SubscriptionFailedError ? error.cause : undefined;
-      if (error instanceof SubscriptionFailedError && !(cause instanceof PartitionLostError)) {
+      if (error instanceof SubscriptionFailedError && !(cause instanceof LeaseHeldError)) {
         this.#failure ??= error;
         this.#abort.abort();
       }
@@ -302,7 +305,7 @@ class GroupMember implements ConsumerGroupMember {
             values: [this.group, partition, this.memberId, position.toString(), epoch.toString()],
           }),
         );
-        if (rows.rowCount === 0) throw new PartitionLostError(`${this.group}#${partition} is held by another member now`);
+        if (rows.rowCount === 0) throw partitionLost(`${this.group}#${partition}`, 'another member took it over, or the lease this handler started under ended');
       },
     };
   }

@@ -8,7 +8,13 @@ export {
   type PostgresAppendResult,
 } from './postgres-event-store.js';
 export type { PostgresEventStoreOptions } from './options.js';
-export type { ConsumerGroupOptions, ConsumerGroupMember, ConsumerGroupHandlerContext } from './consumer-group.js';
+export type {
+  ConsumerGroupOptions,
+  ConsumerGroupMember,
+  ConsumerGroupHandlerContext,
+  ResizeConsumerGroupOptions,
+  ResizeConsumerGroupResult,
+} from './consumer-group.js';
 export { dropPostgresEventStore } from './drop.js';
 export { migrate, type MigrationReport } from './migrate.js';
 export { MIGRATIONS, type Migration } from './sql/migrations.js';
