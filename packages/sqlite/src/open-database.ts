@@ -68,7 +68,7 @@ export function openDatabase(filename: string, options: OpenDatabaseOptions = {}
     throw new StoreUnavailableError(`Cannot open the SQLite file ${filename}: ${(cause as Error).message}`, { cause });
   }
   try {
-    db.pragma(`busy_timeout = ${Math.ceil(busyTimeoutMs)}`);
+    db.pragma(`busy_timeout = ${pragmaMs(busyTimeoutMs)}`);
     check?.(db);
     // ':memory:' databases answer 'memory' here, which is right for them.
     if (db.pragma('journal_mode', { simple: true }) !== 'wal') db.pragma('journal_mode = WAL');
@@ -88,7 +88,7 @@ export function openDatabase(filename: string, options: OpenDatabaseOptions = {}
 /** Runs `work` letting SQLite wait synchronously for the lock (migrations on an open connection). */
 export function withOpeningWait<T>(db: SqliteDatabase, work: () => T): T {
   const before = db.pragma('busy_timeout', { simple: true }) as number;
-  const wait = Math.ceil(Math.max(before, busyTimeoutOf(db)));
+  const wait = pragmaMs(Math.max(before, busyTimeoutOf(db)));
   db.pragma(`busy_timeout = ${wait}`);
   try {
     return work();
@@ -97,6 +97,11 @@ export function withOpeningWait<T>(db: SqliteDatabase, work: () => T): T {
   } finally {
     db.pragma(`busy_timeout = ${before}`);
   }
+}
+
+/** SQLite's busy_timeout is a C int. */
+function pragmaMs(ms: number): number {
+  return Math.min(Math.ceil(ms), 2_147_483_647);
 }
 
 function openingError(cause: unknown, filename: string, busyTimeoutMs: number): unknown {
