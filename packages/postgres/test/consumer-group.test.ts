@@ -7,7 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { GroupConfigMismatchError, type RecordedEvent } from '@eventloom/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminClient, connectionString, openTestStore, postgresUrl, type TestStore } from './support.js';
+import { dropPostgresEventStore, migrate, MIGRATIONS, namesFor, openPostgresEventStore } from '../src/index.js';
+import { adminClient, connectionString, openTestStore, postgresUrl, uniqueSchema, type TestStore } from './support.js';
 
 const memberScript = fileURLToPath(new URL('./fixtures/group-member.ts', import.meta.url));
 const STREAMS = 200;
@@ -322,5 +323,40 @@ describe.skipIf(!postgresUrl)('consumer groups across processes', () => {
     await until(async () => b.partitions.length === 6, 15_000, 'the remaining member to take every partition');
     await b.stop();
     expect(b.partitions).toEqual([]);
+  });
+});
+
+describe.skipIf(!postgresUrl)('consumer groups made before migration 4', () => {
+  it('a group poisoned by two partition counts is healed: the first count kept with its checkpoints, the other rows dropped', async () => {
+    const schema = uniqueSchema('elcg');
+    const names = namesFor(schema);
+    const admin = await adminClient();
+    try {
+      await migrate(admin, names, MIGRATIONS.filter((m) => m.version < 4));
+      // What two members with 4 and then 8 partitions left behind under the old code.
+      await admin.query(
+        `INSERT INTO ${names.qschema}.group_partitions (tenant_id, group_name, partition, partition_count, position)
+         SELECT 'default', 'poisoned', p, 4, 10 + p FROM generate_series(0, 3) AS p
+         UNION ALL SELECT 'default', 'poisoned', p, 8, NULL FROM generate_series(4, 7) AS p`,
+      );
+      const store = await openPostgresEventStore({ connectionString, schema, poolSize: 2 });
+      try {
+        const { rows } = await admin.query<{ partition: number; position: string | null }>(
+          `SELECT partition, position FROM ${names.qschema}.group_partitions WHERE group_name = 'poisoned' ORDER BY partition`,
+        );
+        expect(rows).toEqual([0, 1, 2, 3].map((p) => ({ partition: p, position: String(10 + p) })));
+        await expect(store.subscribeGroup({ group: 'poisoned', partitions: 8, handler: () => undefined }).done).rejects.toBeInstanceOf(
+          GroupConfigMismatchError,
+        );
+        const member = store.subscribeGroup({ group: 'poisoned', partitions: 4, leaseMs: 600, handler: () => undefined });
+        await until(async () => member.partitions.length === 4, 10_000, 'a member with the kept count to hold every partition');
+        await member.stop();
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await admin.end();
+      await dropPostgresEventStore({ connectionString, schema });
+    }
   });
 });
