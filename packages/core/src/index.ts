@@ -4,7 +4,7 @@ export * from './event.js';
 export * from './command.js';
 export * from './event-store.js';
 export { uuidv7, isUuid } from './uuid.js';
-export { assertStreamId, categoryOf, streamIdOf, MAX_STREAM_ID_LENGTH } from './stream-id.js';
+export { assertCategory, assertStreamId, categoryOf, streamIdOf, MAX_STREAM_ID_LENGTH } from './stream-id.js';
 export { assertJson, checkJson, MAX_JSON_DEPTH, MAX_EVENT_BYTES, type JsonCheck } from './json.js';
 export { unstorableText } from './text.js';
 export { describeValue } from './describe-value.js';

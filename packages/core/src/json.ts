@@ -169,7 +169,8 @@ class Walk {
     const reason = unstorableText(text);
     if (reason === undefined) return;
     if (key === undefined) this.#fail(reason);
-    this.#fail(`has the key ${describeValue(key)}, which ${reason}`);
+    // JSON.stringify spells the key with escapes, so the field names it printably.
+    throw new InvalidEventError(`${this.#path()} key ${JSON.stringify(key)}`, reason);
   }
 
   #count(bytes: number): void {

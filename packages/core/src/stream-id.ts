@@ -26,6 +26,19 @@ export function assertStreamId(streamId: unknown, argument = 'streamId'): assert
   if (reason !== undefined) throw new InvalidArgumentError(argument, reason);
 }
 
+/**
+ * Throws `InvalidArgumentError` unless `category` can name streams `category-…`: a non-empty
+ * string of text the stores can keep. A `-` is allowed: `readCategory('order-eu')` reads the
+ * streams that start with `order-eu-`.
+ */
+export function assertCategory(category: unknown): asserts category is string {
+  if (typeof category !== 'string' || category.length === 0 || category.length >= MAX_STREAM_ID_LENGTH) {
+    throw new InvalidArgumentError('category', `must be a non-empty string shorter than a stream id, got ${describeValue(category)}`);
+  }
+  const reason = unstorableText(category);
+  if (reason !== undefined) throw new InvalidArgumentError('category', reason);
+}
+
 /** `order-123` → `order`; a stream id without `-` is its own category. */
 export function categoryOf(streamId: string): string {
   const dash = streamId.indexOf('-');

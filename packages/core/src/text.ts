@@ -13,9 +13,11 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 /** Why `text` cannot be stored as it is, or `undefined` when it can. */
 export function unstorableText(text: string): string | undefined {
   if (!SUSPECT.test(text)) return undefined;
-  if (text.includes('\u0000')) return 'contains the character U+0000, which the stores cannot keep; remove it or encode the value (e.g. base64)';
+  if (text.includes('\u0000')) {
+    return 'contains the character U+0000, which PostgreSQL cannot store, so no store accepts it; remove it or encode the value (e.g. base64)';
+  }
   if (LONE_SURROGATE.test(text)) {
-    return 'contains half of a UTF-16 surrogate pair (ill-formed Unicode), which would read back as U+FFFD; fix the text or encode it';
+    return 'contains half of a UTF-16 surrogate pair (broken Unicode), which PostgreSQL cannot store and other stores would read back as U+FFFD; fix the text or encode it';
   }
   return undefined;
 }

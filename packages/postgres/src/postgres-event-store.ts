@@ -4,9 +4,11 @@
  * subscriptions woken by LISTEN/NOTIFY, consumer groups, and tenants kept apart by row-level security.
  */
 import {
+  assertCategory,
   assertStreamId,
   InvalidArgumentError,
   normalizeExpectedVersion,
+  normalizeOptions,
   normalizeStreamMetadata,
   prepareAppend,
   serializeStreamMetadata,
@@ -303,8 +305,8 @@ export class PostgresEventStore implements EventStore {
 
   readCategory<E extends Event = Event>(category: string, options: ReadCategoryOptions = {}): AsyncIterable<RecordedEvent<E>> {
     this.#assertOpen();
-    if (typeof category !== 'string') throw new InvalidArgumentError('category', 'must be a string');
-    const { eventTypes, ...rest } = options;
+    assertCategory(category);
+    const { eventTypes, ...rest }: ReadCategoryOptions = normalizeOptions(options);
     return this.#readLog({ ...rest, category, ...(eventTypes && { filter: { eventTypes } }) }) as AsyncIterable<RecordedEvent<E>>;
   }
 

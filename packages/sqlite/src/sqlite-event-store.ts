@@ -4,11 +4,13 @@
  */
 import {
   AppendSignal,
+  assertCategory,
   assertStreamId,
   checkExpectedVersion,
   describeValue,
   InvalidArgumentError,
   normalizeExpectedVersion,
+  normalizeOptions,
   normalizeStreamMetadata,
   prepareAppend,
   prepareAppendSync,
@@ -205,10 +207,8 @@ export class SqliteEventStore implements EventStore {
   }
 
   readCategory<E extends Event = Event>(category: string, options: ReadCategoryOptions = {}): AsyncIterable<RecordedEvent<E>> {
-    if (typeof category !== 'string' || category.length === 0) {
-      throw new InvalidArgumentError('category', `must be a non-empty string, got ${describeValue(category)}`);
-    }
-    const { eventTypes, ...rest } = options;
+    assertCategory(category);
+    const { eventTypes, ...rest }: ReadCategoryOptions = normalizeOptions(options);
     return this.readAll<E>({ ...rest, filter: { streamPrefixes: [`${category}-`], ...(eventTypes && { eventTypes }) } });
   }
 

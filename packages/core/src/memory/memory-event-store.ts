@@ -32,7 +32,7 @@ import {
   normalizeVersion,
 } from '../read-options.js';
 import type { SchemaRegistry } from '../schema-registry.js';
-import { assertStreamId } from '../stream-id.js';
+import { assertCategory, assertStreamId } from '../stream-id.js';
 import { firstVisibleVersion, normalizeStreamMetadata, oldestVisibleTime } from '../stream-metadata.js';
 import { startSubscription } from '../subscription.js';
 
@@ -199,9 +199,10 @@ export class MemoryEventStore implements EventStore {
     }
   }
 
-  readCategory<E extends Event = Event>(category: string, options: ReadCategoryOptions = {}): AsyncIterable<RecordedEvent<E>> {
-    const { eventTypes, ...rest } = options;
-    return this.readAll<E>({ ...rest, filter: { streamPrefixes: [`${category}-`], ...(eventTypes && { eventTypes }) } });
+  async *readCategory<E extends Event = Event>(category: string, options?: ReadCategoryOptions): AsyncIterable<RecordedEvent<E>> {
+    assertCategory(category);
+    const { eventTypes, ...rest }: ReadCategoryOptions = normalizeOptions(options);
+    yield* this.readAll<E>({ ...rest, filter: { streamPrefixes: [`${category}-`], ...(eventTypes && { eventTypes }) } });
   }
 
   async headPosition(): Promise<Position> {

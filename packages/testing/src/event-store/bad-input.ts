@@ -216,7 +216,7 @@ const cases: { name: string; error: new (...args: never[]) => Error; field?: str
   {
     name: 'a lone surrogate in a data key',
     error: InvalidEventError,
-    field: 'events[0].data',
+    field: 'events[0].data key "k\\ud800"',
     attempt: (s, c) => s.appendToStream(`${c}-1`, [{ type: 'X', data: { 'k\uD800': 1 } }]),
   },
   {
@@ -278,6 +278,30 @@ const cases: { name: string; error: new (...args: never[]) => Error; field?: str
     error: InvalidArgumentError,
     field: 'filter.streamPrefixes',
     attempt: (s) => drain(s.readAll({ filter: { streamPrefixes: [] } })),
+  },
+  {
+    name: 'readCategory of a symbol',
+    error: InvalidArgumentError,
+    field: 'category',
+    attempt: async (s) => drain(s.readCategory(Symbol('c') as unknown as string)),
+  },
+  {
+    name: 'readCategory of U+0000',
+    error: InvalidArgumentError,
+    field: 'category',
+    attempt: async (s) => drain(s.readCategory('\u0000')),
+  },
+  {
+    name: 'readCategory with null options',
+    error: InvalidArgumentError,
+    field: 'options',
+    attempt: async (s, c) => drain(s.readCategory(c, null as unknown as undefined)),
+  },
+  {
+    name: 'U+0000 in a filter type',
+    error: InvalidArgumentError,
+    field: 'filter.eventTypes',
+    attempt: (s) => drain(s.readAll({ filter: { eventTypes: ['\u0000'] } })),
   },
   {
     name: 'null read options',

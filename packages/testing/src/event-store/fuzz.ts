@@ -134,6 +134,7 @@ type Op =
   | { readonly kind: 'append'; readonly stream: unknown; readonly events: unknown; readonly expected: unknown; readonly exact: boolean }
   | { readonly kind: 'readStream'; readonly stream: unknown; readonly options: unknown }
   | { readonly kind: 'readAll'; readonly options: unknown }
+  | { readonly kind: 'readCategory'; readonly category: unknown; readonly options: unknown }
   | { readonly kind: 'subscribe'; readonly options: unknown }
   | { readonly kind: 'checkpoint'; readonly id: unknown; readonly position: unknown; readonly load: boolean }
   | { readonly kind: 'streamInfo'; readonly stream: unknown }
@@ -224,6 +225,14 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('readStream' as const), stream: streamRef, options: readOptions }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('readAll' as const), options: logOptions }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('readCategory' as const),
+      category: fc.oneof(fc.constant(null), oddString, anyValue),
+      options: fc.oneof(fc.constant(undefined), fc.record({ eventTypes: fc.array(oddString, { maxLength: 2 }), maxCount: versionLike }, { requiredKeys: [] }), anyValue),
+    }),
+  },
   {
     weight: 1,
     arbitrary: fc.record({
@@ -375,6 +384,20 @@ class FuzzRun {
           if (Array.isArray(given?.eventTypes) && !given.eventTypes.includes(event.type)) this.#fail('roundTripFailures', `readAll returned type ${show(event.type)} outside its filter`, operation);
           if (Array.isArray(given?.streamPrefixes) && !given.streamPrefixes.some((p: unknown) => typeof p === 'string' && event.streamId.startsWith(p))) {
             this.#fail('roundTripFailures', `readAll returned stream ${show(event.streamId)} outside its filter`, operation);
+          }
+          const known = this.#streams.get(event.streamId);
+          if (known) this.#matches(event, known[Number(event.streamVersion) - 1], operation);
+        }
+        return;
+      }
+      case 'readCategory': {
+        // null stands for the run's own category.
+        const category = operation.category === null ? this.#category : operation.category;
+        const outcome = await attempt(() => collectSome(this.store.readCategory(category as string, operation.options as never)));
+        if (this.#refusal(outcome, operation)) return;
+        for (const event of outcome.value) {
+          if (typeof category !== 'string' || !event.streamId.startsWith(`${category}-`)) {
+            this.#fail('roundTripFailures', `readCategory(${show(category)}) returned stream ${show(event.streamId)}`, operation);
           }
           const known = this.#streams.get(event.streamId);
           if (known) this.#matches(event, known[Number(event.streamVersion) - 1], operation);
