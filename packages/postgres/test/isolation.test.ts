@@ -34,6 +34,30 @@ for (const isolation of ['repeatable\\ read', 'serializable']) {
       await dropPostgresEventStore({ connectionString, schema });
     });
 
+    it("the store's sessions run at READ COMMITTED, with the URL's other options kept", async () => {
+      const { rows } = await store.pool.query<{ isolation: string; zone: string }>(
+        `SELECT current_setting('transaction_isolation') AS isolation, current_setting('TimeZone') AS zone`,
+      );
+      expect(rows[0]).toEqual({ isolation: 'read committed', zone: 'UTC' });
+    });
+
+    it('so do the sessions of a pool the user brings', async () => {
+      const pool = new pg.Pool({ connectionString: url, max: 4 });
+      pool.on('error', () => undefined);
+      const own = await openPostgresEventStore({ pool, schema });
+      try {
+        const results = await Promise.all(
+          Array.from({ length: 16 }, (_, i) => own.appendToStream('hot-own', [{ type: 'T', data: { i } }]).catch((e: unknown) => e)),
+        );
+        expect(results.filter((r) => r instanceof Error)).toEqual([]);
+        const { rows } = await own.pool.query<{ isolation: string }>(`SELECT current_setting('transaction_isolation') AS isolation`);
+        expect(rows[0]!.isolation).toBe('read committed');
+      } finally {
+        await own.close();
+        await pool.end();
+      }
+    });
+
     it("16 concurrent appends with expectedVersion 'any' to one stream all succeed", async () => {
       const results = await Promise.all(
         Array.from({ length: 16 }, (_, i) =>
