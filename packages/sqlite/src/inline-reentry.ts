@@ -33,9 +33,9 @@ export class InlineReentry {
   refuse(method: string): void {
     if (this.#depth === 0) return;
     const error = new InvalidArgumentError(
-      `${method} inside an inline handler`,
-      `is not allowed: the handler runs inside the append's transaction, so the append fails. ` +
-        "Write through the db the handler is given (it commits with the append), or do this in a subscription",
+      'inline handler',
+      `called ${method} on the store. Inline handlers run inside the append's transaction, where the store's own writes ` +
+        'are refused, so this append fails. Write through the db the handler is given (it commits with the append), or do this in a subscription',
     );
     this.#refused ??= error;
     throw error;
