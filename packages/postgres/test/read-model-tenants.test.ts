@@ -172,6 +172,7 @@ describe.skipIf(!postgresUrl)('read models made before tenants', () => {
         await client.query(`INSERT INTO ${s}.rm_documents VALUES ('orders@1', 'orders', 'old', '{"total": 9}')`);
         await client.query(`INSERT INTO ${s}.rm_projections VALUES ('orders@1', 'orders', 1, 42, NULL, now()::text)`);
         await client.query(`INSERT INTO ${s}.rm_active VALUES ('orders', 1, now()::text)`);
+        await client.query(`CREATE TABLE ${s}."orders@1/paid" (order_id text PRIMARY KEY)`);
       } finally {
         client.release();
       }
@@ -181,6 +182,11 @@ describe.skipIf(!postgresUrl)('read models made before tenants', () => {
       const readOther = await openPostgresReadModels({ pool, schema, tenantId: 'other' });
       expect(await readOther.read({ name: 'orders', version: 1 }, (view) => view.collection('orders').get('old'))).toBeNull();
       expect(await readOther.listProjections()).toEqual([]);
+      // A rebuild drops the projection's own table made before, now run as the schema's role.
+      await readDefault.transaction((tx) => tx.dropNamespace('orders@1'));
+      expect(await readDefault.read({ name: 'orders', version: 1 }, (view) => view.collection('orders').get('old'))).toBeNull();
+      const { rows } = await pool.query(`SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = 'orders@1/paid'`, [schema]);
+      expect(rows).toEqual([]);
     } finally {
       await pool.end();
       await dropPostgresEventStore({ connectionString, schema });

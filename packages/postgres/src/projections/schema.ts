@@ -47,6 +47,12 @@ export async function migrateReadModels(client: pg.ClientBase, schema: string, n
       GRANT USAGE, CREATE ON SCHEMA ${s} TO ${names.qrole};
       GRANT SELECT, INSERT, UPDATE, DELETE ON ${s}.rm_documents, ${s}.rm_projections, ${s}.rm_active, ${s}.rm_leases, ${s}.rm_dead_letters TO ${names.qrole};
       GRANT USAGE ON SEQUENCE ${s}.rm_dead_letters_id_seq TO ${names.qrole};`);
+    // Projections' own tables made before the store ran as that role: it must own them to drop them in a rebuild.
+    const { rows: tables } = await client.query<{ tablename: string }>(
+      `SELECT tablename FROM pg_tables WHERE schemaname = $1 AND position('/' in tablename) > 0 AND tableowner <> $2`,
+      [schema, names.role],
+    );
+    for (const { tablename } of tables) await client.query(`ALTER TABLE ${s}.${quoteIdent(tablename)} OWNER TO ${names.qrole}`);
     await client.query('COMMIT');
     return applied;
   } catch (error) {
