@@ -44,12 +44,20 @@ export type TargetResource =
   | { readonly backend: 'sqlite'; readonly filename: string }
   | { readonly backend: 'postgres'; readonly connectionString: string; readonly schema: string; readonly poolSize: number };
 
+export interface InlineProjection {
+  /** Documents the projection has written, read back from its read model. */
+  documents(): Promise<number>;
+  /** Appends since registration whose result said the projection did not apply, and the first reason given. */
+  skipped(): { readonly count: number; readonly first?: string };
+  remove(): Promise<void>;
+}
+
 export interface BenchTarget {
   /**
    * Appends `events` to `streamId`. A failed expectation resolves to `{ ok: false }`; any other
    * failure rejects.
    */
-  append(streamId: string, events: readonly BenchEventInput[], expectation: Expectation): Promise<AppendOutcome>;
+  append(streamId: string, events: readonly BenchEventInput[], expectation: Expectation, inspect?: (result: unknown) => void): Promise<AppendOutcome>;
   /**
    * The stream's version as a writer learns it after a conflict, through the store's ordinary
    * read path. `known` is the last version this writer saw, so a store without a cheap head
@@ -66,6 +74,13 @@ export interface BenchTarget {
   countEvents?(): Promise<number>;
   /** Calls `onEvent` for every event appended from now on, as soon as the store delivers it. */
   subscribeLive?(onEvent: (event: ReadEvent) => void): Promise<LiveSubscription>;
+  /**
+   * Opens a transaction that has written something, in another database of the same server, and
+   * keeps it open (idle) until the returned function is called: unrelated work elsewhere.
+   */
+  holdUnrelatedTransaction?(): Promise<() => Promise<void>>;
+  /** Registers an inline projection (one document per order) on the store, until removed. */
+  addInlineProjection?(): Promise<InlineProjection>;
   /** Whatever outside the target may explain a failure, e.g. another session's old open transaction. */
   diagnose?(): Promise<string | undefined>;
   close(): Promise<void>;

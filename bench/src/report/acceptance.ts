@@ -60,6 +60,32 @@ function checksPass(backend: Backend, workload: WorkloadId, text: string): Crite
   };
 }
 
+/** Eventloom's figure on `workload` is at least `min` times its own on `baseline` (the same work without a feature). */
+function atLeastOwn(backend: Backend, workload: WorkloadId, baseline: WorkloadId, min: number, extra = ''): Criterion {
+  return {
+    backend,
+    text: `${workload} ≥ ${min}× ${baseline}${extra}`,
+    judge(run) {
+      const w = find(run, workload);
+      const b = find(run, baseline);
+      if (!w || !b) return notMeasured(`${!w ? workload : baseline} did not run`);
+      const subject = cellOf(run, w, 'subject');
+      const base = cellOf(run, b, 'subject');
+      if (subject?.status !== 'ok' || base?.status !== 'ok') {
+        return notMeasured(`Eventloom: ${subject?.status ?? 'absent'} / ${base?.status ?? 'absent'}${subject?.reason ? ` (${subject.reason})` : ''}`);
+      }
+      const a = primaryValue(w, subject);
+      const c = primaryValue(b, base);
+      if (a === undefined || c === undefined || c === 0) return notMeasured('no figure');
+      const r = a / c;
+      const figures = `${formatFigure(a)} vs ${formatFigure(c)} ${w.primary.unit}`;
+      return r >= min
+        ? { verdict: 'met', detail: `${formatRatio(r)} (${figures})` }
+        : { verdict: 'missed', detail: `${formatRatio(r)}, short by ${Math.round((1 - r / min) * 100)}% (${figures})` };
+    },
+  };
+}
+
 function latencyUnder(backend: Backend, workload: WorkloadId, maxMs: number): Criterion {
   return {
     backend,
@@ -94,6 +120,8 @@ export const CRITERIA: readonly Criterion[] = [
   atLeast('postgres', 'W6', 'anchor', 0.6),
   checksPass('postgres', 'W6', 'W6 every event read exactly once after concurrent writes'),
   latencyUnder('postgres', 'W7', 50),
+  atLeastOwn('postgres', 'W3I', 'W3', 0.7, ' (inline projection)'),
+  latencyUnder('postgres', 'W7H', 50),
 ];
 
 export function judge(run: BackendRun): Judgement[] {

@@ -68,9 +68,10 @@ export async function runBackend(backend: Backend, options: RunOptions): Promise
       const title = workload.title(options.sizes);
       log(`[${backend}] ${workload.id} ${title}`);
       const passes = workload.passes ?? 1;
-      const byTarget = new Map<Slot, Cell[]>(slots.map((slot) => [slot, []]));
+      const running = slots.filter((slot) => !workload.roles || workload.roles.includes(slot.descriptor.role));
+      const byTarget = new Map<Slot, Cell[]>(running.map((slot) => [slot, []]));
       for (let pass = 0; pass < passes; pass++) {
-        for (const slot of pass % 2 === 0 ? slots : [...slots].reverse()) {
+        for (const slot of pass % 2 === 0 ? running : [...running].reverse()) {
           const label = passes > 1 ? `${slot.descriptor.id} #${pass + 1}` : slot.descriptor.id;
           const started = Date.now();
           const ticker = setInterval(() => log(`    ${label}: still running (${Math.round((Date.now() - started) / 1000)} s)`), 15_000);
@@ -79,7 +80,7 @@ export async function runBackend(backend: Backend, options: RunOptions): Promise
           log(`  ${label.padEnd(22)} ${formatCell(workload, cell)}`);
         }
       }
-      const cells = slots.map((slot) => bestOf(workload, byTarget.get(slot)!));
+      const cells = running.map((slot) => bestOf(workload, byTarget.get(slot)!));
       runs.push({ workload: workload.id, title, primary: workload.primary, secondary: workload.secondary ?? [], cells });
     }
   } finally {

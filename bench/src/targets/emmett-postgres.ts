@@ -6,7 +6,7 @@
 import { dumbo } from '@event-driven-io/dumbo';
 import { getPostgreSQLEventStore, readMessagesBatch } from '@event-driven-io/emmett-postgresql';
 import pg from 'pg';
-import { oldestOpenTransaction } from './pg-diagnostics.js';
+import { holdUnrelatedTransaction, oldestOpenTransaction } from './pg-diagnostics.js';
 import type { BenchTarget, LiveSubscription, TargetResource } from '../target.js';
 import { emmettStreamOps, view, type Recorded } from './emmett-common.js';
 
@@ -65,6 +65,7 @@ export async function open(resource: TargetResource): Promise<BenchTarget> {
         },
       };
     },
+    holdUnrelatedTransaction: () => holdUnrelatedTransaction(resource.connectionString),
     diagnose: () => oldestOpenTransaction(resource.connectionString),
     async close() {
       await store.close();

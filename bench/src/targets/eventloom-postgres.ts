@@ -1,9 +1,37 @@
 /** Eventloom's PostgreSQL store in its own schema, with a pool as large as the raw anchor's. */
-import { openPostgresEventStore } from '@eventloom/postgres';
+import { defineProjection, type Event } from '@eventloom/core';
+import { addPostgresInlineProjection, openPostgresEventStore, openPostgresReadModels, type PostgresAppendResult, type PostgresProjectionHandle } from '@eventloom/postgres';
 import pg from 'pg';
 import type { BenchTarget, TargetResource } from '../target.js';
+import { INLINE_CATEGORY } from '../workloads/w3i-inline.js';
 import { eventloomTarget } from './eventloom-store.js';
-import { oldestOpenTransaction } from './pg-diagnostics.js';
+import { holdUnrelatedTransaction, oldestOpenTransaction } from './pg-diagnostics.js';
+
+type OrderCreated = Event<'OrderCreated', { orderId: string; customerId: string; total: number }>;
+
+/** The table W3I's projection keeps, as its handle names it (known once the projection is prepared). */
+let summaryTable: string | undefined;
+
+/** What W3I keeps inline: a summary row per order, in the projection's own table, as a read-your-writes view would. */
+const orderSummaries = defineProjection<OrderCreated, PostgresProjectionHandle>({
+  name: 'bench-order-summaries',
+  version: 1,
+  categories: [INLINE_CATEGORY],
+  init: async ({ client, table }) => {
+    // Keyed by the event: the workload's passes reuse order ids, and each append must leave a row to count.
+    await client.query(`CREATE TABLE ${table('summaries')} (event_id uuid PRIMARY KEY, order_id text NOT NULL, customer_id text NOT NULL, total numeric NOT NULL)`);
+  },
+  handlers: {
+    OrderCreated: async (event, read) => {
+      const { orderId, customerId, total } = event.data;
+      summaryTable ??= read.table('summaries');
+      await read.client.query(
+        `INSERT INTO ${summaryTable} (event_id, order_id, customer_id, total) VALUES ($1, $2, $3, $4)`,
+        [event.id, orderId, customerId, total],
+      );
+    },
+  },
+});
 
 export async function open(resource: TargetResource): Promise<BenchTarget> {
   if (resource.backend !== 'postgres') throw new Error('eventloom-postgres needs a PostgreSQL resource');
@@ -23,5 +51,43 @@ export async function open(resource: TargetResource): Promise<BenchTarget> {
       await client.end();
     }
   };
-  return { ...eventloomTarget(store, count), diagnose: () => oldestOpenTransaction(resource.connectionString) };
+  let skipped: { count: number; first?: string } | undefined;
+  const base = eventloomTarget(store, count);
+  return {
+    ...base,
+    async append(streamId, events, expectation) {
+      const tally = skipped;
+      if (tally === undefined) return base.append(streamId, events, expectation);
+      return base.append(streamId, events, expectation, (result) => {
+        const reasons = (result as PostgresAppendResult).inlineSkipped;
+        if (reasons) {
+          tally.count++;
+          tally.first ??= reasons[0]!.reason;
+        }
+      });
+    },
+    holdUnrelatedTransaction: () => holdUnrelatedTransaction(resource.connectionString),
+    async addInlineProjection() {
+      const pool = new pg.Pool({ connectionString: resource.connectionString, max: 2 });
+      const readModels = await openPostgresReadModels({ pool, schema: resource.schema });
+      const remove = await addPostgresInlineProjection({ eventStore: store, readModels, projection: orderSummaries });
+      const tally: { count: number; first?: string } = { count: 0 };
+      skipped = tally;
+      return {
+        async documents() {
+          if (summaryTable === undefined) return 0;
+          const { rows } = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${summaryTable}`);
+          return Number(rows[0]!.n);
+        },
+        skipped: () => ({ ...tally }),
+        async remove() {
+          skipped = undefined;
+          remove();
+          await readModels.close();
+          await pool.end();
+        },
+      };
+    },
+    diagnose: () => oldestOpenTransaction(resource.connectionString),
+  };
 }

@@ -4,9 +4,10 @@ import type { AppendOutcome, BenchEventInput, BenchTarget, Expectation, LiveSubs
 
 export function eventloomTarget(store: EventStore, countEvents?: () => Promise<number>): BenchTarget {
   const target: BenchTarget = {
-    async append(streamId: string, events: readonly BenchEventInput[], expectation: Expectation): Promise<AppendOutcome> {
+    async append(streamId: string, events: readonly BenchEventInput[], expectation: Expectation, inspect?: (result: unknown) => void): Promise<AppendOutcome> {
       try {
         const result = await store.appendToStream(streamId, events, { expectedVersion: toExpected(expectation) });
+        inspect?.(result);
         return { ok: true, nextVersion: result.nextExpectedVersion };
       } catch (error) {
         if (error instanceof WrongExpectedVersionError) return { ok: false, conflict: true };

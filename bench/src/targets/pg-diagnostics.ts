@@ -22,3 +22,22 @@ export async function oldestOpenTransaction(connectionString: string): Promise<s
     await client.end();
   }
 }
+
+/**
+ * Unrelated work elsewhere on the server: a session in the `postgres` database that wrote (so it
+ * holds a transaction id) and sits idle in its transaction until released.
+ */
+export async function holdUnrelatedTransaction(connectionString: string): Promise<() => Promise<void>> {
+  const url = new URL(connectionString);
+  url.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: url.toString() });
+  client.on('error', () => undefined);
+  await client.connect();
+  await client.query('BEGIN');
+  await client.query('CREATE TEMP TABLE eventloom_bench_held (x int)');
+  await client.query('INSERT INTO eventloom_bench_held VALUES (1)');
+  return async () => {
+    await client.query('ROLLBACK').catch(() => undefined);
+    await client.end().catch(() => undefined);
+  };
+}

@@ -8,7 +8,7 @@
  */
 import pg from 'pg';
 import { uuidv7 } from '@eventloom/core';
-import { oldestOpenTransaction } from './pg-diagnostics.js';
+import { holdUnrelatedTransaction, oldestOpenTransaction } from './pg-diagnostics.js';
 import type { AppendOutcome, BenchEventInput, BenchTarget, Expectation, LiveSubscription, ReadEvent, TargetResource } from '../target.js';
 
 interface EventRow {
@@ -156,6 +156,7 @@ export async function open(resource: TargetResource): Promise<BenchTarget> {
         },
       };
     },
+    holdUnrelatedTransaction: () => holdUnrelatedTransaction(resource.connectionString),
     diagnose: () => oldestOpenTransaction(resource.connectionString),
     close: () => pool.end(),
   };

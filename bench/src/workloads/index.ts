@@ -1,15 +1,17 @@
-/** The workloads, in the order they run: W6 comes after every write, W7 last so its subscriber sees no other traffic. */
+/** The workloads, in the order they run: W6 comes after every write, W7 and W7H last so their subscribers see no other traffic. */
 import type { Backend } from '../target.js';
 import type { Workload, WorkloadId } from './types.js';
 import { w1Sequential } from './w1-sequential.js';
 import { w2Batched } from './w2-batched.js';
 import { w3Concurrent } from './w3-concurrent.js';
+import { w3Inline } from './w3i-inline.js';
 import { w4Contention } from './w4-contention.js';
 import { w5Fold } from './w5-fold.js';
 import { w6ReadAll } from './w6-read-all.js';
 import { w7Live } from './w7-live.js';
+import { w7Held } from './w7h-held.js';
 
-export const WORKLOADS: readonly Workload[] = [w1Sequential, w2Batched, w3Concurrent, w4Contention, w5Fold, w6ReadAll, w7Live];
+export const WORKLOADS: readonly Workload[] = [w1Sequential, w2Batched, w3Concurrent, w3Inline, w4Contention, w5Fold, w6ReadAll, w7Live, w7Held];
 
 export function workloadsOf(backend: Backend): Workload[] {
   return WORKLOADS.filter((w) => w.backends.includes(backend));

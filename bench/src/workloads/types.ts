@@ -1,8 +1,8 @@
 /** What a workload is and what it reports. */
 import type { Sizes } from '../sizes.js';
-import type { Backend, BenchTarget } from '../target.js';
+import type { Backend, BenchTarget, TargetRole } from '../target.js';
 
-export type WorkloadId = 'W1' | 'W2' | 'W3' | 'W4' | 'W5' | 'W6' | 'W7';
+export type WorkloadId = 'W1' | 'W2' | 'W3' | 'W3I' | 'W4' | 'W5' | 'W6' | 'W7' | 'W7H';
 
 export interface Check {
   readonly name: string;
@@ -37,6 +37,8 @@ export interface Workload {
   readonly id: WorkloadId;
   readonly title: (sizes: Sizes) => string;
   readonly backends: readonly Backend[];
+  /** Only targets of these roles run it (a feature only Eventloom has, say); default: every target. */
+  readonly roles?: readonly TargetRole[];
   /** The headline figure and its unit; `better` says which way is good. */
   readonly primary: { readonly key: string; readonly unit: string; readonly better: 'higher' | 'lower' };
   /** Further figures shown beside it, e.g. latency percentiles. */

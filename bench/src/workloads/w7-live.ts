@@ -7,7 +7,9 @@
 import { orderCreated } from '../payload.js';
 import { now, percentile } from '../stats.js';
 import { sleep } from './helpers.js';
-import type { Workload } from './types.js';
+import type { Sizes } from '../sizes.js';
+import type { BenchTarget } from '../target.js';
+import type { Workload, WorkloadOutput } from './types.js';
 
 const DELIVERY_TIMEOUT_MS = 5_000;
 const WARM_UP_TIMEOUT_MS = 15_000;
@@ -22,61 +24,64 @@ export const w7Live: Workload = {
     { key: 'delivered', label: 'delivered' },
   ],
   timeoutMs: () => 180_000,
-  async run(target, { sizes }) {
-    if (!target.subscribeLive) throw new Error('this target has no live subscription');
-    const budgetMs = sizes.liveAppends * 200;
-    const sent = new Map<string, number>();
-    const latencies: number[] = [];
-    let wake: (() => void) | undefined;
-    const subscription = await target.subscribeLive((event) => {
-      const t0 = sent.get(event.streamId);
-      if (t0 === undefined) return;
-      latencies.push(now() - t0);
-      sent.delete(event.streamId);
-      wake?.();
+  run: (target, { sizes }) => liveLatency(target, sizes, 'order-w7'),
+};
+
+/** W7's measurement on streams `<prefix>-warm`, `<prefix>-0`…, which must be new. */
+export async function liveLatency(target: BenchTarget, sizes: Sizes, prefix: string): Promise<WorkloadOutput> {
+  if (!target.subscribeLive) throw new Error('this target has no live subscription');
+  const budgetMs = sizes.liveAppends * 200;
+  const sent = new Map<string, number>();
+  const latencies: number[] = [];
+  let wake: (() => void) | undefined;
+  const subscription = await target.subscribeLive((event) => {
+    const t0 = sent.get(event.streamId);
+    if (t0 === undefined) return;
+    latencies.push(now() - t0);
+    sent.delete(event.streamId);
+    wake?.();
+  });
+  let missed = 0;
+  let appended = 0;
+  let start = now();
+  try {
+    // One delivery before timing starts: what is measured is a subscriber that is live, not one starting up.
+    const warmed = new Promise<void>((resolve) => {
+      wake = resolve;
     });
-    let missed = 0;
-    let appended = 0;
-    let start = now();
-    try {
-      // One delivery before timing starts: what is measured is a subscriber that is live, not one starting up.
-      const warmed = new Promise<void>((resolve) => {
+    sent.set(`${prefix}-warm`, now());
+    await target.append(`${prefix}-warm`, [orderCreated(0)], { kind: 'no_stream' });
+    await Promise.race([warmed, sleep(WARM_UP_TIMEOUT_MS)]);
+    if (sent.delete(`${prefix}-warm`)) {
+      const diagnosis = await target.diagnose?.();
+      throw new Error(`the subscriber delivered nothing within ${WARM_UP_TIMEOUT_MS / 1000} s${diagnosis ? `; ${diagnosis}` : ''}`);
+    }
+    latencies.length = 0;
+    start = now();
+    for (let i = 0; i < sizes.liveAppends && now() - start < budgetMs; i++) {
+      const stream = `${prefix}-${i}`;
+      const delivered = new Promise<void>((resolve) => {
         wake = resolve;
       });
-      sent.set('order-w7-warm', now());
-      await target.append('order-w7-warm', [orderCreated(0)], { kind: 'no_stream' });
-      await Promise.race([warmed, sleep(WARM_UP_TIMEOUT_MS)]);
-      if (sent.delete('order-w7-warm')) {
-        const diagnosis = await target.diagnose?.();
-        throw new Error(`the subscriber delivered nothing within ${WARM_UP_TIMEOUT_MS / 1000} s${diagnosis ? `; ${diagnosis}` : ''}`);
+      sent.set(stream, now());
+      const outcome = await target.append(stream, [orderCreated(i)], { kind: 'no_stream' });
+      if (!outcome.ok) throw new Error(`append to the new stream ${stream} reported a conflict`);
+      appended++;
+      if (sent.has(stream)) {
+        await Promise.race([delivered, sleep(DELIVERY_TIMEOUT_MS)]);
+        if (sent.delete(stream)) missed++;
       }
-      latencies.length = 0;
-      start = now();
-      for (let i = 0; i < sizes.liveAppends && now() - start < budgetMs; i++) {
-        const stream = `order-w7-${i}`;
-        const delivered = new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        sent.set(stream, now());
-        const outcome = await target.append(stream, [orderCreated(i)], { kind: 'no_stream' });
-        if (!outcome.ok) throw new Error(`append to the new stream ${stream} reported a conflict`);
-        appended++;
-        if (sent.has(stream)) {
-          await Promise.race([delivered, sleep(DELIVERY_TIMEOUT_MS)]);
-          if (sent.delete(stream)) missed++;
-        }
-        await sleep(1 + Math.floor(Math.random() * 10));
-      }
-    } finally {
-      await subscription.stop();
+      await sleep(1 + Math.floor(Math.random() * 10));
     }
-    const notes = appended < sizes.liveAppends ? [`stopped after ${appended} appends: time budget of ${budgetMs / 1000} s`] : [];
-    return {
-      figures: { p99Ms: percentile(latencies, 99), p50Ms: percentile(latencies, 50), delivered: latencies.length, missed },
-      checks: [{ name: 'all delivered', ok: missed === 0, detail: `${latencies.length} of ${appended} within ${DELIVERY_TIMEOUT_MS / 1000} s` }],
-      eventsWritten: appended + 1,
-      notes,
-      ...(missed > 0 ? { failure: `${missed} of ${appended} events not delivered within ${DELIVERY_TIMEOUT_MS / 1000} s` } : {}),
-    };
-  },
-};
+  } finally {
+    await subscription.stop();
+  }
+  const notes = appended < sizes.liveAppends ? [`stopped after ${appended} appends: time budget of ${budgetMs / 1000} s`] : [];
+  return {
+    figures: { p99Ms: percentile(latencies, 99), p50Ms: percentile(latencies, 50), delivered: latencies.length, missed },
+    checks: [{ name: 'all delivered', ok: missed === 0, detail: `${latencies.length} of ${appended} within ${DELIVERY_TIMEOUT_MS / 1000} s` }],
+    eventsWritten: appended + 1,
+    notes,
+    ...(missed > 0 ? { failure: `${missed} of ${appended} events not delivered within ${DELIVERY_TIMEOUT_MS / 1000} s` } : {}),
+  };
+}

@@ -58,12 +58,14 @@ describe.skipIf(!postgresUrl)('dump and restore onto a fresh server', () => {
       await before.close();
     }
 
-    // # region procedure (docs/postgres-event-store.md "Backup and restore")
+    // #region restore-procedure
+    // One schema, in pg_dump's custom format; restored without owners and grants: opening the
+    // store on the new server makes its role again and grants it what it needs.
     await run(join(PG_BIN, 'pg_dump'), ['--format=custom', `--schema=${schema}`, `--file=${dumpFile}`, connectionString]);
     await run(join(PG_BIN, 'pg_restore'), ['--no-owner', '--no-privileges', `--dbname=${cluster.url()}`, dumpFile]);
-    // # endregion procedure
+    const after = await openPostgresEventStore({ connectionString: cluster.url(), schema });
+    // #endregion restore-procedure
 
-    const after = await openPostgresEventStore({ connectionString: cluster.url(), schema, poolSize: 2 });
     try {
       expect(await collect(after.readAll())).toEqual(oldEvents);
       expect(await after.headPosition()).toBe(oldEvents.at(-1)!.position);

@@ -53,52 +53,65 @@ export async function addPostgresInlineProjection(options: PostgresInlineProject
   const prefixes = projection.filter.streamPrefixes;
   const handles = (event: RecordedEvent): boolean =>
     types.has(event.type) && (prefixes === undefined || prefixes.some((prefix) => event.streamId.startsWith(prefix)));
-  const unseen = unseenEventsQuery(eventStore.schema, projection);
   const { namespace } = projection.namespace;
   const skipped = (reason: string): InlineSkipped => ({ handler: namespace, reason });
-  // A runner's batch holds the row while its handlers run: waiting for it here would hold every
-  // append of the tenant (this one holds the log head) for that long.
-  const lockIfFree = `SELECT 1 FROM ${quoteIdent(readModels.schema)}.rm_projections WHERE namespace = $1 FOR UPDATE SKIP LOCKED`;
+  const ready = readyQuery(eventStore.schema, readModels.schema, projection);
 
   return eventStore.addInlineHandler(async (events, client) => {
     const relevant = events.filter(handles);
     if (relevant.length === 0) return;
-    if ((await client.query(lockIfFree, [namespace])).rowCount === 0) {
-      return skipped('its state is locked by a runner working on it, or it was dropped; that runner catches up');
+    // Every round trip here is spent holding the tenant's log head: the lock, the checkpoint and
+    // the look for unseen events go in one.
+    const state = await ready(client, namespace, relevant[0]!.position);
+    if (!state) return skipped('its state is locked by a runner working on it, or it was dropped (a rebuild?); that runner catches up');
+    if (state.behind) {
+      return skipped(
+        `its checkpoint (${state.checkpoint ?? 0n}) is behind: events it handles were appended without it (by a process that does not register it, or before it was registered); a ProjectionRunner running it catches up`,
+      );
     }
-    return readModels.inTransaction(client, async (tx): Promise<InlineSkipped | undefined> => {
-      const state = await tx.getState(namespace);
-      // Dropped for a rebuild meanwhile: the runner rebuilding it will catch up.
-      if (!state) return skipped('it was dropped (a rebuild?); the runner rebuilding it catches up');
-      const from = state.checkpoint ?? 0n;
-      const first = relevant[0]!.position;
-      if (from >= first || (await unseen(client, from, first))) {
-        return skipped(
-          `its checkpoint (${from}) is behind: events it handles were appended without it (by a process that does not register it, or before it was registered); a ProjectionRunner running it catches up`,
-        );
-      }
+    await readModels.inTransaction(client, async (tx) => {
       try {
         await applyBatch(tx, projection, relevant, { expected: state.checkpoint, checkpoint: events.at(-1)!.position, synchronous: false });
       } catch (error) {
         throw error instanceof HandlerFailure ? error.cause : error;
       }
-      return undefined;
     });
+    return undefined;
   });
 }
 
-/** Whether an event this projection handles lies strictly between two positions. */
-function unseenEventsQuery(
+interface InlineState {
+  readonly checkpoint: bigint | null;
+  /** The checkpoint is at or past this append, or an event the projection handles lies between them. */
+  readonly behind: boolean;
+}
+
+/**
+ * Locks the projection's state unless a runner holds it (a runner's batch holds the row while its
+ * handlers run; waiting for it would hold every append of the tenant that long), and tells
+ * whether the projection has seen everything it handles before `first`. No row: locked, or dropped.
+ */
+function readyQuery(
   eventSchema: string,
+  readModelSchema: string,
   projection: AnyProjection<PostgresProjectionHandle>,
-): (client: pg.ClientBase, after: bigint, before: bigint) => Promise<boolean> {
+): (client: pg.ClientBase, namespace: string, first: bigint) => Promise<InlineState | undefined> {
   const categories = projection.filter.streamPrefixes?.map((prefix) => prefix.slice(0, -1)) ?? null;
-  const sql = `SELECT 1 FROM ${quoteIdent(eventSchema)}.events
-    WHERE position > $1::bigint AND position < $2::bigint AND NOT tombstoned AND type = ANY ($3::text[])
-      AND ($4::text[] IS NULL OR split_part(stream_id, '-', 1) = ANY ($4::text[]))
-    LIMIT 1`;
+  const sql = `SELECT p.checkpoint::text AS checkpoint,
+      coalesce(p.checkpoint, 0) >= $2::bigint OR EXISTS (
+        SELECT 1 FROM ${quoteIdent(eventSchema)}.events e
+        WHERE e.position > coalesce(p.checkpoint, 0) AND e.position < $2::bigint AND NOT e.tombstoned
+          AND e.type = ANY ($3::text[])
+          AND ($4::text[] IS NULL OR split_part(e.stream_id, '-', 1) = ANY ($4::text[]))) AS behind
+    FROM ${quoteIdent(readModelSchema)}.rm_projections p
+    WHERE p.namespace = $1
+    FOR UPDATE OF p SKIP LOCKED`;
   const types = [...projection.eventTypes];
-  return async (client, after, before) => (await client.query(sql, [after.toString(), before.toString(), types, categories])).rowCount! > 0;
+  return async (client, namespace, first) => {
+    const { rows } = await client.query<{ checkpoint: string | null; behind: boolean }>(sql, [namespace, first.toString(), types, categories]);
+    const row = rows[0];
+    return row && { checkpoint: row.checkpoint === null ? null : BigInt(row.checkpoint), behind: row.behind };
+  };
 }
 
 /** Lets the event store's role read and write the read models, and create its projections' tables. */

@@ -93,9 +93,15 @@ describe.skipIf(!postgresUrl)('inline projections (postgres)', () => {
     await addPostgresInlineProjection({ eventStore, readModels, projection: orderTotals });
     const streamId = uniqueOrderStream();
     const orderId = streamId.slice('order-'.length);
-    const behind = await eventStore.appendToStream(streamId, [created(orderId, 7)]);
+    // #region inline-skipped
+    const result = await eventStore.appendToStream(streamId, [created(orderId, 7)]);
+    if (result.inlineSkipped) {
+      // [{ handler: 'order-totals@1', reason: 'its checkpoint (0) is behind: …' }]: the read model lags
+      // these events until a ProjectionRunner running the projection catches up.
+    }
+    // #endregion inline-skipped
     // Earlier events are unseen, so this append was not applied inline: no skipping past them, and the result says so.
-    expect(behind.inlineSkipped).toEqual([{ handler: 'order-totals@1', reason: expect.stringContaining('checkpoint') }]);
+    expect(result.inlineSkipped).toEqual([{ handler: 'order-totals@1', reason: expect.stringContaining('checkpoint') }]);
     expect(await readModels.read('order-totals', (view) => view.collection('orders').count())).toBe(0);
     const runner = new ProjectionRunner({ eventStore, readModels, projections: [orderTotals], pollIntervalMs: 20 });
     cleanups.push(() => runner.stop());
