@@ -144,7 +144,8 @@ describe('a write lock held by another process', () => {
     const store = open({ busyTimeoutMs: 300 });
     // Created before the lock: creating its tables needs the write lock itself.
     const readModels = openSqliteReadModels({ database: store.database });
-    const lock = holdLock(file.filename, 2_000);
+    // Long enough for each of the calls below to wait out its 300 ms.
+    const lock = holdLock(file.filename, 6_000);
     await lock.locked;
     const loop = watchEventLoop();
     const started = Date.now();
@@ -160,10 +161,18 @@ describe('a write lock held by another process', () => {
     await expect(store.setStreamMetadata('order-1', { maxCount: 3 })).rejects.toBeInstanceOf(StoreBusyError);
     await expect(store.checkpoints.store('sub', 1n)).rejects.toBeInstanceOf(StoreBusyError);
     await expect(readModels.tryAcquireLease('lease', 'me', 1_000)).rejects.toBeInstanceOf(StoreBusyError);
+    await expect(store.deleteStream('order-1')).rejects.toBeInstanceOf(StoreBusyError);
+    const snapshot = { streamId: 'order-1', version: 1n, schemaVersion: 1, state: {}, time: new Date().toISOString() };
+    await expect(store.snapshots.save(snapshot)).rejects.toBeInstanceOf(StoreBusyError);
+    await expect(readModels.transaction((tx) => tx.setActiveVersion('p', 1))).rejects.toBeInstanceOf(StoreBusyError);
+    // The synchronous variant cannot wait without blocking: it says so at once.
+    expect(() => readModels.transactionSync((tx) => tx.setActiveVersion('p', 1))).toThrow(StoreBusyError);
     await lock.released;
     expect(await collect(store.readAll())).toEqual([]);
     expect((await store.streamInfo('order-1')).metadata).toEqual({});
     expect(await store.checkpoints.load('sub')).toBeNull();
+    expect(await store.snapshots.load('order-1')).toBeNull();
+    expect(await readModels.transaction((tx) => tx.getActiveVersion('p'))).toBeNull();
     // Once the lock is gone the same store writes again.
     expect((await store.appendToStream('order-1', [{ type: 'Placed', data: {} }])).position).toBe(1n);
   });
