@@ -113,19 +113,19 @@ export class SqliteEventStore implements EventStore {
     this.#clock = clock ?? (() => new Date());
     this.#pollIntervalMs = pollIntervalMs;
     this.#busyTimeoutMs = checkBusyTimeout(options.busyTimeoutMs);
+    let prepared: Statements | undefined;
     this.database = openDatabase(options.filename, {
       ...(options.durability !== undefined && { durability: options.durability }),
       busyTimeoutMs: this.#busyTimeoutMs,
       check: (db) => assertSchemaNotNewer(db),
-      setUp: (db) => migrate(db),
+      // Preparing reads the schema: still within the opening's bounded wait (another process may be recovering the file).
+      setUp: (db) => {
+        migrate(db);
+        prepared = new Statements(db);
+      },
     });
-    try {
-      this.#statements = new Statements(this.database);
-    } catch (error) {
-      this.database.close();
-      throw storeError(error, `opening ${options.filename}`, 'nothing', options.filename);
-    }
-    const statements = this.#statements;
+    const statements = prepared!;
+    this.#statements = statements;
     const assertOpen = (): void => this.#assertDatabaseOpen();
     const upcast = schemas ? (event: RecordedEvent) => schemas.upcast(event) : (event: RecordedEvent) => event;
     this.#read = {
