@@ -1,6 +1,6 @@
 /**
  * Reads of the global log (`readAll`, `readCategory`, a consumer group's partition): keyset pages
- * by position, each bounded by the oldest transaction still in flight (see `SAFE_POSITION_BOUND`).
+ * by position. They need no bound: a tenant's appends commit in position order (`sql/log-heads.ts`).
  */
 import {
   normalizeBatchSize,

@@ -1,5 +1,6 @@
 /**
- * Migration 1, part 2: the functions that write streams. Each append is one call — one round
+ * Migration 1, part 2: the functions that write streams (migration 3, `log-heads.ts`, replaced
+ * `append`; the helpers and constants here are shared). Each append is one call — one round
  * trip — that checks the expectation while it holds the stream's lock, recognises an exact
  * retry, and inserts every event with one `unnest`. Errors carry SQLSTATEs of class `EL` that
  * `errors.ts` maps to Eventloom's typed errors.
@@ -21,14 +22,14 @@ export const SQLSTATE = {
   /** DETAIL: the event id that is already recorded. */
   duplicateEventId: 'EL003',
   tooManyEvents: 'EL004',
-  /** `append` called in a transaction that had written before (or appended already). */
+  /** Before migration 3 only: `append` called in a transaction that had written before (or appended already). */
   notFirstWrite: 'EL005',
 } as const;
 
 /** How the expected version travels to SQL: a kind and, for `exact`, the version. */
 export const EXPECTED_KIND = { any: 0, noStream: 1, streamExists: 2, exact: 3 } as const;
 
-/** An append's events share its transaction's xid in their positions: this many at most. */
+/** Events in one append, at most (before migration 3 they shared their transaction's xid in their positions). */
 export const MAX_EVENTS_PER_TRANSACTION = 1 << 20;
 
 /** A dollar-quoted string whose tag does not occur in `body` (schema names may hold anything). */

@@ -20,10 +20,9 @@ const E_COLUMNS = `e.position, e.id, e.stream_id, e.stream_version, e.type, e.sc
 export const ORDERED_READ = 'LANGUAGE sql STABLE SET enable_bitmapscan = off SET enable_sort = off';
 
 /**
- * The log is read only below the oldest transaction still in flight. Positions carry the xid of
- * their transaction, so everything below this bound has committed or never will, and a reader
- * that has passed a position never meets a later commit beneath it. A STABLE function runs in its
- * caller's snapshot, so bound and rows come from one snapshot.
+ * History (migrations 1 and 2 only): the log was read only below the oldest transaction in flight
+ * on the server, because positions carried the xid of their transaction. Migration 3
+ * (`log-heads.ts`) replaced these readers with ones that need no bound.
  */
 export const SAFE_POSITION_BOUND = '(SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 20)';
 

@@ -18,7 +18,7 @@ CREATE POLICY tenant_isolation ON ${qschema}.${table}
 
 export function tablesSql({ qschema }: StoreNames): string {
   return `
--- position = xid8 of the appending transaction * 2^20 + index within it: see readers of the log.
+-- position: from the tenant's log head since migration 3 (xid8 * 2^20 + index before it).
 -- stream_id sorts byte-wise (COLLATE "C") so that prefix filters mean what they say.
 CREATE TABLE ${qschema}.events (
   ${TENANT_COLUMN},
