@@ -204,7 +204,30 @@ const logOptions = fc.oneof(
   { weight: 1, arbitrary: anyValue },
 );
 
+/** Appends that every store must accept: well-formed, with any Unicode and numbers JSON holds. */
+const validEvent: fc.Arbitrary<EventInput> = fc.record({
+  type: fc.constantFrom('Opened', 'Changed', 'Closed', 'Ünïcödé🎉'),
+  data: fc.oneof(fc.jsonValue({ maxDepth: 4, stringUnit: 'binary' }), fc.jsonValue({ maxDepth: 2 }), fc.dictionary(fc.string({ unit: 'binary' }), oddNumber)),
+  hasData: fc.constant(true),
+  id: fc.option(uuid, { nil: undefined }),
+  reuseId: fc.constant(undefined),
+  metadata: fc.option(fc.dictionary(fc.string({ unit: 'binary', maxLength: 8 }), fc.jsonValue({ maxDepth: 2, stringUnit: 'binary' }), { maxKeys: 3 }), { nil: undefined }),
+  schemaVersion: fc.option(fc.integer({ min: 1, max: 2 ** 31 - 1 }), { nil: undefined }),
+  correlationId: fc.option(fc.string({ unit: 'binary', minLength: 1, maxLength: 20 }), { nil: undefined }),
+  causationId: fc.option(fc.string({ unit: 'binary', minLength: 1, maxLength: 20 }), { nil: undefined }),
+});
+
 const op: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 8,
+    arbitrary: fc.record({
+      kind: fc.constant('append' as const),
+      stream: fc.oneof(fc.nat(5).map((n) => ({ n })), fc.string({ unit: 'binary', minLength: 1, maxLength: 10 }).map((suffix) => ({ suffix }))),
+      events: fc.array(validEvent, { minLength: 1, maxLength: 4 }).map((list) => ({ list })),
+      expected: fc.constantFrom<unknown>(undefined, 'any'),
+      exact: fc.boolean(),
+    }),
+  },
   {
     weight: 12,
     arbitrary: fc.record({
@@ -296,6 +319,8 @@ interface Expected {
 export interface FuzzFigures {
   cases: number;
   accepted: number;
+  /** Events recorded by accepted appends, each read back and compared. */
+  recorded: number;
   typed: Record<string, number>;
   untyped: number;
   storeFailures: number;
@@ -304,7 +329,7 @@ export interface FuzzFigures {
 }
 
 class FuzzRun {
-  readonly figures: FuzzFigures = { cases: 0, accepted: 0, typed: {}, untyped: 0, storeFailures: 0, changedByRefused: 0, roundTripFailures: 0 };
+  readonly figures: FuzzFigures = { cases: 0, accepted: 0, recorded: 0, typed: {}, untyped: 0, storeFailures: 0, changedByRefused: 0, roundTripFailures: 0 };
   readonly problems: string[] = [];
   readonly #streams = new Map<string, Expected[]>();
   readonly #log: Expected[] = [];
@@ -353,7 +378,7 @@ class FuzzRun {
       .sort((a, b) => b[1] - a[1])
       .map(([code, n]) => `${code} ${n}`)
       .join(', ');
-    return `cases ${f.cases}, accepted ${f.accepted}, typed errors ${sum(f.typed)} (${typed}), untyped ${f.untyped}, store failures on bad input ${f.storeFailures}, changed by a refused call ${f.changedByRefused}, round-trip failures ${f.roundTripFailures}`;
+    return `cases ${f.cases}, accepted ${f.accepted} (events recorded and read back ${f.recorded}), typed errors ${sum(f.typed)} (${typed}), untyped ${f.untyped}, store failures on bad input ${f.storeFailures}, changed by a refused call ${f.changedByRefused}, round-trip failures ${f.roundTripFailures}`;
   }
 
   #streamId(ref: unknown): unknown {
@@ -482,6 +507,7 @@ class FuzzRun {
       if (this.#idSet.has(event.id)) this.#fail('roundTripFailures', `id ${event.id} recorded a second time`, operation);
       this.#idSet.add(event.id);
     }
+    this.figures.recorded += recorded.length;
     list.push(...recorded);
     this.#streams.set(id, list);
     this.#log.push(...recorded);
