@@ -10,6 +10,8 @@ import {
   GroupConfigMismatchError,
   InvalidArgumentError,
   LeaseHeldError,
+  StoreBusyError,
+  StoreUnavailableError,
   startSubscription,
   SubscriptionFailedError,
   uuidv7,
@@ -84,6 +86,8 @@ function partitionLost(subscriptionId: string, detail: string): LeaseHeldError {
 
 const DEFAULT_PARTITIONS = 16;
 const DEFAULT_LEASE_MS = 10_000;
+/** Longest pause between attempts to join while the store is unavailable. */
+const MAX_JOIN_RETRY_MS = 5_000;
 /**
  * A member stops handling a partition this long before its lease ends. Measured on its monotonic
  * clock from when it sent the heartbeat, so a wall clock that jumps changes nothing; the lease
@@ -158,7 +162,18 @@ class GroupMember implements ConsumerGroupMember {
   async #run(): Promise<void> {
     const signal = this.#abort.signal;
     try {
-      await this.#join();
+      // The server may be away for a while (a restart, a failover): joining waits it out, with backoff.
+      for (let delay = 100; ; delay = Math.min(delay * 2, MAX_JOIN_RETRY_MS)) {
+        try {
+          await this.#join();
+          break;
+        } catch (error) {
+          const transient = error instanceof StoreUnavailableError || error instanceof StoreBusyError;
+          if (!transient || signal.aborted) throw error;
+          await abortableSleep(delay, signal);
+          if (signal.aborted) return;
+        }
+      }
       while (!signal.aborted && this.#failure === undefined) {
         await this.#heartbeat().catch((error: unknown) => {
           // Resized under it: this member's partitions are gone; it stops, visibly. Other errors are passing.

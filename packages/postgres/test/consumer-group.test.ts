@@ -4,6 +4,7 @@
  * member's partitions taken over once its lease runs out.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { GroupConfigMismatchError, type RecordedEvent } from '@eventloom/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -324,6 +325,47 @@ describe.skipIf(!postgresUrl)('consumer groups across processes', () => {
     await b.stop();
     expect(b.partitions).toEqual([]);
   });
+});
+
+describe.skipIf(!postgresUrl)('a consumer group member while the server is away', () => {
+  it('waits out a server it cannot reach when joining, then joins and handles', async () => {
+    const target = new URL(connectionString);
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((client) => {
+      const upstream = net.connect(Number(target.port || 5432), target.hostname);
+      sockets.add(client).add(upstream);
+      client.pipe(upstream).pipe(client);
+      const close = (): void => void (client.destroy(), upstream.destroy());
+      client.on('error', close).on('close', close);
+      upstream.on('error', close).on('close', close);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    const url = new URL(connectionString);
+    url.hostname = '127.0.0.1';
+    url.port = String(port);
+    const schema = uniqueSchema('elcgu');
+    const store = await openPostgresEventStore({ connectionString: url.toString(), schema, poolSize: 2 });
+    const handled: string[] = [];
+    try {
+      await store.appendToStream('away-1', [{ type: 'T', data: {} }]);
+      // The server goes away: connections are refused.
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const member = store.subscribeGroup({ group: 'away', partitions: 2, leaseMs: 600, pollIntervalMs: 50, handler: (e) => void handled.push(e.streamId) });
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(member.partitions).toEqual([]);
+      // And comes back on the same address.
+      await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+      await until(async () => handled.includes('away-1'), 20_000, 'the member to join and handle once the server is back');
+      await member.stop();
+      await member.done;
+    } finally {
+      await store.close();
+      server.close();
+      await dropPostgresEventStore({ connectionString, schema });
+    }
+  }, 60_000);
 });
 
 describe.skipIf(!postgresUrl)('consumer groups made before migration 4', () => {
