@@ -70,36 +70,7 @@ export function queriesFor(names: StoreNames) {
          WHERE n.version <= excluded.version`,
     ),
     deleteSnapshot: statement('snapshot_delete', `DELETE FROM ${s}.snapshots WHERE stream_id = $1`),
-    joinGroup: statement(
-      'group_join',
-      `WITH created AS (
-         INSERT INTO ${s}.group_partitions (group_name, partition, partition_count)
-         SELECT $1, p, $2 FROM generate_series(0, $2 - 1) AS p
-         ON CONFLICT DO NOTHING
-       )
-       SELECT array_agg(DISTINCT partition_count) FROM ${s}.group_partitions WHERE group_name = $1`,
-    ),
-    heartbeat: statement(
-      'group_heartbeat',
-      `SELECT held_partition, held_position, assigned FROM ${s}.group_heartbeat($1, $2, $3, $4)`,
-    ),
-    loadPartition: statement(
-      'group_partition_load',
-      `SELECT position FROM ${s}.group_partitions WHERE group_name = $1 AND partition = $2`,
-    ),
-    /** Fenced: moves the checkpoint only while the member still holds the partition's lease. */
-    storePartition: statement(
-      'group_partition_store',
-      `UPDATE ${s}.group_partitions SET position = $4
-       WHERE group_name = $1 AND partition = $2 AND owner = $3 AND lease_until > now()`,
-    ),
-    leaveGroup: statement(
-      'group_leave',
-      `WITH released AS (
-         UPDATE ${s}.group_partitions SET owner = NULL, lease_until = NULL WHERE group_name = $1 AND owner = $2
-       )
-       DELETE FROM ${s}.group_members WHERE group_name = $1 AND member_id = $2`,
-    ),
+    // Consumer groups' statements: groupStatements in groups.ts (migration 4).
   };
 }
 
