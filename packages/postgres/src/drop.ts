@@ -1,5 +1,6 @@
 /** Removes a store's schema and role: for tests, and for tearing a deployment down on purpose. */
 import { InvalidArgumentError } from '@eventloom/core';
+import { toStoreError } from './errors.js';
 import { namesFor } from './names.js';
 import { connectPlain } from './session.js';
 
@@ -11,7 +12,13 @@ import { connectPlain } from './session.js';
 export async function dropPostgresEventStore(options: { connectionString: string; schema: string }): Promise<void> {
   if (typeof options?.connectionString !== 'string') throw new InvalidArgumentError('connectionString', 'must be a string');
   const names = namesFor(options.schema);
-  const client = await connectPlain(options.connectionString);
+  const context = { operation: `dropping the store in schema ${names.schema}` };
+  let client;
+  try {
+    client = await connectPlain(options.connectionString);
+  } catch (error) {
+    throw toStoreError(error, context);
+  }
   try {
     await client.query(`DROP SCHEMA IF EXISTS ${names.qschema} CASCADE`);
     const { rowCount } = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [names.role]);
@@ -19,6 +26,8 @@ export async function dropPostgresEventStore(options: { connectionString: string
       await client.query(`DROP OWNED BY ${names.qrole}`);
       await client.query(`DROP ROLE ${names.qrole}`);
     }
+  } catch (error) {
+    throw toStoreError(error, context);
   } finally {
     await client.end().catch(() => undefined);
   }

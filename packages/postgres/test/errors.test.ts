@@ -16,7 +16,7 @@ import {
 } from '@eventloom/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openPostgresEventStore, openPostgresReadModels } from '../src/index.js';
+import { dropPostgresEventStore, openPostgresEventStore, openPostgresReadModels } from '../src/index.js';
 import { adminClient, connectionString, openTestStore, postgresUrl, uniqueSchema, type TestStore } from './support.js';
 
 /** `connectionString` with extra start-up options, as a user would write them. */
@@ -239,6 +239,9 @@ describe.skipIf(!postgresUrl)('server errors on PostgreSQL', () => {
         ['checkpoints.store', () => store.checkpoints.store('s', 1n)],
         ['snapshots.load', () => store.snapshots.load('refused-1')],
         ['snapshots.save', () => store.snapshots.save({ streamId: 'refused-1', version: 1n, schemaVersion: 1, state: {}, time: new Date().toISOString() })],
+        ['resizeConsumerGroup', () => store.resizeConsumerGroup({ group: 'g', partitions: 2 })],
+        ['openPostgresEventStore', () => openPostgresEventStore({ connectionString: proxy.url, schema })],
+        ['dropPostgresEventStore', () => dropPostgresEventStore({ connectionString: proxy.url, schema: uniqueSchema() })],
       ];
       for (const [name, call] of calls) {
         const error = await call().then(
