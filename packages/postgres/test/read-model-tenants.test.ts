@@ -157,6 +157,29 @@ describe.skipIf(!postgresUrl)('read models of two tenants in one schema', () => 
   });
 });
 
+describe.skipIf(!postgresUrl)('tenant ids shaped like SQL', () => {
+  it('travel as data: quotes and backslashes name their own tenant', async () => {
+    const schema = uniqueSchema('elrmq');
+    const pool = ownerPool();
+    try {
+      const odd = await openPostgresReadModels({ pool, schema, tenantId: "o'b\\c; RESET ROLE; --" });
+      const plain = await openPostgresReadModels({ pool, schema, tenantId: 'o' });
+      const projection = { name: 'q', version: 1, namespace: 'q@1' };
+      await odd.transaction(async (tx) => {
+        await tx.createState(projection);
+        await tx.handle(projection).collection('c').upsert('x', { n: 1 });
+      });
+      expect(await odd.read({ name: 'q', version: 1 }, (view) => view.collection('c').get('x'))).toEqual({ n: 1 });
+      expect(await plain.read({ name: 'q', version: 1 }, (view) => view.collection('c').get('x'))).toBeNull();
+      const { rows } = await pool.query(`SELECT DISTINCT tenant_id FROM "${schema}".rm_documents`);
+      expect(rows).toEqual([{ tenant_id: "o'b\\c; RESET ROLE; --" }]);
+    } finally {
+      await pool.end();
+      await dropPostgresEventStore({ connectionString, schema });
+    }
+  });
+});
+
 describe.skipIf(!postgresUrl)('read models made before tenants', () => {
   it("keep their documents and checkpoints, as the default tenant's", async () => {
     const schema = uniqueSchema('elrmm');
