@@ -97,15 +97,19 @@ function readyQuery(
   projection: AnyProjection<PostgresProjectionHandle>,
 ): (client: pg.ClientBase, namespace: string, first: bigint) => Promise<InlineState | undefined> {
   const categories = projection.filter.streamPrefixes?.map((prefix) => prefix.slice(0, -1)) ?? null;
-  const sql = `SELECT p.checkpoint::text AS checkpoint,
+  // The checkpoint comes out of a CTE, so that it reaches the scan of the events as a parameter
+  // and both ends of the range bound the index scan; as a correlated value it was only a filter,
+  // and every append scanned the whole log below it.
+  const sql = `WITH p AS MATERIALIZED (
+      SELECT checkpoint FROM ${quoteIdent(readModelSchema)}.rm_projections WHERE namespace = $1 FOR UPDATE SKIP LOCKED
+    )
+    SELECT p.checkpoint::text AS checkpoint,
       coalesce(p.checkpoint, 0) >= $2::bigint OR EXISTS (
         SELECT 1 FROM ${quoteIdent(eventSchema)}.events e
-        WHERE e.position > coalesce(p.checkpoint, 0) AND e.position < $2::bigint AND NOT e.tombstoned
+        WHERE e.position > (SELECT coalesce(checkpoint, 0) FROM p) AND e.position < $2::bigint AND NOT e.tombstoned
           AND e.type = ANY ($3::text[])
           AND ($4::text[] IS NULL OR split_part(e.stream_id, '-', 1) = ANY ($4::text[]))) AS behind
-    FROM ${quoteIdent(readModelSchema)}.rm_projections p
-    WHERE p.namespace = $1
-    FOR UPDATE OF p SKIP LOCKED`;
+    FROM p`;
   const types = [...projection.eventTypes];
   return async (client, namespace, first) => {
     const { rows } = await client.query<{ checkpoint: string | null; behind: boolean }>(sql, [namespace, first.toString(), types, categories]);
