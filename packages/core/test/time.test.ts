@@ -26,9 +26,9 @@ const total = defineProjection<Deposited>({
   name: 'total',
   version: 1,
   handlers: {
-    Deposited: (event, read) => {
+    Deposited: async (event, read) => {
       const totals = read.collection<{ sum: number }>('totals');
-      totals.upsert('all', { sum: (totals.get('all')?.sum ?? 0) + event.data.amount });
+      await totals.upsert('all', { sum: ((await totals.get('all'))?.sum ?? 0) + event.data.amount });
     },
   },
 });
@@ -38,7 +38,7 @@ async function replayedBalance(eventStore: EventStore, asOf: string): Promise<nu
   const readModels = new MemoryReadModelStore();
   const to = new Date(Date.parse(asOf) + 1); // `to` is exclusive, `asOf` inclusive; times have milliseconds
   await replayTimeRange({ eventStore, readModels, projection: total, to });
-  return readModels.read('total', (view) => view.collection<{ sum: number }>('totals').get('all')?.sum ?? 0);
+  return readModels.read('total', async (view) => (await view.collection<{ sum: number }>('totals').get('all'))?.sum ?? 0);
 }
 
 /** A store with a clock that goes back an hour between the first and second deposit. */

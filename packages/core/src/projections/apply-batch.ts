@@ -4,11 +4,9 @@
  * someone else applied events meanwhile and the batch is abandoned — so no event is applied twice,
  * even when two runners briefly both believe they hold the lease.
  */
-import { InvalidArgumentError } from '../errors.js';
 import type { Position, RecordedEvent } from '../event.js';
-import { drive, isPromiseLike, step, type MaybePromise } from './maybe-promise.js';
 import type { AnyProjection } from './projection.js';
-import type { ProjectionHandleBase, ProjectionState, ReadModelTransaction } from './read-model-store.js';
+import type { ProjectionHandle, ProjectionState, ReadModelTransaction } from './read-model-store.js';
 
 /** A handler threw on `events[index]`; the transaction was rolled back. */
 export class HandlerFailure extends Error {
@@ -32,57 +30,35 @@ export interface BatchOptions {
   readonly expected: Position | null;
   /** Where the checkpoint moves; defaults to the last event's position. */
   readonly checkpoint?: Position;
-  /** Handlers must not return promises (SQLite). */
-  readonly synchronous: boolean;
+  /** @deprecated Ignored: handlers are asynchronous on every store. */
+  readonly synchronous?: boolean;
 }
 
 /** The transaction body: check the checkpoint, apply `events` in order, move the checkpoint. */
-export function applyBatch<H extends ProjectionHandleBase>(
+export async function applyBatch<H extends ProjectionHandle>(
   tx: ReadModelTransaction<H>,
   projection: AnyProjection<H>,
   events: readonly RecordedEvent[],
   options: BatchOptions,
-): MaybePromise<ProjectionState> {
-  return drive(
-    (function* () {
-      const { namespace } = projection.namespace;
-      const state = yield* step(tx.getState(namespace));
-      if (!state) throw new CheckpointMoved('missing');
-      if (state.checkpoint !== options.expected) throw new CheckpointMoved(state.checkpoint);
-      const handle = tx.handle(projection.namespace);
-      for (let i = 0; i < events.length; i++) {
-        let result: MaybePromise<void>;
-        try {
-          result = projection.apply(events[i]!, handle);
-        } catch (cause) {
-          throw new HandlerFailure(i, cause);
-        }
-        if (isPromiseLike(result)) {
-          if (options.synchronous) {
-            Promise.resolve(result).catch(() => undefined);
-            throw new HandlerFailure(
-              i,
-              new InvalidArgumentError(
-                `handler for ${events[i]!.type} in projection ${projection.namespace.namespace}`,
-                'returned a promise, but this read-model store applies events inside a synchronous transaction; make the handler synchronous',
-              ),
-            );
-          }
-          try {
-            yield result;
-          } catch (cause) {
-            throw new HandlerFailure(i, cause);
-          }
-        }
-      }
-      const checkpoint = options.checkpoint ?? events.at(-1)?.position ?? state.checkpoint;
-      if (checkpoint !== null && checkpoint !== state.checkpoint) yield* step(tx.setCheckpoint(namespace, checkpoint));
-      let failure = state.failure;
-      if (failure && checkpoint !== null && checkpoint >= failure.position) {
-        yield* step(tx.setFailure(namespace, null));
-        failure = null;
-      }
-      return { ...state, checkpoint, failure };
-    })(),
-  );
+): Promise<ProjectionState> {
+  const { namespace } = projection.namespace;
+  const state = await tx.getState(namespace);
+  if (!state) throw new CheckpointMoved('missing');
+  if (state.checkpoint !== options.expected) throw new CheckpointMoved(state.checkpoint);
+  const handle = tx.handle(projection.namespace);
+  for (let i = 0; i < events.length; i++) {
+    try {
+      await projection.apply(events[i]!, handle);
+    } catch (cause) {
+      throw new HandlerFailure(i, cause);
+    }
+  }
+  const checkpoint = options.checkpoint ?? events.at(-1)?.position ?? state.checkpoint;
+  if (checkpoint !== null && checkpoint !== state.checkpoint) await tx.setCheckpoint(namespace, checkpoint);
+  let failure = state.failure;
+  if (failure && checkpoint !== null && checkpoint >= failure.position) {
+    await tx.setFailure(namespace, null);
+    failure = null;
+  }
+  return { ...state, checkpoint, failure };
 }

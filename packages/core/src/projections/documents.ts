@@ -1,61 +1,49 @@
 /**
- * The small document API every read-model store offers: JSON documents by id in named
- * collections, with lookups by field equality. Rules and checks shared by every store live here
- * so that each one rejects the same input with the same message.
+ * The document API every read-model store offers: JSON documents by id in named collections,
+ * with queries (filters, ordering, cursor paging). Rules and checks shared by every store live
+ * here and in `query.ts`, so that each one rejects the same input with the same message.
  */
 import { InvalidArgumentError, InvalidEventError } from '../errors.js';
 import { assertJson } from '../json.js';
+import type { FieldValue, FindQuery, Page, PageQuery, Where } from './query.js';
 
-/** A top-level field value that `find` can match on. */
-export type FieldValue = string | number | boolean | null;
-
-/** Equality on top-level fields of `T`; every given field must match. `null` also matches a missing field. */
-export type FieldFilter<T> = { readonly [K in keyof T]?: Extract<T[K], FieldValue> };
-
-export interface FindOptions {
-  /** Return at most this many documents. */
-  readonly limit?: number;
-}
-
-/** Read access to one collection; documents come back as fresh copies, in id order from `find`. */
+/**
+ * Read access to one collection. Every answer is a promise, on every store; documents come back
+ * as fresh copies, ordered by the query's `orderBy` and then by id (see `query.ts` for the rule).
+ */
 export interface DocumentReader<T extends object> {
-  get(id: string): T | null;
-  find(where?: FieldFilter<T>, options?: FindOptions): T[];
-  count(where?: FieldFilter<T>): number;
+  get(id: string): Promise<T | null>;
+  /** Every matching document (or the first `limit`). */
+  find(query?: FindQuery<T>): Promise<T[]>;
+  /** One page of matching documents and the cursor of the next; stable under ties (ids break them). */
+  findPage(query?: PageQuery<T>): Promise<Page<T>>;
+  count(where?: Where<T>): Promise<number>;
 }
 
 /** Read and write access to one collection inside a transaction. */
 export interface DocumentCollection<T extends object> extends DocumentReader<T> {
   /** Inserts or replaces the document `id`. */
-  upsert(id: string, document: T): void;
-  /** Replaces the document `id` with `change(current)`; returns false (and writes nothing) when it does not exist. */
-  update(id: string, change: (current: T) => T): boolean;
-  /** Returns whether a document was there to delete. */
-  delete(id: string): boolean;
-}
-
-/** `DocumentReader` of a store whose reads go over the network (PostgreSQL): every answer is a promise. */
-export interface AsyncDocumentReader<T extends object> {
-  get(id: string): Promise<T | null>;
-  find(where?: FieldFilter<T>, options?: FindOptions): Promise<T[]>;
-  count(where?: FieldFilter<T>): Promise<number>;
-}
-
-/** `DocumentCollection` of an asynchronous store. */
-export interface AsyncDocumentCollection<T extends object> extends AsyncDocumentReader<T> {
   upsert(id: string, document: T): Promise<void>;
+  /** Replaces the document `id` with `change(current)`; resolves false (and writes nothing) when it does not exist. */
   update(id: string, change: (current: T) => T): Promise<boolean>;
+  /** Resolves whether a document was there to delete. */
   delete(id: string): Promise<boolean>;
 }
 
-/**
- * Either kind of reader: what code written for every store sees. Wrap answers in `step` inside a
- * `drive`n generator (or `await` them where the store is known to be asynchronous).
- */
-export type DocumentReaderLike<T extends object> = DocumentReader<T> | AsyncDocumentReader<T>;
-
-/** Either kind of collection. */
-export type DocumentCollectionLike<T extends object> = DocumentCollection<T> | AsyncDocumentCollection<T>;
+/** @deprecated Every reader is asynchronous now: use `DocumentReader`. */
+export type AsyncDocumentReader<T extends object> = DocumentReader<T>;
+/** @deprecated Use `DocumentCollection`. */
+export type AsyncDocumentCollection<T extends object> = DocumentCollection<T>;
+/** @deprecated Use `DocumentReader`. */
+export type DocumentReaderLike<T extends object> = DocumentReader<T>;
+/** @deprecated Use `DocumentCollection`. */
+export type DocumentCollectionLike<T extends object> = DocumentCollection<T>;
+/** @deprecated Use `Where`. */
+export type FieldFilter<T> = Where<T>;
+/** @deprecated Use `FindQuery`. */
+export interface FindOptions {
+  readonly limit?: number;
+}
 
 export const MAX_COLLECTION_NAME_LENGTH = 100;
 export const MAX_DOCUMENT_ID_LENGTH = 500;
@@ -96,7 +84,7 @@ export function serializeDocument(collection: string, id: string, document: unkn
   return JSON.stringify(document);
 }
 
-/** Validates a `find`/`count` filter and returns its entries. */
+/** @deprecated Equality filters of the old `find(where, options)`: use `normalizeQuery`. */
 export function filterEntries(collection: string, where: object | undefined): [string, FieldValue][] {
   if (where === undefined) return [];
   if (where === null || typeof where !== 'object' || Array.isArray(where)) {
@@ -120,6 +108,7 @@ export function filterEntries(collection: string, where: object | undefined): [s
   return entries;
 }
 
+/** @deprecated Use `normalizeQuery`. */
 export function normalizeLimit(collection: string, options: FindOptions | undefined): number | undefined {
   const limit = options?.limit;
   if (limit === undefined) return undefined;
@@ -129,7 +118,7 @@ export function normalizeLimit(collection: string, options: FindOptions | undefi
   return limit;
 }
 
-/** In-process match of a document against filter entries, with the same rules as the SQL stores. */
+/** @deprecated Use `matchesWhere` with a normalized query. */
 export function matchesFields(document: Record<string, unknown>, entries: readonly [string, FieldValue][]): boolean {
   for (const [field, value] of entries) {
     const actual = Object.hasOwn(document, field) ? document[field] : undefined;

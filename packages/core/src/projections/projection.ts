@@ -5,9 +5,9 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { Event, EventOfType, RecordedEvent } from '../event.js';
 import type { LogFilter } from '../event-store.js';
-import type { MaybePromise } from './maybe-promise.js';
+import { assertCollections, type CollectionDefinition } from './collection.js';
 import { projectionNamespace, type ProjectionNamespace } from './namespace.js';
-import type { ProjectionHandle, ProjectionHandleBase } from './read-model-store.js';
+import type { ProjectionHandle } from './read-model-store.js';
 
 /** What happens when a handler keeps throwing on an event. */
 export interface FailurePolicy {
@@ -25,21 +25,24 @@ export interface FailurePolicy {
   readonly maxRetryDelayMs?: number;
 }
 
-export type ProjectionHandler<E extends Event, H> = (event: RecordedEvent<E>, handle: H) => MaybePromise<void>;
+/** A handler: a plain `async` function on every store (writes through `handle` are awaited). */
+export type ProjectionHandler<E extends Event, H> = (event: RecordedEvent<E>, handle: H) => Promise<void> | void;
 
 /** One optional handler per member of the union `E`, keyed by its type. */
 export type ProjectionHandlers<E extends Event, H> = {
   readonly [T in E['type']]?: ProjectionHandler<EventOfType<E, T>, H>;
 };
 
-export interface ProjectionDefinition<E extends Event, H extends ProjectionHandleBase> {
+export interface ProjectionDefinition<E extends Event, H extends ProjectionHandle> {
   /** Stable name, e.g. `order-summary`; readers find the read model by it. */
   readonly name: string;
   /** Bump it when the handlers change what they write: the new version is rebuilt beside the old (blue/green). */
   readonly version: number;
+  /** The collections it writes, declared with `defineCollection`: their indexes are created when the version is prepared. */
+  readonly collections?: readonly CollectionDefinition<object>[];
   readonly handlers: ProjectionHandlers<E, H>;
   /** Runs once per version before its first event, in the same transaction: create tables, indexes. */
-  readonly init?: (handle: H) => MaybePromise<void>;
+  readonly init?: (handle: H) => Promise<void> | void;
   /** Only events of streams in these categories (`order` reads `order-*`). Default: every stream. */
   readonly categories?: readonly string[];
   readonly failurePolicy?: FailurePolicy;
@@ -51,7 +54,7 @@ export interface ProjectionDefinition<E extends Event, H extends ProjectionHandl
  * A projection as runners see it, whatever its event union: what `ProjectionRunner`,
  * `replayTimeRange` and the testing helpers take.
  */
-export interface AnyProjection<H extends ProjectionHandleBase = ProjectionHandle> {
+export interface AnyProjection<H extends ProjectionHandle = ProjectionHandle> {
   readonly name: string;
   readonly version: number;
   readonly namespace: ProjectionNamespace;
@@ -61,12 +64,14 @@ export interface AnyProjection<H extends ProjectionHandleBase = ProjectionHandle
   readonly filter: LogFilter;
   readonly failurePolicy: FailurePolicy | undefined;
   readonly batchSize: number | undefined;
+  /** Its declared collections. */
+  readonly collections: readonly CollectionDefinition<object>[];
   /** Runs the handler of `event`'s type; events of other types are left alone. */
-  readonly apply: (event: RecordedEvent, handle: H) => MaybePromise<void>;
-  readonly init: ((handle: H) => MaybePromise<void>) | undefined;
+  readonly apply: (event: RecordedEvent, handle: H) => Promise<void>;
+  readonly init: ((handle: H) => Promise<void>) | undefined;
 }
 
-export interface Projection<E extends Event = Event, H extends ProjectionHandleBase = ProjectionHandle> extends AnyProjection<H> {
+export interface Projection<E extends Event = Event, H extends ProjectionHandle = ProjectionHandle> extends AnyProjection<H> {
   readonly eventTypes: readonly E['type'][];
   readonly handlers: ProjectionHandlers<E, H>;
 }
@@ -77,16 +82,18 @@ export interface Projection<E extends Event = Event, H extends ProjectionHandleB
  * extras, e.g. plain SQL on SQLite).
  *
  * @example
+ * const orders = defineCollection<OrderSummary>('orders', { indexes: { byCustomer: ['customerId', 'placedAt'] } });
  * const orderSummary = defineProjection<OrderEvent>({
  *   name: 'order-summary',
  *   version: 1,
+ *   collections: [orders],
  *   handlers: {
- *     OrderCreated: (event, read) => read.collection<OrderSummary>('orders').upsert(event.data.orderId, { ... }),
- *     OrderPaid: (event, read) => read.collection<OrderSummary>('orders').update(event.data.orderId, (o) => ({ ...o, status: 'paid' })),
+ *     OrderCreated: async (event, { collection }) => { await collection(orders).upsert(event.data.orderId, { ... }); },
+ *     OrderPaid: async (event, { collection }) => { await collection(orders).update(event.data.orderId, (o) => ({ ...o, status: 'paid' })); },
  *   },
  * });
  */
-export function defineProjection<E extends Event, H extends ProjectionHandleBase = ProjectionHandle>(
+export function defineProjection<E extends Event, H extends ProjectionHandle = ProjectionHandle>(
   definition: ProjectionDefinition<E, H>,
 ): Projection<E, H> {
   if (definition === null || typeof definition !== 'object') throw new InvalidArgumentError('projection', 'must be an object');
@@ -111,6 +118,8 @@ export function defineProjection<E extends Event, H extends ProjectionHandleBase
   if (categories !== undefined && (!Array.isArray(categories) || categories.some((c) => typeof c !== 'string' || c === '' || c.includes('-')))) {
     throw new InvalidArgumentError(`categories of projection ${definition.name}`, 'must be an array of category names (the part of a stream id before the first "-")');
   }
+  const collections = definition.collections ?? [];
+  assertCollections(namespace.name, collections);
   validateFailurePolicy(definition.name, definition.failurePolicy);
   if (definition.batchSize !== undefined && (!Number.isSafeInteger(definition.batchSize) || definition.batchSize < 1)) {
     throw new InvalidArgumentError(`batchSize of projection ${definition.name}`, `must be a positive integer, got ${definition.batchSize}`);
@@ -128,8 +137,9 @@ export function defineProjection<E extends Event, H extends ProjectionHandleBase
     filter,
     failurePolicy: definition.failurePolicy,
     batchSize: definition.batchSize,
-    init: definition.init,
-    apply: (event, handle) => handlers[event.type]?.(event, handle),
+    collections: Object.freeze([...collections]),
+    init: definition.init ? async (handle) => definition.init!(handle) : undefined,
+    apply: async (event, handle) => handlers[event.type]?.(event, handle),
   };
 }
 

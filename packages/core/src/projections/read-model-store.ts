@@ -5,40 +5,32 @@
  * and the lease that keeps one runner per projection active across processes.
  */
 import type { Position } from '../event.js';
-import type { DocumentCollection, DocumentCollectionLike, DocumentReader, DocumentReaderLike } from './documents.js';
-import type { MaybePromise } from './maybe-promise.js';
+import type { CollectionDefinition, CollectionRef } from './collection.js';
+import type { DocumentCollection, DocumentReader } from './documents.js';
 import type { ProjectionNamespace } from './namespace.js';
+import type { JsonObject } from './query.js';
+import type { ReadTarget } from './read-target.js';
 
 /**
- * What every store's handle has: documents of the projection's own namespace, answered plainly
- * (memory, SQLite) or with promises (PostgreSQL). Handlers meant for any store are typed by it.
+ * What a projection's handlers get, on every store: the documents of the projection version's
+ * own namespace. A store's extras (SQLite's `db`, PostgreSQL's `client`) live on an extended handle.
  */
-export interface ProjectionHandleBase {
+export interface ProjectionHandle {
   readonly projection: ProjectionNamespace;
-  /**
-   * The documents of collection `name`. `typeOnly` is never passed: it lets TypeScript match this
-   * method across the synchronous and asynchronous handles (their common base is generic in `T`).
-   */
-  collection<T extends object>(name: string, ...typeOnly: T[]): DocumentCollectionLike<T>;
+  /** The documents of a declared collection (typed by its declaration), or of collection `name` as `T`. */
+  collection<T extends object = JsonObject>(collection: CollectionRef<T>): DocumentCollection<T>;
 }
 
-/** What every store's readers get. */
-export interface ReadModelViewBase {
+/** What readers get, on every store: the documents of the version that is serving (or the one asked for). */
+export interface ReadModelView {
   readonly projection: ProjectionNamespace;
-  collection<T extends object>(name: string, ...typeOnly: T[]): DocumentReaderLike<T>;
+  collection<T extends object = JsonObject>(collection: CollectionRef<T>): DocumentReader<T>;
 }
 
-/** What a projection's handlers get on a synchronous store: documents of the projection's own namespace. */
-export interface ProjectionHandle extends ProjectionHandleBase {
-  readonly projection: ProjectionNamespace;
-  collection<T extends object>(name: string, ...typeOnly: T[]): DocumentCollection<T>;
-}
-
-/** What readers get on a synchronous store: documents of the version that is serving. */
-export interface ReadModelView extends ReadModelViewBase {
-  readonly projection: ProjectionNamespace;
-  collection<T extends object>(name: string, ...typeOnly: T[]): DocumentReader<T>;
-}
+/** @deprecated One handle type serves every store now: use `ProjectionHandle`. */
+export type ProjectionHandleBase = ProjectionHandle;
+/** @deprecated Use `ReadModelView`. */
+export type ReadModelViewBase = ReadModelView;
 
 /** A handler failure that stopped a projection, kept until the event is applied. */
 export interface ProjectionFailure {
@@ -78,25 +70,31 @@ export interface ProjectionDeadLetter {
 }
 
 /**
- * One read-model transaction. Methods return plain values on synchronous stores and promises on
- * asynchronous ones; everything done through it commits together or not at all.
+ * One read-model transaction; everything done through it commits together or not at all. Every
+ * method answers with a promise, on every store.
  */
-export interface ReadModelTransaction<H extends ProjectionHandleBase = ProjectionHandle> {
+export interface ReadModelTransaction<H extends ProjectionHandle = ProjectionHandle> {
   /** The handle handlers of `projection` write through. */
   handle(projection: ProjectionNamespace): H;
   /** The projection version's bookkeeping, or `null` when it has never run. */
-  getState(namespace: string): MaybePromise<ProjectionState | null>;
+  getState(namespace: string): Promise<ProjectionState | null>;
   /** Creates the bookkeeping of a fresh projection version (checkpoint `null`, no failure). */
-  createState(projection: ProjectionNamespace): MaybePromise<void>;
-  getCheckpoint(namespace: string): MaybePromise<Position | null>;
-  setCheckpoint(namespace: string, position: Position): MaybePromise<void>;
-  setFailure(namespace: string, failure: ProjectionFailure | null): MaybePromise<void>;
-  addDeadLetter(deadLetter: ProjectionDeadLetter): MaybePromise<void>;
+  createState(projection: ProjectionNamespace): Promise<void>;
+  getCheckpoint(namespace: string): Promise<Position | null>;
+  setCheckpoint(namespace: string, position: Position): Promise<void>;
+  setFailure(namespace: string, failure: ProjectionFailure | null): Promise<void>;
+  addDeadLetter(deadLetter: ProjectionDeadLetter): Promise<void>;
   /** The version of `name` that readers see, or `null` when none serves yet. */
-  getActiveVersion(name: string): MaybePromise<number | null>;
-  setActiveVersion(name: string, version: number): MaybePromise<void>;
-  /** Removes the namespace's documents, tables and bookkeeping (dead letters stay). */
-  dropNamespace(namespace: string): MaybePromise<void>;
+  getActiveVersion(name: string): Promise<number | null>;
+  setActiveVersion(name: string, version: number): Promise<void>;
+  /**
+   * Creates the declared indexes of `collections` in the namespace of `projection` where they do
+   * not exist yet (idempotent; run each time a version is prepared). Stores without indexes
+   * (memory) only validate.
+   */
+  prepareCollections(projection: ProjectionNamespace, collections: readonly CollectionDefinition<object>[]): Promise<void>;
+  /** Removes the namespace's documents, indexes, tables and bookkeeping (dead letters stay). */
+  dropNamespace(namespace: string): Promise<void>;
 }
 
 export interface TransactionOptions {
@@ -104,22 +102,40 @@ export interface TransactionOptions {
   readonly readOnly?: boolean;
 }
 
-export interface ReadModelStore<H extends ProjectionHandleBase = ProjectionHandle, V extends ReadModelViewBase = ReadModelView> {
+export interface WaitForPositionOptions {
+  /** Give up after this long with ProjectionWaitTimeoutError. Default 30 s. */
+  readonly timeoutMs?: number;
+  /** Stop waiting when it aborts; the wait rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
   /**
-   * True when handlers must finish synchronously (SQLite: the transaction cannot span an `await`);
-   * a handler that returns a promise then fails with a message saying so.
+   * What a failure on record at or before `position` does: `'reject'` (default) rejects with
+   * SubscriptionFailedError at once; `'wait'` waits on, for a caller that knows the projection is
+   * being retried (a runner that has just restarted it).
    */
-  readonly synchronous: boolean;
+  readonly whileFailed?: 'reject' | 'wait';
+}
+
+export interface ReadModelStore<H extends ProjectionHandle = ProjectionHandle, V extends ReadModelView = ReadModelView> {
   /**
-   * Runs `fn` in one transaction: all it wrote commits, or, when it throws, nothing does.
+   * Runs `fn` in one transaction: all it wrote commits, or, when it throws (or rejects), nothing
+   * does. `fn` may await anything; on stores with one connection other transactions wait.
    * `readOnly` promises that `fn` only reads, so it need not wait for other writers.
    */
-  transaction<R>(fn: (tx: ReadModelTransaction<H>) => MaybePromise<R>, options?: TransactionOptions): Promise<R>;
+  transaction<R>(fn: (tx: ReadModelTransaction<H>) => Promise<R> | R, options?: TransactionOptions): Promise<R>;
   /**
    * Runs `fn` against the serving version of projection `name` (or the given version).
    * @throws InvalidArgumentError when no version of it serves yet
    */
-  read<R>(projection: string | { readonly name: string; readonly version?: number }, fn: (view: V) => MaybePromise<R>): Promise<R>;
+  read<R>(projection: ReadTarget, fn: (view: V) => Promise<R> | R): Promise<R>;
+  /**
+   * Resolves once the serving version of `projection` (or the given version) has applied
+   * everything up to `position` — typically what an append returned — whichever process runs it.
+   * Woken by the runners' commits, not by polling where the store can be told (in-process,
+   * LISTEN/NOTIFY). Waits while no version serves yet.
+   * @throws ProjectionWaitTimeoutError after `timeoutMs`
+   * @throws SubscriptionFailedError when the projection is stopped on a failure at or before `position`
+   */
+  waitForPosition(projection: ReadTarget, position: Position, options?: WaitForPositionOptions): Promise<void>;
   /**
    * Takes or renews the lease `key` for `owner` until `ttlMs` from now. Returns false when another
    * owner holds an unexpired lease.

@@ -1,10 +1,10 @@
 /** A one-off rebuild outside a running runner: for scripts and the CLI. */
 import type { ProjectionProgress } from './progress.js';
 import type { AnyProjection } from './projection.js';
-import type { ProjectionHandleBase } from './read-model-store.js';
+import type { ProjectionHandle } from './read-model-store.js';
 import { ProjectionRunner, type ProjectionRunnerOptions } from './runner.js';
 
-export interface RebuildProjectionOptions<H extends ProjectionHandleBase> extends Omit<ProjectionRunnerOptions<H>, 'projections'> {
+export interface RebuildProjectionOptions<H extends ProjectionHandle = ProjectionHandle> extends Omit<ProjectionRunnerOptions<H>, 'projections'> {
   readonly projection: AnyProjection<H>;
   readonly onProgress?: (progress: ProjectionProgress) => void;
 }
@@ -16,7 +16,7 @@ export interface RebuildProjectionOptions<H extends ProjectionHandleBase> extend
  * @example
  * await rebuildProjection({ eventStore, readModels, projection: orderSummary, onProgress: progressBar() });
  */
-export async function rebuildProjection<H extends ProjectionHandleBase>(options: RebuildProjectionOptions<H>): Promise<ProjectionProgress | null> {
+export async function rebuildProjection<H extends ProjectionHandle = ProjectionHandle>(options: RebuildProjectionOptions<H>): Promise<ProjectionProgress | null> {
   const { projection, onProgress, ...runnerOptions } = options;
   const runner = new ProjectionRunner<H>({ ...runnerOptions, projections: [projection] });
   return runner.rebuild(projection, onProgress ? { onProgress } : {});

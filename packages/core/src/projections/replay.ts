@@ -7,15 +7,14 @@ import type { Position, RecordedEvent } from '../event.js';
 import type { EventStore } from '../event-store.js';
 import { recordedWithin, toInstant } from '../time-rule.js';
 import { applyBatch, HandlerFailure } from './apply-batch.js';
-import { drive, step } from './maybe-promise.js';
 import { prepareProjection } from './prepare.js';
 import { ProgressTracker, type ProjectionProgress } from './progress.js';
 import type { AnyProjection } from './projection.js';
-import type { ProjectionHandleBase, ReadModelStore, ReadModelViewBase } from './read-model-store.js';
+import type { ProjectionHandle, ReadModelStore } from './read-model-store.js';
 
-export interface ReplayTimeRangeOptions<H extends ProjectionHandleBase> {
+export interface ReplayTimeRangeOptions<H extends ProjectionHandle = ProjectionHandle> {
   readonly eventStore: EventStore;
-  readonly readModels: ReadModelStore<H, ReadModelViewBase>;
+  readonly readModels: ReadModelStore<H>;
   /** The projection to build; its namespace must be empty unless `replace` is set. */
   readonly projection: AnyProjection<H>;
   /** Events recorded at or after this instant. Default: the start of the log. */
@@ -43,7 +42,7 @@ export interface ReplayResult {
  * @throws InvalidArgumentError on a bad range or a namespace that already holds a read model
  * @throws SubscriptionFailedError when a handler throws (nothing of the failing batch is kept)
  */
-export async function replayTimeRange<H extends ProjectionHandleBase>(options: ReplayTimeRangeOptions<H>): Promise<ReplayResult> {
+export async function replayTimeRange<H extends ProjectionHandle>(options: ReplayTimeRangeOptions<H>): Promise<ReplayResult> {
   const { eventStore, readModels, projection } = options;
   const from = options.from === undefined ? undefined : toInstant(options.from, 'from');
   const to = options.to === undefined ? undefined : toInstant(options.to, 'to');
@@ -54,20 +53,15 @@ export async function replayTimeRange<H extends ProjectionHandleBase>(options: R
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new InvalidArgumentError('batchSize', `must be a positive integer, got ${batchSize}`);
   const { namespace } = projection.namespace;
   const replace = options.replace === true;
-  const synchronous = readModels.synchronous;
 
-  await readModels.transaction((tx) =>
-    drive(
-      (function* () {
-        const existing = yield* step(tx.getState(namespace));
-        if (existing && !replace) {
-          throw new InvalidArgumentError('projection', `${namespace} already has a read model; replay into a new name or version, or pass replace: true`);
-        }
-        if (existing) yield* step(tx.dropNamespace(namespace));
-        yield* step(prepareProjection(tx, projection, synchronous));
-      })(),
-    ),
-  );
+  await readModels.transaction(async (tx) => {
+    const existing = await tx.getState(namespace);
+    if (existing && !replace) {
+      throw new InvalidArgumentError('projection', `${namespace} already has a read model; replay into a new name or version, or pass replace: true`);
+    }
+    if (existing) await tx.dropNamespace(namespace);
+    await prepareProjection(tx, projection);
+  });
 
   const head = await eventStore.headPosition();
   const tracker = new ProgressTracker(projection.namespace, null);
@@ -84,7 +78,7 @@ export async function replayTimeRange<H extends ProjectionHandleBase>(options: R
     const scanned = read.at(-1)!.position;
     try {
       const expected: Position | null = checkpoint;
-      await readModels.transaction((tx) => applyBatch(tx, projection, selected, { expected, checkpoint: scanned, synchronous }));
+      await readModels.transaction((tx) => applyBatch(tx, projection, selected, { expected, checkpoint: scanned }));
     } catch (error) {
       if (error instanceof HandlerFailure) {
         const event = selected[error.index]!;

@@ -5,22 +5,21 @@
  */
 import { hostname } from 'node:os';
 import { AppendSignal } from '../append-signal.js';
-import { EventloomError, InvalidArgumentError, LeaseHeldError, SubscriptionFailedError, SubscriptionStoppedError } from '../errors.js';
+import { InvalidArgumentError, LeaseHeldError, SubscriptionFailedError, SubscriptionStoppedError } from '../errors.js';
 import type { Position } from '../event.js';
 import type { EventStore } from '../event-store.js';
-import { isTransientStoreError } from '../transient.js';
 import { uuidv7 } from '../uuid.js';
-import { drive, step } from './maybe-promise.js';
 import { assertProjectionName, projectionNamespace, type ProjectionNamespace } from './namespace.js';
 import type { ProjectionProgress } from './progress.js';
 import type { AnyProjection, FailurePolicy } from './projection.js';
-import type { ProjectionFailure, ProjectionHandle, ProjectionHandleBase, ReadModelStore, ReadModelViewBase } from './read-model-store.js';
+import type { ProjectionFailure, ProjectionHandle, ReadModelStore, WaitForPositionOptions } from './read-model-store.js';
+import { ProjectionWaitTimeoutError, waitArguments } from './wait-for-position.js';
 import type { ProjectionLag, ProjectionRunnerEvent, ProjectionStatusInfo } from './runner-events.js';
 import { ProjectionWorker, type WorkerSettings } from './worker.js';
 
-export interface ProjectionRunnerOptions<H extends ProjectionHandleBase> {
+export interface ProjectionRunnerOptions<H extends ProjectionHandle = ProjectionHandle> {
   readonly eventStore: EventStore;
-  readonly readModels: ReadModelStore<H, ReadModelViewBase>;
+  readonly readModels: ReadModelStore<H>;
   readonly projections?: readonly AnyProjection<H>[];
   /** Most events applied per transaction. Default 1000. */
   readonly batchSize?: number;
@@ -40,23 +39,7 @@ export interface RebuildOptions {
   readonly onProgress?: (progress: ProjectionProgress) => void;
 }
 
-/** Thrown by `waitForPosition` when the projection did not get there in time. */
-export class ProjectionWaitTimeoutError extends EventloomError {
-  readonly code = 'PROJECTION_WAIT_TIMEOUT' as const;
-
-  constructor(
-    readonly projection: string,
-    readonly position: Position,
-    readonly checkpoint: Position | null,
-    readonly timeoutMs: number,
-  ) {
-    super(
-      `Projection ${projection} did not reach position ${position} within ${timeoutMs} ms (it is at ${
-        checkpoint === null ? 'the start' : checkpoint
-      }); is a runner running it, and is it keeping up? See its lag.`,
-    );
-  }
-}
+export { ProjectionWaitTimeoutError };
 
 type ProjectionRef = string | { readonly name: string; readonly version?: number };
 
@@ -69,16 +52,18 @@ const DEFAULT_POLICY: Required<FailurePolicy> = { onFailure: 'stop', maxAttempts
  * const runner = new ProjectionRunner({ eventStore, readModels, projections: [orderSummary] });
  * await runner.start();
  * const { position } = await eventStore.appendToStream('order-1', [orderCreated]);
- * await runner.waitForPosition('order-summary', position, 5_000);
+ * await readModels.waitForPosition('order-summary', position, { timeoutMs: 5_000 });
  * const summary = await readModels.read('order-summary', (view) => view.collection('orders').get('1'));
  */
 /** `lag` counts at most this many events behind. */
 const LAG_COUNT_LIMIT = 10_000;
+/** How often a waiter looks whether the local worker stopped on an error, when nothing wakes it. */
+const ERROR_WATCH_MS = 1_000;
 
-export class ProjectionRunner<H extends ProjectionHandleBase = ProjectionHandle> {
+export class ProjectionRunner<H extends ProjectionHandle = ProjectionHandle> {
   readonly owner: string;
   readonly #eventStore: EventStore;
-  readonly #readModels: ReadModelStore<H, ReadModelViewBase>;
+  readonly #readModels: ReadModelStore<H>;
   readonly #workers = new Map<string, ProjectionWorker<H>>();
   readonly #settings: WorkerSettings;
   readonly #changed = new AppendSignal();
@@ -158,44 +143,57 @@ export class ProjectionRunner<H extends ProjectionHandleBase = ProjectionHandle>
 
   /**
    * Resolves once the serving version of `projection` has applied everything up to `position`
-   * (typically the position an append returned), wherever its runner runs.
+   * (typically the position an append returned), wherever its runner runs: the read-model store's
+   * `waitForPosition`, which needs no runner, plus what only this runner knows — its worker stopping
+   * on an error. `options` may be the time-out in milliseconds.
    * @throws SubscriptionFailedError when the projection is stopped on a failure before `position`
    * @throws SubscriptionStoppedError when this runner's worker stopped on an error retrying cannot fix
    * @throws ProjectionWaitTimeoutError after `timeoutMs`
    */
-  async waitForPosition(projection: ProjectionRef, position: Position, timeoutMs = 30_000): Promise<void> {
-    if (typeof position !== 'bigint' || position < 0n) throw new InvalidArgumentError('position', 'must be a non-negative bigint');
-    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new InvalidArgumentError('timeoutMs', `must be a non-negative number, got ${timeoutMs}`);
-    const name = typeof projection === 'string' ? projection : projection?.name;
-    assertProjectionName(name);
-    const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      let progress: ServingProgress;
-      try {
-        progress = await this.#servingProgress(name);
-      } catch (error) {
-        // A blip of the read-model store (a lost connection) is waited out like a slow projection.
-        const remaining = deadline - performance.now();
-        if (!isTransientStoreError(error) || remaining <= 0) throw error;
-        await this.#changed.wait(Math.min(remaining, this.#settings.pollIntervalMs));
-        continue;
+  async waitForPosition(projection: ProjectionRef, position: Position, options: number | WaitForPositionOptions = {}): Promise<void> {
+    const given: WaitForPositionOptions = typeof options === 'number' ? { timeoutMs: options } : options;
+    const { name, version } = waitArguments(projection, position, given);
+    const stopped = new AbortController();
+    const watch = async (): Promise<void> => {
+      while (!stopped.signal.aborted) {
+        const reason = this.#stopReason(name, version, position);
+        if (reason) return stopped.abort(reason);
+        await this.#changed.wait(ERROR_WATCH_MS, stopped.signal);
       }
-      const { projection: serving, checkpoint, failure, error } = progress;
-      const namespace = serving?.namespace ?? name;
-      // Positions start at 1: a projection that has seen nothing has covered position 0.
-      if ((checkpoint ?? 0n) >= position) return;
-      if (error !== null) {
-        throw new SubscriptionStoppedError(namespace, 'it stopped on an error; restart it once the cause is fixed', { cause: error });
-      }
-      if (failure && failure.position <= position) {
-        throw new SubscriptionFailedError(namespace, failure.position, failure.attempts, { cause: new Error(failure.error) });
-      }
-      const remaining = deadline - performance.now();
-      if (remaining <= 0) throw new ProjectionWaitTimeoutError(namespace, position, checkpoint, timeoutMs);
-      const changed = this.#changed.wait(Math.min(remaining, this.#settings.pollIntervalMs));
-      this.#workers.get(namespace)?.wake();
-      await changed;
+    };
+    void watch();
+    if (stopped.signal.aborted) throw stopped.signal.reason;
+    const local = this.#localWorkers(name, version);
+    for (const worker of local) worker.wake();
+    // A failure on record that a worker here is about to retry is not a stop; if it stops again, `watch` says so.
+    const retrying = local.some((worker) => worker.running && worker.info.status !== 'failed');
+    const signal = given.signal ? AbortSignal.any([given.signal, stopped.signal]) : stopped.signal;
+    try {
+      await this.#readModels.waitForPosition(projection, position, { ...given, signal, ...(retrying && { whileFailed: 'wait' }) });
+    } finally {
+      stopped.abort();
     }
+  }
+
+  /** This runner's workers of the version waited on: the given one, else every version of the name. */
+  #localWorkers(name: string, version: number | undefined): ProjectionWorker<H>[] {
+    return [...this.#workers.values()].filter(
+      (worker) => worker.projection.name === name && (version === undefined || worker.projection.version === version),
+    );
+  }
+
+  /** Why a wait must end now, as far as this runner knows: its worker of the version stopped. */
+  #stopReason(name: string, version: number | undefined, position: Position): Error | null {
+    for (const worker of this.#localWorkers(name, version)) {
+      const info = worker.info;
+      if (info.status !== 'failed' || (version === undefined && !info.serving)) continue;
+      const { namespace } = info.projection;
+      if (info.error !== null) return new SubscriptionStoppedError(namespace, 'it stopped on an error; restart it once the cause is fixed', { cause: info.error });
+      if (info.failure && info.failure.position <= position) {
+        return new SubscriptionFailedError(namespace, info.failure.position, info.failure.attempts, { cause: new Error(info.failure.error) });
+      }
+    }
+    return null;
   }
 
   /** How far the serving version of `projection` is behind the head of the log. */
@@ -274,22 +272,14 @@ export class ProjectionRunner<H extends ProjectionHandleBase = ProjectionHandle>
         return { projection: info.projection, checkpoint: info.checkpoint, failure: failed ? info.failure : null, error: failed ? info.error : null };
       }
     }
-    const retrying = (namespace: string): boolean => {
-      const local = this.#workers.get(namespace);
-      return local !== undefined && local.running && local.info.status !== 'failed';
-    };
-    return this.#readModels.transaction((tx) =>
-      drive(
-        (function* (): Generator<unknown, ServingProgress, unknown> {
-          const version = yield* step(tx.getActiveVersion(name));
-          if (version === null) return { projection: null, checkpoint: null, failure: null, error: null };
-          const projection = projectionNamespace(name, version);
-          const state = yield* step(tx.getState(projection.namespace));
-          // A failure on record that a local worker is about to retry is not a stop.
-          const failure = state?.failure && !retrying(projection.namespace) ? state.failure : null;
-          return { projection, checkpoint: state?.checkpoint ?? null, failure, error: null };
-        })(),
-      ),
+    return this.#readModels.transaction(
+      async (tx) => {
+        const version = await tx.getActiveVersion(name);
+        if (version === null) return { projection: null, checkpoint: null, failure: null, error: null };
+        const projection = projectionNamespace(name, version);
+        const state = await tx.getState(projection.namespace);
+        return { projection, checkpoint: state?.checkpoint ?? null, failure: state?.failure ?? null, error: null };
+      },
       { readOnly: true },
     );
   }

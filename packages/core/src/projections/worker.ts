@@ -12,11 +12,10 @@ import type { EventStore } from '../event-store.js';
 import { applyBatch, CheckpointMoved, HandlerFailure } from './apply-batch.js';
 import { isTransientStoreError } from '../transient.js';
 import { failureRecord, UnreadableEvent, type EventRef } from './failure.js';
-import { drive, step } from './maybe-promise.js';
 import { prepareProjection } from './prepare.js';
 import { ProgressTracker, type ProjectionProgress } from './progress.js';
 import type { AnyProjection, FailurePolicy } from './projection.js';
-import type { ProjectionFailure, ProjectionHandleBase, ReadModelStore, ReadModelTransaction, ReadModelViewBase } from './read-model-store.js';
+import type { ProjectionFailure, ProjectionHandle, ReadModelStore, ReadModelTransaction } from './read-model-store.js';
 import type { ProjectionRunnerEvent, ProjectionStatus, ProjectionStatusInfo } from './runner-events.js';
 
 export interface WorkerSettings {
@@ -37,10 +36,10 @@ const ACTIVE_CHECK_MS = 1_000;
 /** How often a worker stopped on an error looks whether it was restarted (a restart also wakes it). */
 const ERROR_STOP_CHECK_MS = 1_000;
 
-export class ProjectionWorker<H extends ProjectionHandleBase> {
+export class ProjectionWorker<H extends ProjectionHandle> {
   readonly projection: AnyProjection<H>;
   readonly #eventStore: EventStore;
-  readonly #readModels: ReadModelStore<H, ReadModelViewBase>;
+  readonly #readModels: ReadModelStore<H>;
   readonly #settings: WorkerSettings;
   readonly #leaseKey: string;
   readonly #wake = new AppendSignal();
@@ -61,7 +60,7 @@ export class ProjectionWorker<H extends ProjectionHandleBase> {
   #idleWaiters: { resolve: (progress: ProjectionProgress | null) => void; reject: (error: unknown) => void }[] = [];
   #lastProgress: ProjectionProgress | null = null;
 
-  constructor(projection: AnyProjection<H>, eventStore: EventStore, readModels: ReadModelStore<H, ReadModelViewBase>, settings: WorkerSettings) {
+  constructor(projection: AnyProjection<H>, eventStore: EventStore, readModels: ReadModelStore<H>, settings: WorkerSettings) {
     this.projection = projection;
     this.#eventStore = eventStore;
     this.#readModels = readModels;
@@ -209,7 +208,7 @@ export class ProjectionWorker<H extends ProjectionHandleBase> {
 
   /** Creates the version's bookkeeping (running `init`) and activates it when nothing serves yet. */
   async #prepare(): Promise<'ready' | 'superseded'> {
-    const result = await this.#readModels.transaction((tx) => prepareProjection(tx, this.projection, this.#readModels.synchronous));
+    const result = await this.#readModels.transaction((tx) => prepareProjection(tx, this.projection, { resume: true }));
     this.#checkpoint = result.checkpoint;
     this.#failure = result.failure;
     this.#activeCheckedAt = Date.now();
@@ -278,24 +277,20 @@ export class ProjectionWorker<H extends ProjectionHandleBase> {
     const { projection } = this;
     const expected = this.#checkpoint;
     try {
-      const result = await this.#readModels.transaction((tx) =>
-        drive(
-          (function* () {
-            const state = yield* step(tx.getState(projection.namespace.namespace));
-            if (!state) throw new CheckpointMoved('missing');
-            if (state.checkpoint !== expected) throw new CheckpointMoved(state.checkpoint);
-            let checkpoint = state.checkpoint;
-            if (head > (checkpoint ?? 0n)) {
-              yield* step(tx.setCheckpoint(projection.namespace.namespace, head));
-              checkpoint = head;
-            }
-            const active = yield* step(tx.getActiveVersion(projection.name));
-            if (active !== null && active > projection.version) return { checkpoint, active, switched: false };
-            if (active !== projection.version) yield* step(tx.setActiveVersion(projection.name, projection.version));
-            return { checkpoint, active, switched: active !== projection.version };
-          })(),
-        ),
-      );
+      const result = await this.#readModels.transaction(async (tx) => {
+        const state = await tx.getState(projection.namespace.namespace);
+        if (!state) throw new CheckpointMoved('missing');
+        if (state.checkpoint !== expected) throw new CheckpointMoved(state.checkpoint);
+        let checkpoint = state.checkpoint;
+        if (head > (checkpoint ?? 0n)) {
+          await tx.setCheckpoint(projection.namespace.namespace, head);
+          checkpoint = head;
+        }
+        const active = await tx.getActiveVersion(projection.name);
+        if (active !== null && active > projection.version) return { checkpoint, active, switched: false };
+        if (active !== projection.version) await tx.setActiveVersion(projection.name, projection.version);
+        return { checkpoint, active, switched: active !== projection.version };
+      });
       this.#checkpoint = result.checkpoint;
       this.#activeCheckedAt = Date.now();
       if (result.active !== null && result.active > projection.version) return this.#supersede(result.active);
@@ -383,9 +378,7 @@ export class ProjectionWorker<H extends ProjectionHandleBase> {
 
   async #tryApply(batch: readonly RecordedEvent[]): Promise<'applied' | 'moved' | HandlerFailure> {
     try {
-      const state = await this.#readModels.transaction((tx) =>
-        applyBatch(tx, this.projection, batch, { expected: this.#checkpoint, synchronous: this.#readModels.synchronous }),
-      );
+      const state = await this.#readModels.transaction((tx) => applyBatch(tx, this.projection, batch, { expected: this.#checkpoint }));
       this.#checkpoint = state.checkpoint;
       this.#failure = state.failure;
       this.#settings.changed();
@@ -401,15 +394,11 @@ export class ProjectionWorker<H extends ProjectionHandleBase> {
     const { namespace } = this.projection.namespace;
     const expected = this.#checkpoint;
     try {
-      await this.#readModels.transaction((tx) =>
-        drive(
-          (function* () {
-            const checkpoint = yield* step(tx.getCheckpoint(namespace));
-            if (checkpoint !== expected) throw new CheckpointMoved(checkpoint);
-            yield* step(tx.setFailure(namespace, failure));
-          })(),
-        ),
-      );
+      await this.#readModels.transaction(async (tx) => {
+        const checkpoint = await tx.getCheckpoint(namespace);
+        if (checkpoint !== expected) throw new CheckpointMoved(checkpoint);
+        await tx.setFailure(namespace, failure);
+      });
     } catch (error) {
       if (error instanceof CheckpointMoved) return 'moved';
       throw error;
@@ -503,17 +492,13 @@ export class ProjectionWorker<H extends ProjectionHandleBase> {
       recordedAt: failure.failedAt,
     };
     try {
-      await this.#readModels.transaction((tx: ReadModelTransaction<H>) =>
-        drive(
-          (function* () {
-            const state = yield* step(tx.getState(projection.namespace));
-            if (!state || state.checkpoint !== expected) throw new CheckpointMoved(state ? state.checkpoint : 'missing');
-            yield* step(tx.addDeadLetter(deadLetter));
-            yield* step(tx.setCheckpoint(projection.namespace, event.position));
-            if (state.failure) yield* step(tx.setFailure(projection.namespace, null));
-          })(),
-        ),
-      );
+      await this.#readModels.transaction(async (tx: ReadModelTransaction<H>) => {
+        const state = await tx.getState(projection.namespace);
+        if (!state || state.checkpoint !== expected) throw new CheckpointMoved(state ? state.checkpoint : 'missing');
+        await tx.addDeadLetter(deadLetter);
+        await tx.setCheckpoint(projection.namespace, event.position);
+        if (state.failure) await tx.setFailure(projection.namespace, null);
+      });
     } catch (error) {
       if (error instanceof CheckpointMoved) return true;
       throw error;

@@ -9,11 +9,11 @@ const dailySales = defineProjection<OrderPlaced>({
   name: 'daily-sales',
   version: 1,
   handlers: {
-    OrderPlaced: (event, read) => {
+    OrderPlaced: async (event, read) => {
       const day = event.time.slice(0, 10);
       const sales = read.collection<{ day: string; orders: number; total: number }>('days');
-      const current = sales.get(day) ?? { day, orders: 0, total: 0 };
-      sales.upsert(day, { day, orders: current.orders + 1, total: current.total + event.data.total });
+      const current = (await sales.get(day)) ?? { day, orders: 0, total: 0 };
+      await sales.upsert(day, { day, orders: current.orders + 1, total: current.total + event.data.total });
     },
   },
 });
@@ -46,9 +46,9 @@ describe('givenEvents', () => {
       { streamId: 'order-1', type: 'OrderPlaced', data: { orderId: '1', total: 10 }, time: '2025-05-01T09:00:00.000Z' },
       { streamId: 'order-2', type: 'OrderPlaced', data: { orderId: '2', total: 15 }, time: '2025-05-01T17:30:00.000Z' },
       { streamId: 'order-3', type: 'OrderPlaced', data: { orderId: '3', total: 7 }, time: new Date('2025-05-02T08:00:00.000Z') },
-    ]).thenReadModel((view) => {
+    ]).thenReadModel(async (view) => {
       const days = view.collection<{ day: string; orders: number; total: number }>('days');
-      expect(days.find()).toEqual([
+      expect(await days.find()).toEqual([
         { day: '2025-05-01', orders: 2, total: 25 },
         { day: '2025-05-02', orders: 1, total: 7 },
       ]);

@@ -10,13 +10,10 @@ import {
   type AnyProjection,
   type Event,
   type EventToAppend,
-  type MaybePromise,
   type ProjectionFailure,
   type ProjectionHandle,
-  type ProjectionHandleBase,
   type ReadModelStore,
   type ReadModelView,
-  type ReadModelViewBase,
 } from '@eventloom/core';
 import { expect } from 'vitest';
 
@@ -26,14 +23,14 @@ export type GivenEvent<E extends Event = Event> = EventToAppend<E> & {
   readonly time?: string | Date;
 };
 
-export interface ProjectionScenarioOptions<H extends ProjectionHandleBase, V extends ReadModelViewBase> {
+export interface ProjectionScenarioOptions<H extends ProjectionHandle = ProjectionHandle, V extends ReadModelView = ReadModelView> {
   /** The read-model store to build into. Default: a fresh `MemoryReadModelStore`. */
-  readonly readModels?: () => MaybePromise<ReadModelStore<H, V>>;
+  readonly readModels?: () => ReadModelStore<H, V> | Promise<ReadModelStore<H, V>>;
 }
 
-export interface ProjectionScenario<V extends ReadModelViewBase> {
+export interface ProjectionScenario<V extends ReadModelView = ReadModelView> {
   /** Runs `check` against the built read model (use `expect` inside). */
-  thenReadModel(check: (view: V) => MaybePromise<void>): Promise<void>;
+  thenReadModel(check: (view: V) => Promise<void> | void): Promise<void>;
   /** The collection holds exactly these documents, by id. */
   thenDocuments(collection: string, expected: Readonly<Record<string, object>>): Promise<void>;
   /** The projection stops on a failure whose error matches `expected`; resolves with the failure. */
@@ -49,7 +46,7 @@ const START = Date.parse('2025-01-01T00:00:00.000Z');
  *   { streamId: 'order-1', type: 'OrderPaid', data: { orderId: '1', amount: 30 } },
  * ]).thenDocuments('orders', { '1': { orderId: '1', customerId: 'c1', total: 30, paid: 30, status: 'paid' } });
  */
-export function givenEvents<E extends Event, H extends ProjectionHandleBase = ProjectionHandle, V extends ReadModelViewBase = ReadModelView>(
+export function givenEvents<E extends Event, H extends ProjectionHandle = ProjectionHandle, V extends ReadModelView = ReadModelView>(
   projection: AnyProjection<H>,
   events: readonly GivenEvent<E>[],
   options: ProjectionScenarioOptions<H, V> = {},

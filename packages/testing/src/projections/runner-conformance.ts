@@ -19,12 +19,10 @@ import {
   SubscriptionFailedError,
   SubscriptionStoppedError,
   type EventStore,
-  type ProjectionHandleBase,
   type ProjectionProgress,
   type ProjectionRunnerEvent,
   type ProjectionRunnerOptions,
   type ReadModelStore,
-  type ReadModelViewBase,
 } from '@eventloom/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -45,7 +43,7 @@ import { failingReads, upcastingReads } from './store-wrappers.js';
 
 export interface CreatedProjectionStores {
   readonly eventStore: EventStore;
-  readonly readModels: ReadModelStore<ProjectionHandleBase, ReadModelViewBase>;
+  readonly readModels: ReadModelStore;
   /** Releases what `create` made; called after each test. */
   readonly cleanup?: () => Promise<void>;
 }
@@ -80,8 +78,8 @@ export function runProjectionConformance(options: ProjectionConformanceOptions):
   };
   const runner = (
     s: CreatedProjectionStores,
-    extra: Partial<ProjectionRunnerOptions<ProjectionHandleBase>> & { events?: ProjectionRunnerEvent[] } = {},
-  ): ProjectionRunner<ProjectionHandleBase> => {
+    extra: Partial<ProjectionRunnerOptions> & { events?: ProjectionRunnerEvent[] } = {},
+  ): ProjectionRunner => {
     const { events, ...rest } = extra;
     const r = new ProjectionRunner({
       eventStore: s.eventStore,
@@ -432,20 +430,39 @@ export function runProjectionConformance(options: ProjectionConformanceOptions):
       expect(failed).toMatchObject({ code: 'SUBSCRIPTION_FAILED' });
     });
 
-    test('a handler that returns a promise on a synchronous store fails with a clear message', async () => {
+    test('handlers may await anything: each transaction stays whole across awaits while other projections commit', async () => {
       const s = await stores();
-      if (!s.readModels.synchronous) return;
-      const projection = defineProjection<OrderEvent, ProjectionHandleBase>({
-        name: 'async-on-sync',
-        version: 1,
-        handlers: { OrderCreated: async () => undefined },
-      });
-      const streamId = uniqueOrderStream();
-      await s.eventStore.appendToStream(streamId, [created(streamId.slice(6))]);
-      const r = runner(s, { projections: [projection], failurePolicy: { maxAttempts: 1 } });
+      const history = await appendOrders(s.eventStore, 12);
+      const pause = () => new Promise((resolve) => setTimeout(resolve, 1));
+      // Both await a timer between reading and writing, so their transactions overlap in time.
+      const slow = (name: string) => ledgerProjection({ name, hook: pause });
+      const r = runner(s, { projections: [slow('slow-a'), slow('slow-b'), ledgerProjection({ name: 'quick' })], batchSize: 5 });
       await r.start();
-      await eventually(() => expect(r.status('async-on-sync').status).toBe('failed'));
-      expect(r.status('async-on-sync').failure?.error).toMatch(/returned a promise.*synchronous transaction.*make the handler synchronous/);
+      for (const name of ['slow-a', 'slow-b', 'quick']) await r.waitForPosition(name, history.position, 20_000);
+      for (const name of ['slow-a', 'slow-b', 'quick']) {
+        const all = await ledgers(s, name);
+        expect(all, name).toHaveLength(12);
+        expect(all.every((l) => l.gaps === 0 && l.count === l.lastVersion), name).toBe(true);
+      }
+    });
+
+    test('a handler that rejects after an await rolls back everything its batch wrote', async () => {
+      const s = await stores();
+      const bad = uniqueOrderStream();
+      await s.eventStore.appendToStream(bad, [created(bad.slice(6)), paid(bad.slice(6))]);
+      const projection = ledgerProjection({
+        name: 'late-failure',
+        hook: async (e) => {
+          await new Promise((resolve) => setTimeout(resolve, 1));
+          if (e.type === 'OrderPaid') throw new Error('failed after an await');
+        },
+      });
+      const r = runner(s, { projections: [projection], batchSize: 10, failurePolicy: { maxAttempts: 1 } });
+      await r.start();
+      await eventually(() => expect(r.status('late-failure').status).toBe('failed'));
+      // the event before the failing one is committed on its own; the failing one left nothing
+      expect((await ledgers(s, 'late-failure')).find((l) => l.streamId === bad)).toMatchObject({ count: 1, gaps: 0 });
+      expect(r.status('late-failure').failure?.error).toContain('failed after an await');
     });
 
     test('blue/green: a new version builds beside the old, which serves until the switch', async () => {
@@ -462,13 +479,13 @@ export function runProjectionConformance(options: ProjectionConformanceOptions):
       const creations: bigint[] = [];
       for await (const event of s.eventStore.readAll({ filter: { eventTypes: ['OrderCreated'] } })) creations.push(event.position);
       const holdFrom = creations[2]!;
-      const v2 = defineProjection<OrderEvent, ProjectionHandleBase>({
+      const v2 = defineProjection<OrderEvent>({
         name: 'bg-summary',
         version: 2,
         handlers: {
-          OrderCreated: (event, read) => {
+          OrderCreated: async (event, read) => {
             if (hold && event.position > holdFrom) throw new Error('held back');
-            return read.collection<{ orderId: string; v: number }>('orders').upsert(event.data.orderId, { orderId: event.data.orderId, v: 2 });
+            await read.collection<{ orderId: string; v: number }>('orders').upsert(event.data.orderId, { orderId: event.data.orderId, v: 2 });
           },
         },
       });

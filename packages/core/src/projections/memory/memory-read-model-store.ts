@@ -2,21 +2,13 @@
  * The in-memory read-model store: the reference implementation of the contract and the store for
  * unit tests. Transactions run one at a time and keep an undo log, so a failed one leaves nothing.
  */
+import { AppendSignal } from '../../append-signal.js';
 import { InvalidArgumentError, StoreClosedError } from '../../errors.js';
 import type { Position } from '../../event.js';
-import {
-  assertCollectionName,
-  assertDocumentId,
-  filterEntries,
-  matchesFields,
-  normalizeLimit,
-  serializeDocument,
-  type DocumentCollection,
-  type FieldFilter,
-  type FindOptions,
-} from '../documents.js';
-import type { MaybePromise } from '../maybe-promise.js';
+import { collectionName, type CollectionDefinition, type CollectionRef } from '../collection.js';
+import { assertDocumentId, serializeDocument, type DocumentCollection } from '../documents.js';
 import { projectionNamespace, type ProjectionNamespace } from '../namespace.js';
+import { evaluateQuery, normalizeQuery, type NormalizedQuery } from '../query.js';
 import type {
   ProjectionDeadLetter,
   ProjectionFailure,
@@ -25,8 +17,10 @@ import type {
   ReadModelStore,
   ReadModelTransaction,
   ReadModelView,
+  WaitForPositionOptions,
 } from '../read-model-store.js';
-import { resolveReadTarget } from '../read-target.js';
+import { resolveReadTarget, type ReadTarget } from '../read-target.js';
+import { waitForCheckpoint } from '../wait-for-position.js';
 
 type Collections = Map<string, Map<string, string>>;
 
@@ -36,13 +30,14 @@ export interface MemoryReadModelStoreOptions {
 }
 
 export class MemoryReadModelStore implements ReadModelStore<ProjectionHandle, ReadModelView> {
-  readonly synchronous = true;
   readonly #namespaces = new Map<string, Collections>();
   readonly #states = new Map<string, ProjectionState>();
   readonly #active = new Map<string, number>();
   readonly #leases = new Map<string, { owner: string; expiresAt: number }>();
   readonly #deadLetters: ProjectionDeadLetter[] = [];
   readonly #clock: () => Date;
+  /** Told after each commit, so waiters look at their checkpoints again. */
+  readonly #committed = new AppendSignal();
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
 
@@ -50,12 +45,13 @@ export class MemoryReadModelStore implements ReadModelStore<ProjectionHandle, Re
     this.#clock = options.clock ?? (() => new Date());
   }
 
-  transaction<R>(fn: (tx: ReadModelTransaction<ProjectionHandle>) => MaybePromise<R>): Promise<R> {
+  transaction<R>(fn: (tx: ReadModelTransaction<ProjectionHandle>) => Promise<R> | R): Promise<R> {
     return this.#serialized(async () => {
       const tx = new MemoryTransaction(this.#namespaces, this.#states, this.#active, this.#deadLetters, this.#clock);
       try {
         const result = await fn(tx);
         tx.finish();
+        if (tx.wrote) this.#committed.notify();
         return result;
       } catch (error) {
         tx.rollback();
@@ -64,7 +60,7 @@ export class MemoryReadModelStore implements ReadModelStore<ProjectionHandle, Re
     });
   }
 
-  read<R>(target: string | { readonly name: string; readonly version?: number }, fn: (view: ReadModelView) => MaybePromise<R>): Promise<R> {
+  read<R>(target: ReadTarget, fn: (view: ReadModelView) => Promise<R> | R): Promise<R> {
     return this.#serialized(async () => {
       const projection = resolveReadTarget(target, (name) => this.#active.get(name) ?? null);
       const tx = new MemoryTransaction(this.#namespaces, this.#states, this.#active, this.#deadLetters, this.#clock);
@@ -73,6 +69,21 @@ export class MemoryReadModelStore implements ReadModelStore<ProjectionHandle, Re
       } finally {
         tx.finish();
       }
+    });
+  }
+
+  waitForPosition(projection: ReadTarget, position: Position, options?: WaitForPositionOptions): Promise<void> {
+    return waitForCheckpoint(projection, position, options, {
+      pollIntervalMs: 1_000,
+      changed: (ms, signal) => this.#committed.wait(ms, signal),
+      read: async (name, version) => {
+        this.#assertOpen();
+        const serving = version ?? this.#active.get(name);
+        if (serving === undefined) return { namespace: null, checkpoint: null, failure: null };
+        const namespace = projectionNamespace(name, serving).namespace;
+        const state = this.#states.get(namespace);
+        return { namespace, checkpoint: state?.checkpoint ?? null, failure: state?.failure ?? null };
+      },
     });
   }
 
@@ -105,6 +116,7 @@ export class MemoryReadModelStore implements ReadModelStore<ProjectionHandle, Re
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#committed.notify();
   }
 
   #serialized<R>(fn: () => Promise<R>): Promise<R> {
@@ -140,50 +152,55 @@ class MemoryTransaction implements ReadModelTransaction<ProjectionHandle> {
     private readonly clock: () => Date,
   ) {}
 
+  /** Whether anything was written (so waiters are told at commit). */
+  get wrote(): boolean {
+    return this.#undo.length > 0;
+  }
+
   handle(projection: ProjectionNamespace): ProjectionHandle {
-    return { projection, collection: <T extends object>(name: string) => this.#collection<T>(projection.namespace, name) };
+    // Arrow functions: handlers may destructure `{ collection }` from the handle.
+    return { projection, collection: <T extends object>(ref: CollectionRef<T>) => this.#collection<T>(projection.namespace, ref) };
   }
 
   view(projection: ProjectionNamespace): ReadModelView {
-    return { projection, collection: <T extends object>(name: string) => this.#collection<T>(projection.namespace, name, true) };
+    return { projection, collection: <T extends object>(ref: CollectionRef<T>) => this.#collection<T>(projection.namespace, ref, true) };
   }
 
-  getState(namespace: string): ProjectionState | null {
-    this.#assertOpen();
-    return this.states.get(namespace) ?? null;
+  async getState(namespace: string): Promise<ProjectionState | null> {
+    return this.#state(namespace);
   }
 
-  createState(projection: ProjectionNamespace): void {
+  async createState(projection: ProjectionNamespace): Promise<void> {
     this.#assertOpen();
     this.#setState(projection.namespace, { projection, checkpoint: null, failure: null, updatedAt: this.#now() });
   }
 
-  getCheckpoint(namespace: string): Position | null {
-    return this.getState(namespace)?.checkpoint ?? null;
+  async getCheckpoint(namespace: string): Promise<Position | null> {
+    return this.#state(namespace)?.checkpoint ?? null;
   }
 
-  setCheckpoint(namespace: string, position: Position): void {
+  async setCheckpoint(namespace: string, position: Position): Promise<void> {
     const state = this.#requireState(namespace);
     this.#setState(namespace, { ...state, checkpoint: position, updatedAt: this.#now() });
   }
 
-  setFailure(namespace: string, failure: ProjectionFailure | null): void {
+  async setFailure(namespace: string, failure: ProjectionFailure | null): Promise<void> {
     const state = this.#requireState(namespace);
     this.#setState(namespace, { ...state, failure, updatedAt: this.#now() });
   }
 
-  addDeadLetter(deadLetter: ProjectionDeadLetter): void {
+  async addDeadLetter(deadLetter: ProjectionDeadLetter): Promise<void> {
     this.#assertOpen();
     this.deadLetterList.push(deadLetter);
     this.#undo.push(() => void this.deadLetterList.pop());
   }
 
-  getActiveVersion(name: string): number | null {
+  async getActiveVersion(name: string): Promise<number | null> {
     this.#assertOpen();
     return this.active.get(name) ?? null;
   }
 
-  setActiveVersion(name: string, version: number): void {
+  async setActiveVersion(name: string, version: number): Promise<void> {
     this.#assertOpen();
     projectionNamespace(name, version);
     const previous = this.active.get(name);
@@ -191,7 +208,14 @@ class MemoryTransaction implements ReadModelTransaction<ProjectionHandle> {
     this.#undo.push(() => (previous === undefined ? this.active.delete(name) : this.active.set(name, previous)));
   }
 
-  dropNamespace(namespace: string): void {
+  async prepareCollections(projection: ProjectionNamespace, collections: readonly CollectionDefinition<object>[]): Promise<void> {
+    this.#assertOpen();
+    // Nothing to build in memory: queries scan. The names are checked as the other stores do.
+    for (const collection of collections) collectionName(collection);
+    void projection;
+  }
+
+  async dropNamespace(namespace: string): Promise<void> {
     this.#assertOpen();
     const collections = this.namespaces.get(namespace);
     const state = this.states.get(namespace);
@@ -212,23 +236,17 @@ class MemoryTransaction implements ReadModelTransaction<ProjectionHandle> {
     for (let i = this.#undo.length - 1; i >= 0; i--) this.#undo[i]!();
   }
 
-  #collection<T extends object>(namespace: string, name: string, readOnly = false): DocumentCollection<T> {
+  #collection<T extends object>(namespace: string, ref: CollectionRef<T>, readOnly = false): DocumentCollection<T> {
     this.#assertOpen();
-    assertCollectionName(name);
+    const name = collectionName(ref);
     const documents = (): Map<string, string> | undefined => this.namespaces.get(namespace)?.get(name);
     const parse = (json: string): T => JSON.parse(json) as T;
-    const matching = (where: FieldFilter<T> | undefined): T[] => {
-      this.#assertOpen();
-      const entries = filterEntries(name, where);
+    const run = (query: NormalizedQuery): { documents: T[]; next: string | null } => {
       const docs = documents();
-      if (!docs) return [];
-      const ids = [...docs.keys()].sort();
-      const out: T[] = [];
-      for (const id of ids) {
-        const doc = parse(docs.get(id)!);
-        if (matchesFields(doc as Record<string, unknown>, entries)) out.push(doc);
-      }
-      return out;
+      if (!docs) return { documents: [], next: null };
+      return evaluateQuery(query, (function* () {
+        for (const [id, json] of docs) yield [id, parse(json)] as const;
+      })());
     };
     const write = (id: string, json: string | undefined): void => {
       if (readOnly) throw new InvalidArgumentError(`collection ${name}`, 'is read-only here: write to read models from projection handlers');
@@ -251,25 +269,32 @@ class MemoryTransaction implements ReadModelTransaction<ProjectionHandle> {
       const target = docs;
       this.#undo.push(() => (previous === undefined ? target.delete(id) : target.set(id, previous)));
     };
+    // Every method is async, so bad input rejects (never throws) — as on the other stores.
     return {
-      get: (id) => {
+      get: async (id) => {
         this.#assertOpen();
         assertDocumentId(name, id);
         const json = documents()?.get(id);
         return json === undefined ? null : parse(json);
       },
-      find: (where, options) => {
-        const limit = normalizeLimit(name, options as FindOptions | undefined);
-        const found = matching(where);
-        return limit === undefined ? found : found.slice(0, limit);
+      find: async (query) => {
+        this.#assertOpen();
+        return run(normalizeQuery(name, query, 'find')).documents;
       },
-      count: (where) => matching(where).length,
-      upsert: (id, document) => {
+      findPage: async (query) => {
+        this.#assertOpen();
+        return run(normalizeQuery(name, query, 'page'));
+      },
+      count: async (where) => {
+        this.#assertOpen();
+        return run(normalizeQuery(name, where, 'count')).documents.length;
+      },
+      upsert: async (id, document) => {
         this.#assertOpen();
         assertDocumentId(name, id);
         write(id, serializeDocument(name, id, document));
       },
-      update: (id, change) => {
+      update: async (id, change) => {
         this.#assertOpen();
         assertDocumentId(name, id);
         const json = documents()?.get(id);
@@ -277,7 +302,7 @@ class MemoryTransaction implements ReadModelTransaction<ProjectionHandle> {
         write(id, serializeDocument(name, id, change(parse(json))));
         return true;
       },
-      delete: (id) => {
+      delete: async (id) => {
         this.#assertOpen();
         assertDocumentId(name, id);
         if (documents()?.get(id) === undefined) return false;
@@ -287,8 +312,13 @@ class MemoryTransaction implements ReadModelTransaction<ProjectionHandle> {
     };
   }
 
+  #state(namespace: string): ProjectionState | null {
+    this.#assertOpen();
+    return this.states.get(namespace) ?? null;
+  }
+
   #requireState(namespace: string): ProjectionState {
-    const state = this.getState(namespace);
+    const state = this.#state(namespace);
     if (!state) throw new InvalidArgumentError('projection namespace', `${namespace} has no state yet; call createState first`);
     return state;
   }
