@@ -3,3 +3,4 @@ export { runReadModelStoreConformance, type CreatedReadModelStore, type ReadMode
 export { runProjectionConformance, type CreatedProjectionStores, type ProjectionConformanceOptions } from './runner-conformance.js';
 export { givenEvents, type GivenEvent, type ProjectionScenario, type ProjectionScenarioOptions } from './given.js';
 export * as projectionFixtures from './fixtures.js';
+export * as portableProjection from './portable-projection.js';

@@ -39,6 +39,7 @@ import {
   type OrderSummary,
   type StreamLedger,
 } from './fixtures.js';
+import { customerOrders, customerOrdersProjection, getCustomerOrders } from './portable-projection.js';
 import { failingReads, upcastingReads } from './store-wrappers.js';
 
 export interface CreatedProjectionStores {
@@ -428,6 +429,44 @@ export function runProjectionConformance(options: ProjectionConformanceOptions):
       const failed = await broken.rebuild('ledger').catch((e: unknown) => e);
       expect(failed).toBeInstanceOf(SubscriptionFailedError);
       expect(failed).toMatchObject({ code: 'SUBSCRIPTION_FAILED' });
+    });
+
+    test('one projection module, compiled once, runs unchanged: customer orders newest first, paged, read after waiting on the store', async () => {
+      const s = await stores();
+      const mine = `cust-${uniqueOrderStream()}`;
+      const other = `${mine}-other`;
+      let last = 0n;
+      for (let i = 0; i < 8; i++) {
+        const streamId = uniqueOrderStream();
+        const orderId = streamId.slice('order-'.length);
+        const events = [created(orderId, 10 + i, i % 4 === 3 ? other : mine), ...(i % 3 === 0 ? [paid(orderId, 10 + i)] : [])];
+        last = (await s.eventStore.appendToStream(streamId, events)).position;
+      }
+      const r = runner(s, { projections: [customerOrdersProjection] });
+      await r.start();
+      // read-your-writes without the runner: the store itself waits for the position
+      await s.readModels.waitForPosition(customerOrdersProjection.name, last, { timeoutMs: 20_000 });
+      const expected = (await collect(s.eventStore.readAll({ filter: { eventTypes: ['OrderCreated'] } })))
+        .filter((e) => (e.data as { customerId: string }).customerId === mine)
+        .map((e) => ({ orderId: (e.data as { orderId: string }).orderId, placedAt: e.time }))
+        .sort((a, b) => (a.placedAt === b.placedAt ? (a.orderId < b.orderId ? 1 : -1) : a.placedAt < b.placedAt ? 1 : -1))
+        .map((o) => o.orderId);
+      expect(expected).toHaveLength(6);
+      const seen: string[] = [];
+      let after: string | null = null;
+      do {
+        const page: Awaited<ReturnType<typeof getCustomerOrders>> = await getCustomerOrders(s.readModels, mine, { limit: 4, after });
+        seen.push(...page.documents.map((o) => o.orderId));
+        expect(page.documents.every((o) => o.customerId === mine)).toBe(true);
+        after = page.next;
+      } while (after !== null);
+      expect(seen).toEqual(expected);
+      const first = await getCustomerOrders(s.readModels, mine, { limit: 1 });
+      expect(first.documents[0]).toMatchObject({ orderId: expected[0], customerId: mine });
+      expect((await getCustomerOrders(s.readModels, other)).documents).toHaveLength(2);
+      expect(await s.readModels.read(customerOrdersProjection.name, (v) => v.collection(customerOrders).count({ customerId: mine, status: 'paid' }))).toBe(
+        [0, 1, 2, 4, 5, 6].filter((i) => i % 3 === 0).length,
+      );
     });
 
     test('handlers may await anything: each transaction stays whole across awaits while other projections commit', async () => {
