@@ -1,5 +1,9 @@
 /** The `EventStore` contract every adapter implements and `@eventloom/testing` checks. */
 import type { Event, EventToAppend, Position, RecordedEvent, StreamVersion } from './event.js';
+import type { FailurePolicy } from './projections/projection.js';
+import type { ConsumerGroupMember, ConsumerGroupOptions } from './subscriptions/group.js';
+import type { SubscriptionDeadLetters } from './subscriptions/dead-letters.js';
+import type { SubscriptionEvent, SubscriptionLogger } from './subscriptions/events.js';
 
 /**
  * What the stream's version must be for an append to go through:
@@ -94,10 +98,29 @@ export interface SubscriptionHandlerContext {
   readonly subscriptionId: string | undefined;
 }
 
+/**
+ * Where a subscription starts when it has no stored checkpoint:
+ * - `'start'` (the default): the whole log is replayed, from the first event;
+ * - `'now'`: only events appended after it starts (a named subscription stores the head as its
+ *   checkpoint at once, so a restart still resumes there and misses nothing);
+ * - `{ position }`: from this position, inclusive.
+ * A named subscription with a checkpoint always resumes after it, whatever `from` says.
+ */
+export type SubscriptionStart = 'start' | 'now' | { readonly position: Position };
+
 export interface SubscribeOptions<E extends Event = Event> {
-  /** Named subscriptions store their checkpoint in the store and resume from it. */
+  /**
+   * Named subscriptions store their checkpoint in the store and resume from it. One process at a
+   * time handles a named subscription: it holds a lease in the store, and any other process
+   * subscribing with the same id stands by (status `standby`) until the holder stops or dies.
+   */
   readonly subscriptionId?: string;
-  /** Where to start when there is no stored checkpoint (inclusive). Default: the start of the log. */
+  /**
+   * Where to start when there is no stored checkpoint. Default `'start'`: a new subscription
+   * replays the WHOLE log before it is live; pass `'now'` for a service that only needs new events.
+   */
+  readonly from?: SubscriptionStart;
+  /** Same as `from: { position }`; kept for existing code. */
   readonly fromPosition?: Position;
   readonly filter?: LogFilter;
   /** Events per batch read from the store. Default 500. */
@@ -106,13 +129,29 @@ export interface SubscribeOptions<E extends Event = Event> {
   readonly handler: (event: RecordedEvent<E>, context: SubscriptionHandlerContext) => void | Promise<void>;
   /** How often to look for new events when no wake-up arrives (other processes' appends). Default 250 ms. */
   readonly pollIntervalMs?: number;
-  /** Attempts per event before the subscription stops with `SubscriptionFailedError`. Default 5. */
+  /**
+   * What happens when the handler throws: retried with backoff, then `'stop'` (default: status
+   * `failed`, a `failed` event and log line, `done` rejects with `SubscriptionFailedError`) or
+   * `'dead-letter'` (the event, error and attempts are recorded in `store.subscriptionDeadLetters`,
+   * and the subscription moves on). The same policy as projections'.
+   */
+  readonly failurePolicy?: FailurePolicy;
+  /** Same as `failurePolicy.maxAttempts`; kept for existing code. */
   readonly maxAttempts?: number;
-  /** Delay before the first retry; doubles each time up to 5 s. Default 50 ms. */
+  /** Same as `failurePolicy.retryDelayMs`; kept for existing code. */
   readonly retryDelayMs?: number;
+  /** Told of retries, failures, dead letters, store errors, leadership and going live. */
+  readonly onEvent?: (event: SubscriptionEvent) => void;
+  /**
+   * Where retries, failures and dead letters are written as log lines. Default `console`;
+   * `false` for none (the events still go to `onEvent`).
+   */
+  readonly logger?: SubscriptionLogger | false;
+  /** How long a named subscription's hold lasts without renewal; a standby takes over after it. Default 10,000 ms. */
+  readonly leaseMs?: number;
 }
 
-export type SubscriptionStatus = 'catching_up' | 'live' | 'stopped' | 'failed';
+export type SubscriptionStatus = 'standby' | 'catching_up' | 'live' | 'stopped' | 'failed';
 
 export interface Subscription {
   readonly subscriptionId: string | undefined;
@@ -121,10 +160,27 @@ export interface Subscription {
   readonly status: SubscriptionStatus;
   /** Resolves once the subscription has handled everything up to `position`. */
   waitFor(position: Position, timeoutMs?: number): Promise<void>;
+  /**
+   * Resolves the first time the subscription has caught up with the log and is live; rejects if
+   * it stops or fails first.
+   */
+  readonly live: Promise<void>;
+  /**
+   * Runs the handler again on each of this subscription's dead letters, in log order: those it
+   * now handles are removed, the others stay (with the new error and attempt count).
+   */
+  retryDeadLetters(): Promise<DeadLetterRetryResult>;
   /** Stops after the event in hand; resolves when stopped. */
   stop(): Promise<void>;
   /** Settles when the subscription ends: resolves on `stop()`, rejects with the error that stopped it. */
   readonly done: Promise<void>;
+}
+
+export interface DeadLetterRetryResult {
+  /** Dead letters handled this time, and so removed. */
+  readonly handled: number;
+  /** Dead letters whose handler threw again; they stay. */
+  readonly failed: number;
 }
 
 /** Checkpoints of named subscriptions, kept by the store. */
@@ -169,7 +225,18 @@ export interface EventStore {
   /** Catch-up then live: no gap and no duplicate across the switch. */
   subscribe<E extends Event = Event>(options: SubscribeOptions<E>): Subscription;
 
+  /**
+   * Joins the consumer group `options.group`: members in any number of processes share the work.
+   * Streams fall into partitions by a hash of their id; each partition is held by one member at a
+   * time (a lease in the store), so a stream's events are handled in order by one member. A member
+   * that stops hands its partitions back; one that dies loses them when its lease runs out.
+   */
+  subscribeGroup<E extends Event = Event>(options: ConsumerGroupOptions<E>): ConsumerGroupMember;
+
   readonly checkpoints: CheckpointStore;
+
+  /** Events subscriptions (and group members) gave up on under the `dead-letter` policy. */
+  readonly subscriptionDeadLetters: SubscriptionDeadLetters;
 
   close(): Promise<void>;
 }

@@ -39,7 +39,26 @@ export {
   matchesFilter,
 } from './read-options.js';
 export { AppendSignal } from './append-signal.js';
-export { startSubscription, sleep, type SubscriptionSource } from './subscription.js';
+export { startSubscription, sleep, type SubscriptionSource, type InternalSubscribeOptions } from './subscription.js';
+export type { SubscriptionEvent, SubscriptionFailure, SubscriptionLogger } from './subscriptions/events.js';
+export {
+  MemorySubscriptionDeadLetters,
+  checkDeadLetterKey,
+  type SubscriptionDeadLetter,
+  type SubscriptionDeadLetters,
+} from './subscriptions/dead-letters.js';
+export { MemoryLeaseStore, type LeaseInfo, type LeaseStore } from './subscriptions/lease.js';
+export type { ConsumerGroupHandlerContext, ConsumerGroupMember, ConsumerGroupOptions } from './subscriptions/group.js';
+export {
+  startGroupMember,
+  groupIntegerOption,
+  groupNameOption,
+  groupSubscribeOptions,
+  waitForPartitions,
+  type GroupSubscriptionSource,
+} from './subscriptions/consumer-group.js';
+export { partitionOf } from './subscriptions/partition.js';
+export { resolveFailurePolicy, type ResolvedFailurePolicy } from './subscriptions/policy.js';
 export { MemoryEventStore, type MemoryEventStoreOptions } from './memory/memory-event-store.js';
 export { MemorySnapshotStore, type Snapshot, type SnapshotStore } from './snapshot-store.js';
 export { collect } from './collect.js';

@@ -7,6 +7,8 @@
  * handled after the partition's last checkpoint — at most one batch — are handled again.
  */
 import {
+  groupSubscribeOptions,
+  waitForPartitions,
   GroupConfigMismatchError,
   InvalidArgumentError,
   LeaseHeldError,
@@ -16,11 +18,15 @@ import {
   SubscriptionFailedError,
   uuidv7,
   type CheckpointStore,
+  type ConsumerGroupHandlerContext,
+  type ConsumerGroupMember,
+  type ConsumerGroupOptions,
   type Event,
   type LogFilter,
   type Position,
   type RecordedEvent,
   type Subscription,
+  type SubscriptionDeadLetters,
 } from '@eventloom/core';
 import { run, type StoreDatabase } from './database.js';
 import { assertStorableBigint } from './limits.js';
@@ -29,47 +35,7 @@ import type { StoreNames } from './names.js';
 import { GROUP_CONFIG_MISMATCH, groupStatements, type GroupStatements } from './sql/groups.js';
 import type { LiveReader } from './wake-policy.js';
 
-export interface ConsumerGroupHandlerContext {
-  readonly group: string;
-  readonly memberId: string;
-  readonly partition: number;
-  /** The partition's subscription id, `group#partition`. */
-  readonly subscriptionId: string;
-}
-
-export interface ConsumerGroupOptions<E extends Event = Event> {
-  /** The group's name: members with the same name share the work. */
-  readonly group: string;
-  /** How many partitions the streams are split into; the same for every member. Default 16. */
-  readonly partitions?: number;
-  /** This member's id, unique in the group. Default: a new UUID. */
-  readonly memberId?: string;
-  /** How long a member's hold on its partitions lasts without a heartbeat. Default 10,000 ms. */
-  readonly leaseMs?: number;
-  /** Called once per event of the member's partitions, in log order within each partition. */
-  readonly handler: (event: RecordedEvent<E>, context: ConsumerGroupHandlerContext) => void | Promise<void>;
-  readonly filter?: LogFilter;
-  /** Where a partition with no checkpoint starts (inclusive). Default: the start of the log. */
-  readonly fromPosition?: Position;
-  /** Events per read, and so the most a takeover handles twice per partition. Default 100. */
-  readonly batchSize?: number;
-  /** Poll interval when no wake-up arrives. Default 250 ms. */
-  readonly pollIntervalMs?: number;
-  /** Attempts per event before the member stops with `SubscriptionFailedError`. Default 5. */
-  readonly maxAttempts?: number;
-  readonly retryDelayMs?: number;
-}
-
-export interface ConsumerGroupMember {
-  readonly group: string;
-  readonly memberId: string;
-  /** Partitions this member is handling now. */
-  readonly partitions: readonly number[];
-  /** Stops handling, stores each partition's checkpoint and hands the partitions back. */
-  stop(): Promise<void>;
-  /** Resolves after `stop()`; rejects when a handler kept failing (`SubscriptionFailedError`). */
-  readonly done: Promise<void>;
-}
+export type { ConsumerGroupHandlerContext, ConsumerGroupMember, ConsumerGroupOptions } from '@eventloom/core';
 
 export interface GroupSource {
   readonly db: StoreDatabase;
@@ -77,6 +43,7 @@ export interface GroupSource {
   readPartition(query: LogQuery): AsyncIterable<RecordedEvent>;
   /** A fresh head-and-wait pair for one partition's subscription. */
   liveReader(): LiveReader;
+  readonly deadLetters?: SubscriptionDeadLetters;
 }
 
 /** The member no longer holds the partition (its lease ran out or another member has it): a typed LeaseHeldError. */
@@ -134,6 +101,7 @@ class GroupMember implements ConsumerGroupMember {
   /** Monotonic time (performance.now) until which this member may act on its leases. */
   #validUntil = 0;
   #failure: unknown;
+  #highest: Position | null = null;
 
   constructor(source: GroupSource, options: ConsumerGroupOptions) {
     if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options', 'must be an object');
@@ -152,6 +120,23 @@ class GroupMember implements ConsumerGroupMember {
 
   get partitions(): readonly number[] {
     return [...this.#running.keys()].sort((a, b) => a - b);
+  }
+
+  get position(): Position | null {
+    return this.#highest;
+  }
+
+  waitFor(position: Position, timeoutMs = 30_000): Promise<void> {
+    return waitForPartitions(
+      {
+        name: `group ${this.group} member ${this.memberId}`,
+        running: () => [...this.#running.values()],
+        failure: () => this.#failure,
+        signal: this.#abort.signal,
+      },
+      position,
+      timeoutMs,
+    );
   }
 
   async stop(): Promise<void> {
@@ -271,20 +256,17 @@ class GroupMember implements ConsumerGroupMember {
         headPosition: live.headPosition,
         checkpoints: this.#checkpoints(partition, epoch),
         waitForAppend: live.waitForAppend,
+        ...(this.#source.deadLetters && { deadLetters: this.#source.deadLetters }),
       },
       {
-        subscriptionId,
-        handler: async (event, _) => {
+        ...groupSubscribeOptions(options, subscriptionId),
+        handler: async (event) => {
           assertHeld();
           await options.handler(event, context);
+          if (this.#highest === null || event.position > this.#highest) this.#highest = event.position;
         },
-        batchSize: options.batchSize ?? 100,
-        ...(options.filter && { filter: options.filter }),
-        ...(options.fromPosition !== undefined && { fromPosition: options.fromPosition }),
-        ...(options.pollIntervalMs !== undefined && { pollIntervalMs: options.pollIntervalMs }),
-        ...(options.maxAttempts !== undefined && { maxAttempts: options.maxAttempts }),
-        ...(options.retryDelayMs !== undefined && { retryDelayMs: options.retryDelayMs }),
       },
+      { reportAs: subscriptionId },
     );
     this.#running.set(partition, subscription);
     this.#epochs.set(partition, epoch);

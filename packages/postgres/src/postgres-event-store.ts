@@ -19,6 +19,8 @@ import {
   type AppendOptions,
   type AppendResult,
   type CheckpointStore,
+  type LeaseStore,
+  type SubscriptionDeadLetters,
   type DeleteStreamOptions,
   type Event,
   type EventStore,
@@ -38,6 +40,7 @@ import {
 import type pg from 'pg';
 import { appendOn, assertAppendable } from './append.js';
 import { postgresCheckpoints } from './checkpoints.js';
+import { postgresSubscriptionTables } from './subscription-tables.js';
 import {
   resizeConsumerGroup,
   startConsumerGroupMember,
@@ -202,6 +205,8 @@ export class PostgresEventStore implements EventStore {
   readonly pool: pg.Pool;
   readonly snapshots: SnapshotStore;
   readonly checkpoints: CheckpointStore;
+  readonly subscriptionDeadLetters: SubscriptionDeadLetters;
+  readonly #leases: LeaseStore;
   /** The schema holding the store's tables. */
   readonly schema: string;
   readonly tenantId: string;
@@ -234,6 +239,9 @@ export class PostgresEventStore implements EventStore {
     this.#upcast = schemas ? (event) => schemas.upcast(event) : undefined;
     const assertOpen = (): void => this.#assertOpen();
     this.checkpoints = postgresCheckpoints(this.#db, assertOpen);
+    const subscriptionTables = postgresSubscriptionTables(this.#db, this.#names, assertOpen);
+    this.#leases = subscriptionTables.leases;
+    this.subscriptionDeadLetters = subscriptionTables.deadLetters;
     this.snapshots = new PostgresSnapshotStore(this.#db, assertOpen);
   }
 
@@ -382,6 +390,8 @@ export class PostgresEventStore implements EventStore {
         headPosition: live.headPosition,
         checkpoints: this.checkpoints,
         waitForAppend: live.waitForAppend,
+        leases: this.#leases,
+        deadLetters: this.subscriptionDeadLetters,
       },
       options,
     );
@@ -405,6 +415,7 @@ export class PostgresEventStore implements EventStore {
         names: this.#names,
         readPartition: (query) => this.#readLog(query),
         liveReader: () => liveReader(this.#waker, () => this.headPosition()),
+        deadLetters: this.subscriptionDeadLetters,
       },
       options,
     );

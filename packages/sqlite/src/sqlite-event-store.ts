@@ -15,12 +15,18 @@ import {
   prepareAppend,
   prepareAppendSync,
   serializeStreamMetadata,
+  startGroupMember,
   startSubscription,
   StoreClosedError,
   StreamDeletedError,
   type AppendOptions,
   type AppendResult,
   type CheckpointStore,
+  type ConsumerGroupMember,
+  type ConsumerGroupOptions,
+  type GroupSubscriptionSource,
+  type LeaseStore,
+  type SubscriptionDeadLetters,
   type DeleteStreamOptions,
   type Event,
   type EventStore,
@@ -41,6 +47,7 @@ import {
 import { appendInTransaction, type AppendContext, type InlineHandler } from './append.js';
 import { isBusy, retryWhileBusy } from './busy.js';
 import { sqliteCheckpointStore } from './checkpoint-store.js';
+import { sqliteSubscriptionTables } from './subscription-tables.js';
 import { decodeEvent, decodeStreamMetadata, type EventRow } from './event-row.js';
 import { GroupCommitter, type FlushSchedule, type GroupCommitStats } from './group-commit.js';
 import { InlineReentry } from './inline-reentry.js';
@@ -90,13 +97,15 @@ export class SqliteEventStore implements EventStore {
   readonly database: SqliteDatabase;
   readonly snapshots: SnapshotStore;
   readonly checkpoints: CheckpointStore;
+  readonly subscriptionDeadLetters: SubscriptionDeadLetters;
+  readonly #leases: LeaseStore;
 
   readonly #statements: Statements;
   readonly #committer: GroupCommitter;
   readonly #signal = new AppendSignal();
   readonly #inlineHandlers = new Set<InlineHandler>();
   readonly #reentry = new InlineReentry();
-  readonly #subscriptions = new Set<Subscription>();
+  readonly #subscriptions = new Set<Pick<Subscription, 'stop' | 'done'>>();
   readonly #schemas: SchemaRegistry | undefined;
   readonly #clock: () => Date;
   readonly #pollIntervalMs: number | undefined;
@@ -160,6 +169,9 @@ export class SqliteEventStore implements EventStore {
       refuseInsideHandler: (method) => this.#reentry.refuse(method),
     };
     this.checkpoints = sqliteCheckpointStore(statements, assertOpen, this.#clock, writes);
+    const subscriptionTables = sqliteSubscriptionTables(this.database, writes, assertOpen, this.#clock);
+    this.#leases = subscriptionTables.leases;
+    this.subscriptionDeadLetters = subscriptionTables.deadLetters;
     this.snapshots = new SqliteSnapshotStore(statements, () => this.#assertOpen(), writes);
   }
 
@@ -268,26 +280,41 @@ export class SqliteEventStore implements EventStore {
   subscribe<E extends Event = Event>(options: SubscribeOptions<E>): Subscription {
     this.#assertOpen();
     const pollIntervalMs = options?.pollIntervalMs ?? this.#pollIntervalMs;
-    const subscription = startSubscription<E>(
-      {
-        readAll: (o) => readLogEvents(this.#read, o) as AsyncIterable<RecordedEvent<never>>,
-        headPosition: async () => {
-          this.#assertDatabaseOpen();
-          return this.#readHead();
-        },
-        checkpoints: this.checkpoints,
-        waitForAppend: (ms, signal) => this.#signal.wait(ms, signal),
+    const subscription = startSubscription<E>(this.#subscriptionSource(), { ...options, ...(pollIntervalMs !== undefined && { pollIntervalMs }) });
+    this.#track(subscription);
+    return subscription;
+  }
+
+  /** Consumer groups in the file: several processes on it share the partitions, leased in the file. */
+  subscribeGroup<E extends Event = Event>(options: ConsumerGroupOptions<E>): ConsumerGroupMember {
+    this.#assertOpen();
+    const pollIntervalMs = options?.pollIntervalMs ?? this.#pollIntervalMs;
+    const member = startGroupMember<E>(this.#subscriptionSource(), { ...options, ...(pollIntervalMs !== undefined && { pollIntervalMs }) });
+    this.#track(member);
+    return member;
+  }
+
+  #subscriptionSource(): GroupSubscriptionSource {
+    return {
+      readAll: (o) => readLogEvents(this.#read, o) as AsyncIterable<RecordedEvent<never>>,
+      headPosition: async () => {
+        this.#assertDatabaseOpen();
+        return this.#readHead();
       },
-      { ...options, ...(pollIntervalMs !== undefined && { pollIntervalMs }) },
-    );
+      checkpoints: this.checkpoints,
+      waitForAppend: (ms, signal) => this.#signal.wait(ms, signal),
+      leases: this.#leases,
+      deadLetters: this.subscriptionDeadLetters,
+    };
+  }
+
+  #track(subscription: Pick<Subscription, 'stop' | 'done'>): void {
     this.#subscriptions.add(subscription);
     const forget = (): void => {
       this.#subscriptions.delete(subscription);
     };
     subscription.done.then(forget, forget);
-    return subscription;
   }
-
   /**
    * Commits appends already accepted, stops subscriptions, then closes the file. Later calls
    * fail with `StoreClosedError`.

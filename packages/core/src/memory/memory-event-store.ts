@@ -35,6 +35,10 @@ import type { SchemaRegistry } from '../schema-registry.js';
 import { assertCategory, assertStreamId } from '../stream-id.js';
 import { firstVisibleVersion, normalizeStreamMetadata, oldestVisibleTime } from '../stream-metadata.js';
 import { startSubscription } from '../subscription.js';
+import { startGroupMember } from '../subscriptions/consumer-group.js';
+import { MemorySubscriptionDeadLetters, type SubscriptionDeadLetters } from '../subscriptions/dead-letters.js';
+import type { ConsumerGroupMember, ConsumerGroupOptions } from '../subscriptions/group.js';
+import { MemoryLeaseStore } from '../subscriptions/lease.js';
 
 export interface MemoryEventStoreOptions {
   /** Validates appended data and upcasts what is read. */
@@ -65,6 +69,9 @@ export class MemoryEventStore implements EventStore {
   readonly #source: string;
   readonly #clock: () => Date;
   #closed = false;
+
+  readonly subscriptionDeadLetters: SubscriptionDeadLetters = new MemorySubscriptionDeadLetters(() => this.#assertOpen());
+  readonly #leases = new MemoryLeaseStore(this.#checkpoints, () => this.#assertOpen());
 
   readonly checkpoints: CheckpointStore = {
     load: async (id) => {
@@ -259,6 +266,23 @@ export class MemoryEventStore implements EventStore {
         headPosition: () => this.headPosition(),
         checkpoints: this.checkpoints,
         waitForAppend: (ms, signal) => this.#signal.wait(ms, signal),
+        leases: this.#leases,
+        deadLetters: this.subscriptionDeadLetters,
+      },
+      options,
+    );
+  }
+
+  subscribeGroup<E extends Event = Event>(options: ConsumerGroupOptions<E>): ConsumerGroupMember {
+    this.#assertOpen();
+    return startGroupMember(
+      {
+        readAll: (o) => this.readAll(o),
+        headPosition: () => this.headPosition(),
+        checkpoints: this.checkpoints,
+        waitForAppend: (ms, signal) => this.#signal.wait(ms, signal),
+        leases: this.#leases,
+        deadLetters: this.subscriptionDeadLetters,
       },
       options,
     );

@@ -4,6 +4,7 @@ import { functionsSql } from './functions.js';
 import { groupsSql, groupsV4Grants, groupsV4Sql } from './groups.js';
 import { logHeadsGrants, logHeadsSql } from './log-heads.js';
 import { partitionReadSql, readGrants, readsSql } from './reads.js';
+import { subscriptionsGrants, subscriptionsSql } from './subscriptions.js';
 import { tablesSql } from './tables.js';
 
 export interface Migration {
@@ -48,5 +49,11 @@ GRANT EXECUTE ON FUNCTION ${s}.partition_of, ${s}.group_heartbeat, ${s}.read_par
     name: 'consumer groups: one partition count per group, sticky assignment, fenced checkpoints, resizing',
     sql: groupsV4Sql,
     grants: groupsV4Grants,
+  },
+  {
+    version: 5,
+    name: 'subscription leases and dead letters',
+    sql: subscriptionsSql,
+    grants: subscriptionsGrants,
   },
 ];

@@ -15,6 +15,7 @@ import type { EventStore } from '@eventloom/core';
 import { appendTests } from './append.js';
 import { badInputTests } from './bad-input.js';
 import { concurrencyTests } from './concurrency.js';
+import { consumerGroupTests } from './consumer-group.js';
 import { fidelityTests } from './fidelity.js';
 import { fuzzTests } from './fuzz.js';
 import type { CreatedStore, EventStoreConformanceOptions, StoreFactoryOptions, SuiteContext } from './context.js';
@@ -23,12 +24,17 @@ import { modelTests } from './model.js';
 import { readTests } from './read.js';
 import { schemaTests } from './schemas.js';
 import { subscribeTests } from './subscribe.js';
+import { subscriptionFailureTests } from './subscription-failures.js';
+import { subscriptionLeaseTests } from './subscription-leases.js';
 import { timeTests } from './time.js';
 
 const parts: Record<string, (ctx: SuiteContext) => void> = {
   append: appendTests,
   read: readTests,
   subscribe: subscribeTests,
+  'subscription failures': subscriptionFailureTests,
+  'subscription leases': subscriptionLeaseTests,
+  'consumer groups': consumerGroupTests,
   metadata: metadataTests,
   'bad input': badInputTests,
   fidelity: fidelityTests,
@@ -48,6 +54,18 @@ export function runEventStoreConformance(options: EventStoreConformanceOptions):
         const made = await options.create(storeOptions);
         created.push(made);
         return made.store;
+      },
+      async created(storeOptions?: StoreFactoryOptions): Promise<CreatedStore> {
+        const made = await options.create(storeOptions);
+        created.push(made);
+        return made;
+      },
+      async reopen(made: CreatedStore): Promise<EventStore> {
+        if (!made.reopen) return made.store;
+        const store = await made.reopen();
+        // Closed before the original (cleanups run in order): unshift.
+        created.unshift({ store });
+        return store;
       },
     };
     afterEach(async () => {

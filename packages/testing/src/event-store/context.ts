@@ -12,6 +12,17 @@ export interface CreatedStore {
   readonly store: EventStore;
   /** Releases what `create` made (files, schemas); called after each test. */
   readonly cleanup?: () => Promise<void>;
+  /**
+   * Another handle on the same storage, as a second process has (its own connection or file
+   * handle); the suite closes it. Without it (the memory store), the same store is used twice.
+   */
+  readonly reopen?: () => Promise<EventStore>;
+  /**
+   * How a child process opens the same storage: `module` (a file path or package name) exports
+   * `openStore(env): Promise<EventStore>`, called with `env`. Without it, the suite's
+   * two-process tests are skipped (a store that lives in one process).
+   */
+  readonly child?: { readonly module: string; readonly env: Readonly<Record<string, string>> };
 }
 
 export interface EventStoreConformanceOptions {
@@ -32,4 +43,8 @@ export interface SuiteContext {
   readonly options: EventStoreConformanceOptions;
   /** Makes a store that is cleaned up after the current test. */
   store(options?: StoreFactoryOptions): Promise<EventStore>;
+  /** Like `store`, with what `create` returned (for `reopen` and `child`). */
+  created(options?: StoreFactoryOptions): Promise<CreatedStore>;
+  /** Another handle on `created`'s storage (closed after the test), or its own store when it has none. */
+  reopen(created: CreatedStore): Promise<EventStore>;
 }
