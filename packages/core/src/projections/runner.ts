@@ -124,7 +124,7 @@ export class ProjectionRunner<H extends ProjectionHandle = ProjectionHandle> {
 
   /** Resumes a projection stopped by a failure, from the failed event. */
   async restart(projection: ProjectionRef): Promise<void> {
-    this.#worker(projection).restart();
+    await this.#worker(projection).restart();
   }
 
   status(projection: ProjectionRef): ProjectionStatusInfo {

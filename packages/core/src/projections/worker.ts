@@ -107,9 +107,19 @@ export class ProjectionWorker<H extends ProjectionHandle> {
     await this.#loop;
   }
 
-  /** Resumes a projection stopped by a failure, from the failed event; starts a stopped one. */
-  restart(): void {
+  /**
+   * Resumes a projection stopped by a failure, from the failed event; starts a stopped one. The
+   * failure on record is cleared first, so waiters in any process wait for the retry rather than fail.
+   */
+  async restart(): Promise<void> {
     if (!this.#loop) return this.start();
+    if (this.#status !== 'failed') return;
+    if (this.#failure) {
+      const { namespace } = this.projection.namespace;
+      await this.#readModels.transaction(async (tx) => {
+        if ((await tx.getState(namespace))?.failure) await tx.setFailure(namespace, null);
+      });
+    }
     if (this.#status !== 'failed') return;
     this.#restartRequested = true;
     this.#error = null;

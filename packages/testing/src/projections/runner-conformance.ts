@@ -233,8 +233,14 @@ export function runProjectionConformance(options: ProjectionConformanceOptions):
       expect((waitError as SubscriptionFailedError).position).toBe(failedAt.position);
       expect((await r.lag('ledger')).failure?.position).toBe(failedAt.position);
 
+      // waiters elsewhere (on the store, no runner) see the stop too
+      const storeWait = await s.readModels.waitForPosition('ledger', after.position, { timeoutMs: 2_000 }).catch((e: unknown) => e);
+      expect(storeWait).toBeInstanceOf(SubscriptionFailedError);
+
       broken = false;
       await r.restart('ledger');
+      // once restarted, they wait for it rather than fail on the failure it is retrying
+      await s.readModels.waitForPosition('ledger', after.position, { timeoutMs: 10_000 });
       await r.waitForPosition('ledger', after.position, 10_000);
       const all = await ledgers(s);
       expect(all.find((l) => l.streamId === bad)).toMatchObject({ count: 3, gaps: 0 });
