@@ -233,6 +233,23 @@ export function queryCases(test: Test, store: () => Promise<ReadModelStore>): vo
       expect(await readModels.read(p, (view) => view.collection(indexed).count())).toBe(0);
     });
 
+    test('fields may be any plain identifier, "_" and "$" included; an empty answer has no next page', async () => {
+      const { readModels, p } = await seeded<{ _under?: number; $dollar?: string; camelCase?: boolean }>('idents', [
+        ['a', { _under: 1, $dollar: 'x', camelCase: true }],
+        ['b', { _under: 2, $dollar: 'y' }],
+        ['c', { camelCase: false }],
+      ]);
+      await readModels.read(p, async (view) => {
+        type Idents = { id: string; _under?: number; $dollar?: string; camelCase?: boolean };
+        const docs = view.collection<Idents>('idents');
+        expect(ids(await docs.find({ where: { _under: { gte: 1 } }, orderBy: [['_under', 'desc']] }))).toEqual(['b', 'a']);
+        expect(ids(await docs.find({ where: { $dollar: 'y' } }))).toEqual(['b']);
+        expect(ids(await docs.find({ where: { camelCase: { ne: true } }, orderBy: ['$dollar'] }))).toEqual(['c', 'b']);
+        expect(await docs.findPage({ where: { _under: 99 }, orderBy: ['_under'], limit: 5 })).toEqual({ documents: [], next: null });
+        expect(await view.collection<Idents>('no-such-collection').findPage({ limit: 5 })).toEqual({ documents: [], next: null });
+      });
+    });
+
     test('limit takes the first documents in order; pages by cursor are stable under ties', async () => {
       const documents: [string, { group: number; n: number }][] = [];
       for (let i = 0; i < 23; i++) documents.push([`d${String((i * 7) % 23).padStart(2, '0')}`, { group: i % 3, n: i }]);
@@ -344,6 +361,11 @@ export function queryCases(test: Test, store: () => Promise<ReadModelStore>): vo
         ['orderBy path', { orderBy: ['a.b'] }, /orderBy\[0\].*plain identifier/],
         ['orderBy twice', { orderBy: ['total', ['total', 'desc']] }, /orderBy\[1\]/],
         ['query not an object', 'total', /query/],
+        ['too many in values', { where: { total: { in: Array.from({ length: 1_001 }, (_, i) => i) } } }, /where\.total\.in.*at most 1000/],
+        ['too many terms', { where: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`f${i}`, i])) }, /at most 32/],
+        ['field name too long', { where: { [`f${'x'.repeat(100)}`]: 1 } }, /plain identifier of at most 100/],
+        ['quote in a field', { where: { "a'b": 1 } }, /plain identifier/],
+        ['unknown orderBy field type', { orderBy: [[1, 'asc']] }, /orderBy\[0\].*must name a field/],
       ];
       for (const [what, query, message] of bad) {
         const error = await readModels
