@@ -14,6 +14,7 @@ import type { ReadTarget } from './read-target.js';
 /**
  * What a projection's handlers get, on every store: the documents of the projection version's
  * own namespace. A store's extras (SQLite's `db`, PostgreSQL's `client`) live on an extended handle.
+ * Handlers may destructure it (`async (event, { collection }) => …`): stores must not rely on `this`.
  */
 export interface ProjectionHandle {
   readonly projection: ProjectionNamespace;
