@@ -1,14 +1,13 @@
 /**
  * One append, run inside the group commit's transaction: the expected-version rules, the exact
  * retry, the inserts and the inline handlers, all under a savepoint so a failure undoes only this
- * append. Synchronous: nothing else runs on the connection meanwhile.
+ * append. Synchronous without inline handlers; with them it awaits each handler, and the group
+ * commit holds the connection's lock (connection-lock.ts) so nothing else runs SQL meanwhile.
  */
 import {
   categoryOf,
   DuplicateEventIdError,
   expectationHolds,
-  InvalidArgumentError,
-  isPromiseLike,
   retryMatchesExpectation,
   StreamDeletedError,
   WrongExpectedVersionError,
@@ -24,10 +23,12 @@ import type { Statements } from './statements.js';
 import { TransactionScope } from './transaction-guard.js';
 
 /**
- * Runs inside an append's transaction, after its events are inserted; throwing rolls the append
- * back. `db` works only until the handler returns: write synchronously, without awaiting first.
+ * Runs inside an append's transaction, after its events are inserted, and is awaited there:
+ * throwing (or rejecting) rolls the append back. `db` is the connection inside that transaction;
+ * it works until the handler's promise settles, and is refused (TransactionClosedError) after.
  */
-export type InlineHandler = (events: readonly RecordedEvent[], db: SqliteDatabase) => void;
+// `unknown`, like `void`, lets a one-line arrow that returns a value be a handler; what it returns is awaited.
+export type InlineHandler = (events: readonly RecordedEvent[], db: SqliteDatabase) => unknown;
 
 export interface AppendContext {
   readonly db: SqliteDatabase;
@@ -41,7 +42,8 @@ export interface AppendContext {
   readonly present: (event: RecordedEvent) => RecordedEvent;
 }
 
-export function appendInTransaction(ctx: AppendContext, append: PreparedAppend): AppendResult {
+/** A promise only when inline handlers run (they are awaited inside the savepoint). */
+export function appendInTransaction(ctx: AppendContext, append: PreparedAppend): AppendResult | Promise<AppendResult> {
   const { statements: s, db } = ctx;
   const { streamId, expected } = append;
   const row = s.getStream.get(streamId);
@@ -55,25 +57,41 @@ export function appendInTransaction(ctx: AppendContext, append: PreparedAppend):
   }
 
   s.savepoint.run();
+  let inserted: { result: AppendResult; recorded: readonly RecordedEvent[] };
   try {
-    const result = insert(ctx, append, version, row !== undefined);
-    s.release.run();
-    return result;
+    inserted = insert(ctx, append, version, row !== undefined);
   } catch (error) {
-    // A failed statement can end the whole transaction (disk full, I/O); then there is no savepoint left.
-    if (db.inTransaction) {
-      s.rollbackTo.run();
-      s.release.run();
-    }
-    if (db.inTransaction && isUniqueViolation(error, 'events.id')) {
-      const retry = exactRetry(s, append, version);
-      if (retry) return retry;
-    }
-    throw error;
+    return undo(ctx, append, version, error);
   }
+  if (ctx.inlineHandlers.size === 0) {
+    s.release.run();
+    return inserted.result;
+  }
+  return runInlineHandlers(ctx, inserted.recorded).then(
+    () => {
+      s.release.run();
+      return inserted.result;
+    },
+    (error: unknown) => undo(ctx, append, version, error),
+  );
 }
 
-function insert(ctx: AppendContext, append: PreparedAppend, version: number, streamKnown: boolean): AppendResult {
+/** Undoes this append's savepoint after `error`; an id already recorded by the same append is its exact retry. */
+function undo(ctx: AppendContext, append: PreparedAppend, version: number, error: unknown): AppendResult {
+  const { statements: s, db } = ctx;
+  // A failed statement can end the whole transaction (disk full, I/O); then there is no savepoint left.
+  if (db.inTransaction) {
+    s.rollbackTo.run();
+    s.release.run();
+  }
+  if (db.inTransaction && isUniqueViolation(error, 'events.id')) {
+    const retry = exactRetry(s, append, version);
+    if (retry) return retry;
+  }
+  throw error;
+}
+
+function insert(ctx: AppendContext, append: PreparedAppend, version: number, streamKnown: boolean): { result: AppendResult; recorded: readonly RecordedEvent[] } {
   const { statements: s, source } = ctx;
   const { streamId, events } = append;
   const time = recordedTime(ctx, streamId, version);
@@ -115,9 +133,8 @@ function insert(ctx: AppendContext, append: PreparedAppend, version: number, str
   }
   if (streamKnown) s.setStreamVersion.run(next, streamId);
   else s.insertStream.run(streamId, next);
-  if (ctx.inlineHandlers.size > 0) runInlineHandlers(ctx, recorded);
   const last = recorded[recorded.length - 1]!;
-  return { nextExpectedVersion: last.streamVersion, position: last.position, idempotent: false, events: recorded };
+  return { result: { nextExpectedVersion: last.streamVersion, position: last.position, idempotent: false, events: recorded }, recorded };
 }
 
 /**
@@ -132,25 +149,16 @@ function recordedTime(ctx: AppendContext, streamId: string, version: number): st
   return last !== undefined && last > now ? last : now;
 }
 
-function runInlineHandlers(ctx: AppendContext, recorded: readonly RecordedEvent[]): void {
+/** Each handler in turn, awaited inside the append's savepoint; its `db` is refused once it has settled. */
+async function runInlineHandlers(ctx: AppendContext, recorded: readonly RecordedEvent[]): Promise<void> {
   const events = recorded.map(ctx.present);
   const streamId = recorded[0]!.streamId;
-  for (const handler of ctx.inlineHandlers) {
+  for (const handler of [...ctx.inlineHandlers]) {
     const scope = new TransactionScope(ctx.db, `the append to ${streamId}`);
-    let returned: unknown;
     try {
-      returned = ctx.reentry.run(() => handler(events, scope.guard(handler)));
+      await ctx.reentry.run(() => handler(events, scope.guard(handler)));
     } finally {
       scope.close();
-    }
-    if (isPromiseLike(returned)) {
-      // What it does after its first await runs once the transaction is over, and the guard refuses it.
-      Promise.resolve(returned).then(undefined, () => undefined);
-      throw new InvalidArgumentError(
-        `inline handler for ${streamId}`,
-        'returned a promise; on SQLite inline handlers run inside the append transaction and must finish their writes ' +
-          'synchronously, before returning (do async work in a subscription)',
-      );
     }
   }
 }

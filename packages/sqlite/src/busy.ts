@@ -5,6 +5,7 @@
  * has passed, and then gives up with StoreBusyError (nothing was written).
  */
 import { StoreBusyError } from '@eventloom/core';
+import type { ConnectionLock } from './connection-lock.js';
 
 export function isBusy(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
@@ -22,13 +23,16 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 /**
  * Runs `work` (which must change nothing when it meets SQLITE_BUSY: a single statement, or a
- * transaction from its BEGIN) until it gets the lock. Other errors pass through.
+ * transaction from its BEGIN) until it gets the lock. Other errors pass through. With `connection`,
+ * each attempt first waits for the connection's own transaction (held across an await) to end.
  * @throws StoreBusyError once `busyTimeoutMs` has passed
  */
-export async function retryWhileBusy<T>(operation: string, busyTimeoutMs: number, work: () => T): Promise<T> {
+export async function retryWhileBusy<T>(operation: string, busyTimeoutMs: number, work: () => T, connection?: ConnectionLock): Promise<T> {
   const started = Date.now();
   for (let attempt = 0; ; attempt++) {
     try {
+      // Looked at again after each wake-up: another transaction may have taken the connection first.
+      while (connection !== undefined && !connection.available) await connection.whenFree();
       return work();
     } catch (error) {
       if (!isBusy(error)) throw error;

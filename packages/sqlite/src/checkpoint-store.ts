@@ -12,7 +12,7 @@ export function sqliteCheckpointStore(statements: Statements, assertOpen: () => 
       assertSubscriptionId(subscriptionId);
       const doing = `loading the checkpoint of ${subscriptionId}`;
       try {
-        const position = await retryWhileBusy(doing, writes.busyTimeoutMs, () => statements.loadCheckpoint.get(subscriptionId));
+        const position = await retryWhileBusy(doing, writes.busyTimeoutMs, () => statements.loadCheckpoint.get(subscriptionId), writes.connection);
         return position === undefined ? null : BigInt(position);
       } catch (error) {
         throw typedStoreError(error, doing, writes.filename);
@@ -26,7 +26,7 @@ export function sqliteCheckpointStore(statements: Statements, assertOpen: () => 
       const doing = `storing the checkpoint of ${subscriptionId}`;
       try {
         // A subscription meeting another process's lock waits for it here, without blocking the event loop.
-        await retryWhileBusy(doing, writes.busyTimeoutMs, () => statements.storeCheckpoint.run(subscriptionId, checked, clock().toISOString()));
+        await retryWhileBusy(doing, writes.busyTimeoutMs, () => statements.storeCheckpoint.run(subscriptionId, checked, clock().toISOString()), writes.connection);
       } catch (error) {
         throw typedStoreError(error, doing, writes.filename);
       }

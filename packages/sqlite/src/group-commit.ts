@@ -14,9 +14,16 @@
  * busy_timeout is 0): the group stays queued, appends arriving meanwhile join it, and the flush is
  * tried again on a timer with backoff — the event loop never sleeps inside SQLite. An append that
  * has waited longer than the store's `busyTimeoutMs` fails with StoreBusyError, having written nothing.
+ *
+ * Without inline handlers a flush is one synchronous run, as before. With them (they are async and
+ * awaited inside the transaction), the flush holds the connection's lock from BEGIN to COMMIT, so
+ * no other SQL of this process lands in the open transaction; appends arriving meanwhile queue up
+ * and form the next group. A flush that finds the lock held (a read-model transaction awaiting a
+ * handler) waits for it.
  */
 import { StoreBusyError, type AppendResult, type PreparedAppend } from '@eventloom/core';
 import { busyBackoffMs, isBusy } from './busy.js';
+import { outsideTransactions, type ConnectionLock } from './connection-lock.js';
 import type { SqliteDatabase } from './open-database.js';
 import { storeError } from './sqlite-errors.js';
 import type { Statements } from './statements.js';
@@ -49,6 +56,8 @@ export class GroupCommitter {
   #busyTimer: NodeJS.Timeout | undefined;
   #busyAttempts = 0;
   #drained: (() => void)[] = [];
+  /** An asynchronous flush (or its wait for the connection) is under way; it flushes again when done. */
+  #flushing = false;
   #commits = 0;
   #appends = 0;
   #largestGroup = 0;
@@ -58,9 +67,12 @@ export class GroupCommitter {
   constructor(
     private readonly db: SqliteDatabase,
     private readonly statements: Statements,
-    private readonly appendOne: (append: PreparedAppend) => AppendResult,
+    private readonly appendOne: (append: PreparedAppend) => AppendResult | Promise<AppendResult>,
     private readonly afterCommit: () => void,
     private readonly busyTimeoutMs: number,
+    private readonly connection: ConnectionLock,
+    /** Whether appends await inline handlers now (then the flush holds the lock across awaits). */
+    private readonly awaitsHandlers: () => boolean,
     schedule: FlushSchedule = 'immediate',
   ) {
     this.#schedule = schedule === 'microtask' ? queueMicrotask : (flush) => setImmediate(flush);
@@ -84,21 +96,57 @@ export class GroupCommitter {
   /** Flushes now, and resolves once every queued append has settled (waiting out another process's lock). */
   drain(): Promise<void> {
     this.flush();
-    if (this.#queue.length === 0 && this.#busyTimer === undefined) return Promise.resolve();
+    if (this.#queue.length === 0 && this.#busyTimer === undefined && !this.#flushing) return Promise.resolve();
     return new Promise((resolve) => this.#drained.push(resolve));
   }
 
-  /** Commits everything queued, now. Synchronous, so nothing can join or interleave. */
+  /**
+   * Commits everything queued: now and synchronously (nothing can join or interleave) without
+   * inline handlers; holding the connection's lock with them.
+   */
   flush(): void {
+    // Never inside the caller's transaction context: a group belongs to no one caller.
+    outsideTransactions(() => this.#flushNow());
+  }
+
+  #flushNow(): void {
     this.#scheduled = false;
+    if (this.#flushing) return;
     if (this.#busyTimer !== undefined) {
       clearTimeout(this.#busyTimer);
       this.#busyTimer = undefined;
     }
+    if (this.#queue.length === 0) return this.#notifyDrained();
+    if (!this.connection.available || this.awaitsHandlers()) {
+      this.#flushing = true;
+      let group: Pending[] = [];
+      this.connection
+        .exclusive(() => {
+          // Taken once the connection is ours: what queued while waiting joins this group.
+          group = this.#queue;
+          this.#queue = [];
+          return this.#runAwaiting(group);
+        })
+        .then(
+          (outcomes) => {
+            this.#flushing = false;
+            this.#settle(group, outcomes);
+          },
+          // #runAwaiting turns every failure into outcomes; this is only a safety net.
+          (error: unknown) => {
+            this.#flushing = false;
+            for (const pending of [...group, ...this.#queue.splice(0)]) pending.reject(error);
+            this.#notifyDrained();
+          },
+        );
+      return;
+    }
     const group = this.#queue;
-    if (group.length === 0) return this.#notifyDrained();
     this.#queue = [];
-    const outcomes = this.#run(group);
+    this.#settle(group, this.#run(group));
+  }
+
+  #settle(group: readonly Pending[], outcomes: Outcome[] | 'busy'): void {
     if (outcomes === 'busy') return this.#waitForLock(group);
     this.#busyAttempts = 0;
     let committed = 0;
@@ -117,7 +165,12 @@ export class GroupCommitter {
       if (committed > this.#largestGroup) this.#largestGroup = committed;
       this.afterCommit();
     }
-    if (this.#queue.length === 0) this.#notifyDrained();
+    // Appends that arrived during an asynchronous flush form the next group.
+    if (this.#queue.length > 0) {
+      if (!this.#scheduled && this.#busyTimer === undefined) this.#flushNow();
+    } else {
+      this.#notifyDrained();
+    }
   }
 
   /** Another process holds the lock: fail what waited too long, keep the rest queued, try again soon. */
@@ -140,27 +193,60 @@ export class GroupCommitter {
     for (const resolve of this.#drained.splice(0)) resolve();
   }
 
+  /** The whole group in one synchronous run: used when no append awaits anything. */
   #run(group: readonly Pending[]): Outcome[] | 'busy' {
-    const s = this.statements;
+    const began = this.#begin(group);
+    if (began !== null) return began;
+    const outcomes: Outcome[] = [];
+    for (const pending of group) {
+      try {
+        // No inline handlers now, so this is not a promise.
+        outcomes.push({ ok: true, result: this.appendOne(pending.append) as AppendResult });
+      } catch (error) {
+        const failed = this.#failed(group, pending, error);
+        if (failed !== null) return failed;
+        outcomes.push({ ok: false, error: storeError(error, `appending to ${pending.append.streamId}`, 'nothing', this.db.name) });
+      }
+    }
+    return this.#commit(outcomes);
+  }
+
+  /** The group with each append's inline handlers awaited; the caller holds the connection's lock. */
+  async #runAwaiting(group: readonly Pending[]): Promise<Outcome[] | 'busy'> {
+    const began = this.#begin(group);
+    if (began !== null) return began;
+    const outcomes: Outcome[] = [];
+    for (const pending of group) {
+      try {
+        outcomes.push({ ok: true, result: await this.appendOne(pending.append) });
+      } catch (error) {
+        const failed = this.#failed(group, pending, error);
+        if (failed !== null) return failed;
+        outcomes.push({ ok: false, error: storeError(error, `appending to ${pending.append.streamId}`, 'nothing', this.db.name) });
+      }
+    }
+    return this.#commit(outcomes);
+  }
+
+  #begin(group: readonly Pending[]): Outcome[] | 'busy' | null {
     try {
-      s.begin.run();
+      this.statements.begin.run();
+      return null;
     } catch (error) {
       if (isBusy(error)) return 'busy';
       return group.map(() => ({ ok: false, error: storeError(error, 'starting the append transaction', 'nothing', this.db.name) }));
     }
-    const outcomes: Outcome[] = [];
-    for (const pending of group) {
-      try {
-        outcomes.push({ ok: true, result: this.appendOne(pending.append) });
-      } catch (error) {
-        if (!this.db.inTransaction) {
-          // SQLite gave up the whole transaction (disk full, I/O error): no append of the group is written.
-          const failure = storeError(error, `appending to ${pending.append.streamId}`, 'nothing', this.db.name);
-          return group.map(() => ({ ok: false, error: failure }));
-        }
-        outcomes.push({ ok: false, error: storeError(error, `appending to ${pending.append.streamId}`, 'nothing', this.db.name) });
-      }
-    }
+  }
+
+  /** When SQLite gave up the whole transaction (disk full, I/O error), no append of the group is written. */
+  #failed(group: readonly Pending[], pending: Pending, error: unknown): Outcome[] | null {
+    if (this.db.inTransaction) return null;
+    const failure = storeError(error, `appending to ${pending.append.streamId}`, 'nothing', this.db.name);
+    return group.map(() => ({ ok: false, error: failure }));
+  }
+
+  #commit(outcomes: Outcome[]): Outcome[] {
+    const s = this.statements;
     try {
       s.commit.run();
     } catch (error) {

@@ -47,7 +47,7 @@ export class SqliteSnapshotStore implements SnapshotStore {
   /** One statement: waits out another process's lock, and fails only with typed errors. */
   async #run<T>(doing: string, work: () => T): Promise<T> {
     try {
-      return await retryWhileBusy(doing, this.writes.busyTimeoutMs, work);
+      return await retryWhileBusy(doing, this.writes.busyTimeoutMs, work, this.writes.connection);
     } catch (error) {
       throw typedStoreError(error, doing, this.writes.filename);
     }

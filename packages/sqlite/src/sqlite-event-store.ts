@@ -52,6 +52,7 @@ import { decodeEvent, decodeStreamMetadata, type EventRow } from './event-row.js
 import { GroupCommitter, type FlushSchedule, type GroupCommitStats } from './group-commit.js';
 import { InlineReentry } from './inline-reentry.js';
 import { assertSchemaNotNewer, migrate } from './migrate.js';
+import { connectionLock, type ConnectionLock } from './connection-lock.js';
 import { checkBusyTimeout, openDatabase, type Durability, type SqliteDatabase } from './open-database.js';
 import { readLogEvents, readStreamEvents, type ReadContext } from './reads.js';
 import { SqliteSnapshotStore } from './snapshot-store.js';
@@ -110,6 +111,8 @@ export class SqliteEventStore implements EventStore {
   readonly #clock: () => Date;
   readonly #pollIntervalMs: number | undefined;
   readonly #busyTimeoutMs: number;
+  /** Serializes this connection's transactions with the read-model stores sharing it. */
+  readonly #connection: ConnectionLock;
   /** Reads for subscriptions: they go on while `close()` stops them. */
   readonly #read: ReadContext;
   /** Reads for callers: refused once `close()` has begun. */
@@ -135,6 +138,7 @@ export class SqliteEventStore implements EventStore {
     });
     const statements = prepared!;
     this.#statements = statements;
+    this.#connection = connectionLock(this.database);
     const assertOpen = (): void => this.#assertDatabaseOpen();
     const upcast = schemas ? (event: RecordedEvent) => schemas.upcast(event) : (event: RecordedEvent) => event;
     this.#read = {
@@ -161,12 +165,15 @@ export class SqliteEventStore implements EventStore {
       (append) => appendInTransaction(appendContext, append),
       () => this.#signal.notify(),
       this.#busyTimeoutMs,
+      this.#connection,
+      () => this.#inlineHandlers.size > 0,
       options.flushSchedule,
     );
     const writes: StoreWrites = {
       filename: this.database.name,
       busyTimeoutMs: this.#busyTimeoutMs,
-      refuseInsideHandler: (method) => this.#reentry.refuse(method),
+      connection: this.#connection,
+      refuseInsideHandler: (method) => this.#refuseInsideTransaction(method),
     };
     this.checkpoints = sqliteCheckpointStore(statements, assertOpen, this.#clock, writes);
     const subscriptionTables = sqliteSubscriptionTables(this.database, writes, assertOpen, this.#clock);
@@ -176,8 +183,9 @@ export class SqliteEventStore implements EventStore {
   }
 
   /**
-   * Runs `handler` synchronously inside each append's transaction, after its events are
-   * inserted; throwing rolls that append back (and only that one). Returns an unsubscribe function.
+   * Runs `handler` inside each append's transaction, after its events are inserted, and awaits
+   * it there; throwing (or rejecting) rolls that append back (and only that one). Returns an
+   * unsubscribe function.
    */
   addInlineHandler(handler: InlineHandler): () => void {
     if (typeof handler !== 'function') throw new InvalidArgumentError('handler', 'must be a function');
@@ -195,7 +203,7 @@ export class SqliteEventStore implements EventStore {
   appendToStream<E extends Event>(streamId: string, events: readonly EventToAppend<E>[], options?: AppendOptions): Promise<AppendResult> {
     try {
       this.#assertOpen();
-      this.#reentry.refuse('appendToStream');
+      this.#refuseInsideTransaction('appendToStream');
       // Without a registry nothing is asynchronous: queue in this turn, so concurrent callers group.
       if (!this.#schemas) return this.#committer.submit(prepareAppendSync(streamId, events, options, undefined));
     } catch (error) {
@@ -249,7 +257,7 @@ export class SqliteEventStore implements EventStore {
 
   async setStreamMetadata(streamId: string, metadata: StreamMetadata): Promise<void> {
     this.#assertOpen();
-    this.#reentry.refuse('setStreamMetadata');
+    this.#refuseInsideTransaction('setStreamMetadata');
     assertStreamId(streamId);
     const json = serializeStreamMetadata(normalizeStreamMetadata(metadata));
     await this.#write(`setting the metadata of ${streamId}`, (s) => {
@@ -260,7 +268,7 @@ export class SqliteEventStore implements EventStore {
 
   async deleteStream(streamId: string, options: DeleteStreamOptions = {}): Promise<void> {
     this.#assertOpen();
-    this.#reentry.refuse('deleteStream');
+    this.#refuseInsideTransaction('deleteStream');
     assertStreamId(streamId);
     const expected = normalizeExpectedVersion(options.expectedVersion);
     await this.#write(`deleting ${streamId}`, (s) => {
@@ -315,13 +323,14 @@ export class SqliteEventStore implements EventStore {
     };
     subscription.done.then(forget, forget);
   }
+
   /**
    * Commits appends already accepted, stops subscriptions, then closes the file. Later calls
    * fail with `StoreClosedError`.
    */
   close(): Promise<void> {
     try {
-      this.#reentry.refuse('close');
+      this.#refuseInsideTransaction('close');
     } catch (error) {
       return Promise.reject(error);
     }
@@ -333,6 +342,8 @@ export class SqliteEventStore implements EventStore {
     await this.#committer.drain();
     await Promise.all([...this.#subscriptions].map((subscription) => subscription.stop()));
     await this.#committer.drain();
+    // A read-model transaction sharing the connection may still be awaiting its handler.
+    while (!this.#connection.available) await this.#connection.whenFree();
     try {
       this.database.pragma('optimize');
     } catch {
@@ -361,12 +372,12 @@ export class SqliteEventStore implements EventStore {
         if (!began && isBusy(error)) throw error;
         throw storeError(error, doing, 'nothing', this.database.name);
       }
-    });
+    }, this.#connection);
   }
 
   /** A read: typed errors only; in WAL mode it waits only in rare moments (another process recovering the file). */
   #reading<T>(doing: string, read: () => T): Promise<T> {
-    return retryWhileBusy(doing, this.#busyTimeoutMs, read).catch((error: unknown) => {
+    return retryWhileBusy(doing, this.#busyTimeoutMs, read, this.#connection).catch((error: unknown) => {
       throw typedStoreError(error, doing, this.database.name);
     });
   }
@@ -381,6 +392,22 @@ export class SqliteEventStore implements EventStore {
 
   #assertOpen(): void {
     if (this.#closing) throw new StoreClosedError();
+  }
+
+  /**
+   * The store's writes are refused from an inline handler (inline-reentry.ts) and from inside a
+   * read-model transaction on this connection: the write would wait for the very transaction
+   * that awaits it.
+   */
+  #refuseInsideTransaction(method: string): void {
+    this.#reentry.refuse(method);
+    if (this.#connection.insideHolder) {
+      throw new InvalidArgumentError(
+        'read-model transaction',
+        `called ${method} on the event store sharing its connection; the write would wait for the transaction that awaits it. ` +
+          'Do it after the transaction (or from a subscription)',
+      );
+    }
   }
 
   #assertDatabaseOpen(): void {

@@ -1,8 +1,8 @@
 /**
- * Writes by handlers can land only inside the transaction they were given: a handler that returns
- * a promise fails its append or batch with a typed error, and whatever it writes after an `await`
- * throws TransactionClosedError and changes nothing. A handler that calls the store itself fails
- * only its own append.
+ * Writes by handlers land inside the transaction they were given, before and after their awaits:
+ * the append or batch and the handler's rows commit together, or neither does. Only once the
+ * handler has settled does its handle refuse SQL (TransactionClosedError, nothing changed). A
+ * handler that calls the store itself fails only its own append.
  */
 import {
   collect,
@@ -44,26 +44,89 @@ const rows = (): number => store.database.prepare('SELECT count(*) FROM handler_
 const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 20));
 
 describe('inline handler writes', () => {
-  it('an inline handler that awaits and then writes: the append is rejected and no row is written', async () => {
+  it('an inline handler that awaits and then writes: the row commits with the append', async () => {
+    open();
+    store.addInlineHandler(async (_events, db) => {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      db.prepare("INSERT INTO handler_rows VALUES ('after await')").run();
+    });
+    await store.appendToStream('order-1', [{ type: 'Placed', data: {} }]);
+    expect(rows()).toBe(1);
+    expect((await collect(store.readAll())).map((e) => e.streamId)).toEqual(['order-1']);
+  });
+
+  it('a failure after the await rolls back both the row and the append, and only that append', async () => {
+    open();
+    store.addInlineHandler(async (events, db) => {
+      db.prepare("INSERT INTO handler_rows VALUES ('before await')").run();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      db.prepare("INSERT INTO handler_rows VALUES ('after await')").run();
+      if (events[0]!.streamId === 'order-2') throw new Error('refused after the await');
+    });
+    const results = await Promise.allSettled([
+      store.appendToStream('order-1', [{ type: 'Placed', data: {} }]),
+      store.appendToStream('order-2', [{ type: 'Placed', data: {} }]),
+      store.appendToStream('order-3', [{ type: 'Placed', data: {} }]),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(((results[1] as PromiseRejectedResult).reason as Error).message).toBe('refused after the await');
+    expect(rows()).toBe(4);
+    expect((await collect(store.readAll())).map((e) => e.streamId)).toEqual(['order-1', 'order-3']);
+  });
+
+  it('while a handler awaits, other callers neither see its uncommitted writes nor land in its transaction', async () => {
+    open();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    store.addInlineHandler(async (events, db) => {
+      if (events[0]!.streamId !== 'order-1') return;
+      db.prepare("INSERT INTO handler_rows VALUES ('uncommitted')").run();
+      entered();
+      await gate;
+      throw new Error('order-1 fails after the others queued');
+    });
+    const first = store.appendToStream('order-1', [{ type: 'Placed', data: {} }]);
+    await inside;
+    // Issued while order-1's transaction is open across the handler's await: they wait for it.
+    const read = collect(store.readAll());
+    const second = store.appendToStream('order-2', [{ type: 'Placed', data: {} }], { expectedVersion: 'no_stream' });
+    let readDone = false;
+    void read.then(() => (readDone = true));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(readDone).toBe(false);
+    release();
+    await expect(first).rejects.toThrow('order-1 fails after the others queued');
+    // Had the append or the read run inside order-1's transaction, they would have seen order-1, or been rolled back with it.
+    await second;
+    expect((await read).map((e) => e.streamId)).not.toContain('order-1');
+    expect((await collect(store.readAll())).map((e) => e.streamId)).toEqual(['order-2']);
+    expect(rows()).toBe(0);
+  });
+
+  it('a promise the handler left running cannot write after the append committed', async () => {
     open();
     let late: unknown = 'not reached';
-    store.addInlineHandler((async (_events: readonly RecordedEvent[], db: SqliteDatabase) => {
-      await Promise.resolve();
-      try {
-        db.prepare("INSERT INTO handler_rows VALUES ('after await')").run();
-        late = 'written';
-      } catch (error) {
-        late = error;
-      }
-    }) as unknown as (events: readonly RecordedEvent[], db: SqliteDatabase) => void);
-    const appended = store.appendToStream('order-1', [{ type: 'Placed', data: {} }]);
-    await expect(appended).rejects.toBeInstanceOf(InvalidArgumentError);
-    await expect(appended).rejects.toThrow(/synchronous/);
-    await settle();
+    let settled!: () => void;
+    const lateDone = new Promise<void>((resolve) => (settled = resolve));
+    store.addInlineHandler((_events, db) => {
+      void (async () => {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        try {
+          db.prepare("INSERT INTO handler_rows VALUES ('after the handler')").run();
+          late = 'written';
+        } catch (error) {
+          late = error;
+        }
+        settled();
+      })();
+    });
+    await store.appendToStream('order-1', [{ type: 'Placed', data: {} }]);
+    await lateDone;
     expect(late).toBeInstanceOf(TransactionClosedError);
     expect((late as TransactionClosedError).code).toBe('TRANSACTION_CLOSED');
     expect(rows()).toBe(0);
-    expect(await collect(store.readAll())).toEqual([]);
   });
 
   it('a statement prepared inside the handler and kept for later cannot write after the transaction', async () => {
@@ -125,45 +188,38 @@ describe('inline handler writes', () => {
 });
 
 describe('projection handler writes (ProjectionRunner on the SQLite read-model store)', () => {
-  it('SQL after an await writes no row on any attempt, and the projection fails visibly', async () => {
+  it('SQL after an await commits with the batch and its checkpoint; a failure after the await rolls both back', async () => {
     open();
     const readModels = openSqliteReadModels({ database: store.database });
-    const lateErrors: unknown[] = [];
-    let attempts = 0;
-    const projection = defineProjection<{ type: 'Placed'; data: Record<string, never> }, SqliteProjectionHandle>({
+    const projection = defineProjection<{ type: 'Placed'; data: { fail: boolean } }, SqliteProjectionHandle>({
       name: 'late-writer',
       version: 1,
-      init: (read) => void read.db.exec(`CREATE TABLE ${read.table('rows')} (note TEXT NOT NULL)`),
+      init: (read) => void read.db.exec(`CREATE TABLE ${read.table('rows')} (stream TEXT NOT NULL)`),
       handlers: {
-        Placed: async (_event, read) => {
-          attempts++;
-          await Promise.resolve();
-          try {
-            read.db.prepare(`INSERT INTO ${read.table('rows')} VALUES ('after await')`).run();
-          } catch (error) {
-            lateErrors.push(error);
-          }
+        Placed: async (event, read) => {
+          await new Promise((resolve) => setTimeout(resolve, 2));
+          read.db.prepare(`INSERT INTO ${read.table('rows')} VALUES (?)`).run(event.streamId);
+          await new Promise((resolve) => setTimeout(resolve, 2));
+          if (event.data.fail) throw new Error(`refused ${event.streamId} after the await`);
         },
       },
-      failurePolicy: { maxAttempts: 3, retryDelayMs: 1, maxRetryDelayMs: 1 },
+      failurePolicy: { maxAttempts: 2, retryDelayMs: 1, maxRetryDelayMs: 1 },
     });
-    await store.appendToStream('order-1', [{ type: 'Placed', data: {} }]);
-    const runner = new ProjectionRunner({ eventStore: store, readModels, projections: [projection], pollIntervalMs: 10 });
+    await store.appendToStream('order-1', [{ type: 'Placed', data: { fail: false } }]);
+    const good = await store.appendToStream('order-2', [{ type: 'Placed', data: { fail: false } }]);
+    await store.appendToStream('order-3', [{ type: 'Placed', data: { fail: true } }]);
+    const runner = new ProjectionRunner({ eventStore: store, readModels, projections: [projection], pollIntervalMs: 10, batchSize: 1 });
     await runner.start();
     try {
       await expect.poll(() => runner.status('late-writer').status, { timeout: 10_000 }).toBe('failed');
     } finally {
       await runner.stop();
     }
-    await settle();
     const state = runner.status('late-writer');
-    expect(state!.checkpoint).toBeNull();
-    expect(state!.failure?.error).toMatch(/promise/);
-    expect(attempts).toBeGreaterThanOrEqual(1);
-    expect(lateErrors).toHaveLength(attempts);
-    expect(lateErrors.every((error) => error instanceof TransactionClosedError)).toBe(true);
-    const table = '"late-writer@1/rows"';
-    expect(store.database.prepare(`SELECT count(*) FROM ${table}`).pluck().get()).toBe(0);
+    expect(state.checkpoint).toBe(good.position);
+    expect(state.failure?.error).toMatch(/refused order-3 after the await/);
+    const written = store.database.prepare('SELECT stream FROM "late-writer@1/rows" ORDER BY stream').pluck().all();
+    expect(written).toEqual(['order-1', 'order-2']);
   });
 
   it('a statement prepared in one batch serves the later batches of the same projection, and nothing outside them', async () => {
@@ -193,31 +249,35 @@ describe('projection handler writes (ProjectionRunner on the SQLite read-model s
     expect(count()).toBe(3);
   });
 
-  it('an inline projection whose handler awaits then writes: append rejected, no row', async () => {
+  it('an inline projection whose handler awaits then writes: the row commits with the append, or neither does', async () => {
     open();
     const readModels = openSqliteReadModels({ database: store.database });
-    const lateErrors: unknown[] = [];
-    const projection = defineProjection<{ type: 'Placed'; data: Record<string, never> }, SqliteProjectionHandle>({
+    const projection = defineProjection<{ type: 'Placed'; data: { fail: boolean } }, SqliteProjectionHandle>({
       name: 'late-inline',
       version: 1,
-      init: (read) => void read.db.exec(`CREATE TABLE ${read.table('rows')} (note TEXT NOT NULL)`),
+      init: (read) => void read.db.exec(`CREATE TABLE ${read.table('rows')} (stream TEXT NOT NULL)`),
       handlers: {
-        Placed: async (_event, read) => {
-          await Promise.resolve();
-          try {
-            read.db.prepare(`INSERT INTO ${read.table('rows')} VALUES ('after await')`).run();
-          } catch (error) {
-            lateErrors.push(error);
-          }
+        Placed: async (event, read) => {
+          await new Promise((resolve) => setTimeout(resolve, 2));
+          read.db.prepare(`INSERT INTO ${read.table('rows')} VALUES (?)`).run(event.streamId);
+          await read.collection('docs').upsert(event.streamId, { at: event.position.toString() });
+          await new Promise((resolve) => setTimeout(resolve, 2));
+          if (event.data.fail) throw new Error(`refused ${event.streamId} after the await`);
         },
       },
     });
     addInlineProjection({ eventStore: store, readModels, projection });
-    await expect(store.appendToStream('order-1', [{ type: 'Placed', data: {} }])).rejects.toBeInstanceOf(InvalidArgumentError);
-    await settle();
-    expect(lateErrors).toHaveLength(1);
-    expect(lateErrors[0]).toBeInstanceOf(TransactionClosedError);
-    expect(store.database.prepare('SELECT count(*) FROM "late-inline@1/rows"').pluck().get()).toBe(0);
-    expect(await collect(store.readAll())).toEqual([]);
+    const results = await Promise.allSettled([
+      store.appendToStream('order-1', [{ type: 'Placed', data: { fail: false } }]),
+      store.appendToStream('order-2', [{ type: 'Placed', data: { fail: true } }]),
+      store.appendToStream('order-3', [{ type: 'Placed', data: { fail: false } }]),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(((results[1] as PromiseRejectedResult).reason as Error).message).toBe('refused order-2 after the await');
+    expect(store.database.prepare('SELECT stream FROM "late-inline@1/rows" ORDER BY stream').pluck().all()).toEqual(['order-1', 'order-3']);
+    expect((await readModels.read('late-inline', (view) => view.collection('docs').find())).length).toBe(2);
+    expect((await collect(store.readAll())).map((e) => e.streamId)).toEqual(['order-1', 'order-3']);
+    const last = (results[2] as PromiseFulfilledResult<{ position: bigint }>).value.position;
+    expect(await readModels.transaction((tx) => tx.getCheckpoint('late-inline@1'), { readOnly: true })).toBe(last);
   });
 });

@@ -1,5 +1,5 @@
 /** Inline handlers run inside the append's transaction: their writes commit with the events, or neither does. */
-import { collect, InvalidArgumentError, StoreUnavailableError, type RecordedEvent } from '@eventloom/core';
+import { collect, StoreUnavailableError, type RecordedEvent } from '@eventloom/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openSqliteEventStore, type SqliteDatabase, type SqliteEventStore } from '../src/index.js';
 import { dumpTables } from './dump.js';
@@ -87,10 +87,24 @@ describe('inline handlers', () => {
     expect((await collect(store.readAll())).map((e) => e.streamId)).toEqual(['order-1', 'order-3']);
   });
 
-  it('refuses an async handler: its work would run after the commit', async () => {
-    store.addInlineHandler(async () => undefined);
-    await expect(store.appendToStream('order-1', [{ type: 'Paid', data: { amount: 5 } }])).rejects.toBeInstanceOf(InvalidArgumentError);
-    expect(await collect(store.readAll())).toEqual([]);
+  it('awaits an async handler inside the transaction: appends arriving together still share one commit', async () => {
+    store.addInlineHandler(async (events, db) => {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      totals(events, db);
+    });
+    const before = store.groupCommitStats.commits;
+    const results = await Promise.allSettled([
+      store.appendToStream('order-1', [{ type: 'Paid', data: { amount: 5 } }]),
+      store.appendToStream('order-2', [{ type: 'Paid', data: { amount: -1 } }]),
+      store.appendToStream('order-3', [{ type: 'Paid', data: { amount: 3 } }]),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(store.groupCommitStats.commits - before).toBe(1);
+    expect(readTotals()).toEqual([
+      { order_id: 'order-1', total: 5 },
+      { order_id: 'order-3', total: 3 },
+    ]);
+    expect((await collect(store.readAll())).map((e) => e.streamId)).toEqual(['order-1', 'order-3']);
   });
 
   it('stops calling a handler once it is removed', async () => {

@@ -1,32 +1,36 @@
 /**
- * The document API on `rm_documents`: JSON text by (namespace, collection, id), with `find` by
- * field equality through `json_extract` — matching exactly what the in-memory store matches.
+ * The document API on `rm_documents`: JSON text by (namespace, collection, id), with queries
+ * translated to SQL by query-sql.ts — matching exactly what the in-memory store matches (core's
+ * one comparison rule), and answered from the declared expression indexes where they apply.
  */
 import {
   assertCollectionName,
   assertDocumentId,
-  filterEntries,
+  encodeCursor,
   InvalidArgumentError,
-  normalizeLimit,
+  normalizeQuery,
+  positionOf,
   serializeDocument,
   type DocumentCollection,
-  type FieldFilter,
-  type FieldValue,
-  type FindOptions,
+  type Page,
 } from '@eventloom/core';
 import type { Statement } from 'better-sqlite3';
 import type { SqliteDatabase } from '../open-database.js';
 import { parseStored } from '../sqlite-errors.js';
+import { querySql, type SqlParam } from './query-sql.js';
 import { DELETE_DOCUMENT, GET_DOCUMENT, UPSERT_DOCUMENT } from './sql.js';
 
-type Params = (string | number)[];
+type Row = [id: string, data: string];
 
-/** Prepared statements of one connection, the `find` ones cached by the shape of the filter. */
+/** Queries come in many shapes (fields, operators, cursor kinds): keep at most this many prepared. */
+const MAX_QUERIES = 256;
+
+/** Prepared statements of one connection, the query ones cached by their SQL. */
 export class DocumentStatements {
   readonly get: Statement<[string, string, string], string>;
   readonly upsert: Statement<[string, string, string, string]>;
   readonly delete: Statement<[string, string, string]>;
-  readonly #queries = new Map<string, Statement<Params, string | number>>();
+  readonly #queries = new Map<string, Statement<SqlParam[]>>();
   /** The file, for error messages. */
   readonly filename: string;
 
@@ -37,45 +41,19 @@ export class DocumentStatements {
     this.delete = db.prepare<[string, string, string]>(DELETE_DOCUMENT);
   }
 
-  /** `SELECT data` (or `count(*)`) of the documents matching `entries`, in id order. */
-  query(kind: 'find' | 'count', entries: readonly [string, FieldValue][], limited: boolean): Statement<Params, string | number> {
-    const key = `${kind}|${limited}|${entries.map(([field, value]) => `${field}:${kindOf(value)}`).join(',')}`;
-    let statement = this.#queries.get(key);
-    if (!statement) {
-      const conditions = entries.map(([field, value]) => condition(field, value));
-      const where = ['namespace = ?', 'collection = ?', ...conditions].join(' AND ');
-      const sql =
-        kind === 'count'
-          ? `SELECT count(*) FROM rm_documents WHERE ${where}`
-          : `SELECT data FROM rm_documents WHERE ${where} ORDER BY id${limited ? ' LIMIT ?' : ''}`;
-      statement = this.db.prepare<Params, string | number>(sql).pluck();
-      this.#queries.set(key, statement);
+  /** The statement for `sql`, prepared once (the oldest is forgotten past MAX_QUERIES). */
+  query(sql: string): Statement<SqlParam[]> {
+    let statement = this.#queries.get(sql);
+    if (statement) {
+      // Most recently used last.
+      this.#queries.delete(sql);
+    } else {
+      statement = this.db.prepare<SqlParam[]>(sql);
+      if (this.#queries.size >= MAX_QUERIES) this.#queries.delete(this.#queries.keys().next().value!);
     }
+    this.#queries.set(sql, statement);
     return statement;
   }
-}
-
-/** What the SQL of a condition depends on: null and the booleans are written into it, strings and numbers bound. */
-function kindOf(value: FieldValue): string {
-  return value === null || typeof value === 'boolean' ? String(value) : typeof value;
-}
-
-/**
- * One equality test. The JSON type is checked too, so that `true` does not match `1` and `'1'`
- * does not match `1` — as in JavaScript. `null` matches an explicit null and a missing field.
- */
-function condition(field: string, value: FieldValue): string {
-  const path = `'$."${field}"'`;
-  if (value === null) return `coalesce(json_type(data, ${path}), 'null') = 'null'`;
-  if (typeof value === 'boolean') return `json_type(data, ${path}) = '${value ? 'true' : 'false'}'`;
-  if (typeof value === 'number') return `json_type(data, ${path}) IN ('integer', 'real') AND json_extract(data, ${path}) = ?`;
-  return `json_type(data, ${path}) = 'text' AND json_extract(data, ${path}) = ?`;
-}
-
-function parameters(entries: readonly [string, FieldValue][]): Params {
-  const out: Params = [];
-  for (const [, value] of entries) if (typeof value === 'string' || typeof value === 'number') out.push(value);
-  return out;
 }
 
 /** A document as the transaction last saw or wrote it: JSON text, or `undefined` when there is none. */
@@ -172,7 +150,8 @@ export class DocumentBuffer {
 
 /**
  * A collection of `namespace`. Writers go through the transaction's `buffer`; readers (no
- * buffer) read SQLite directly. `isOpen` guards against use after the transaction.
+ * buffer) read SQLite directly. `isOpen` guards against use after the transaction. Every method
+ * answers with a promise, as on every store; the SQL itself runs synchronously inside it.
  */
 export function sqliteCollection<T extends object>(
   statements: DocumentStatements,
@@ -185,14 +164,12 @@ export function sqliteCollection<T extends object>(
   const own = buffer?.collection(namespace, name) ?? null;
   const parse = (json: string): T => parseStored<T>(json, statements.filename, `a document of ${namespace}/${name}`);
   const load = (id: string): string | undefined => (own ? own.read(id) : statements.get.get(namespace, name, id));
-  const matching = (kind: 'find' | 'count', where: FieldFilter<T> | undefined, options?: FindOptions): unknown[] => {
-    isOpen();
-    const entries = filterEntries(name, where);
-    const limit = normalizeLimit(name, options);
+  const run = (kind: 'find' | 'count', query: ReturnType<typeof normalizeQuery>, limit: number | undefined): unknown[] => {
+    // SQL answers queries: the transaction's pending writes go first.
     buffer?.flush();
-    const params: Params = [namespace, name, ...parameters(entries)];
-    if (limit !== undefined) params.push(limit);
-    return statements.query(kind, entries, limit !== undefined).all(...params);
+    const { sql, params } = querySql(kind, namespace, name, query, limit);
+    const statement = statements.query(sql);
+    return kind === 'count' ? [statement.pluck().get(...params)] : (statement.raw().all(...params) as Row[]);
   };
   const writer = (): CollectionBuffer => {
     isOpen();
@@ -200,20 +177,39 @@ export function sqliteCollection<T extends object>(
     return own;
   };
   return {
-    get: (id) => {
+    get: async (id) => {
       isOpen();
       assertDocumentId(name, id);
       const json = load(id);
       return json === undefined ? null : parse(json);
     },
-    find: (where, options) => (matching('find', where, options) as string[]).map(parse),
-    count: (where) => Number(matching('count', where)[0]),
-    upsert: (id, document) => {
+    find: async (query) => {
+      isOpen();
+      const normalized = normalizeQuery(name, query, 'find');
+      return (run('find', normalized, normalized.limit) as Row[]).map((row) => parse(row[1]));
+    },
+    findPage: async (query): Promise<Page<T>> => {
+      isOpen();
+      const normalized = normalizeQuery(name, query, 'page');
+      const limit = normalized.limit!;
+      // One more than the page: whether there is a next page, without a second query.
+      const rows = run('find', normalized, limit + 1) as Row[];
+      const page = rows.slice(0, limit);
+      const documents = page.map((row) => parse(row[1]));
+      const last = page.length - 1;
+      const next = rows.length > limit && last >= 0 ? encodeCursor(normalized, positionOf(normalized, page[last]![0], documents[last]!)) : null;
+      return { documents, next };
+    },
+    count: async (where) => {
+      isOpen();
+      return Number(run('count', normalizeQuery(name, where, 'count'), undefined)[0]);
+    },
+    upsert: async (id, document) => {
       const target = writer();
       assertDocumentId(name, id);
       target.write(id, serializeDocument(name, id, document));
     },
-    update: (id, change) => {
+    update: async (id, change) => {
       const target = writer();
       assertDocumentId(name, id);
       const json = target.read(id);
@@ -221,7 +217,7 @@ export function sqliteCollection<T extends object>(
       target.write(id, serializeDocument(name, id, change(parse(json))));
       return true;
     },
-    delete: (id) => {
+    delete: async (id) => {
       const target = writer();
       assertDocumentId(name, id);
       if (target.read(id) === undefined) return false;

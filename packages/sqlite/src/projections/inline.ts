@@ -23,8 +23,9 @@ export interface InlineProjectionOptions {
 }
 
 /**
- * Registers `projection` to run inside every append's transaction. A handler that throws fails the
- * append (nothing of it is written). Returns the function that unregisters it.
+ * Registers `projection` to run inside every append's transaction: its handlers (async, as on
+ * every store) are awaited there, so what they write commits with the append. A handler that
+ * throws fails the append (nothing of it is written). Returns the function that unregisters it.
  *
  * @example
  * const readModels = openSqliteReadModels({ database: eventStore.database });
@@ -51,20 +52,31 @@ export function addInlineProjection(options: InlineProjectionOptions): () => voi
     throw storeError(error, `preparing the inline projection ${projection.namespace.namespace}`, 'nothing', eventStore.database.name);
   }
   const { namespace } = projection.namespace;
-  // Ready now, so the first append after this applies inline when nothing came before it.
-  readModels.transactionSync((tx) => prepareProjection(tx, projection, true));
+  const prepare = (): Promise<unknown> => readModels.transaction((tx) => prepareProjection(tx, projection));
+  let prepared = false;
+  // Ready now, so readers find it serving, and the first append after this applies inline when nothing came before it.
+  prepare().then(
+    () => (prepared = true),
+    // The first append prepares it again inside its own transaction, and fails if that fails.
+    () => undefined,
+  );
 
-  return eventStore.addInlineHandler((events) => {
+  return eventStore.addInlineHandler(async (events) => {
     const relevant = events.filter(handles);
     if (relevant.length === 0) return;
-    readModels.transactionSync((tx) => {
-      const state = tx.getState(namespace);
+    // Inside the append's transaction: these nest as savepoints, and commit with the append.
+    if (!prepared) {
+      await prepare();
+      prepared = true;
+    }
+    await readModels.transaction(async (tx) => {
+      const state = await tx.getState(namespace);
       // Dropped for a rebuild meanwhile: the runner rebuilding it will catch up.
       if (!state) return;
       const from = state.checkpoint ?? 0n;
       if (unseen(from, relevant[0]!.position)) return;
       try {
-        applyBatch(tx, projection, relevant, { expected: state.checkpoint, checkpoint: events.at(-1)!.position, synchronous: true });
+        await applyBatch(tx, projection, relevant, { expected: state.checkpoint, checkpoint: events.at(-1)!.position });
       } catch (error) {
         throw error instanceof HandlerFailure ? error.cause : error;
       }

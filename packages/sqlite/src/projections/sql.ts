@@ -112,3 +112,6 @@ export const LIST_NAMESPACE_DEAD_LETTERS = `SELECT ${DEAD_LETTER_COLUMNS} FROM r
 
 /** Tables a projection made for its own SQL are named '<namespace>/<table>'. */
 export const NAMESPACE_TABLES = `SELECT name FROM sqlite_master WHERE type = 'table' AND substr(name, 1, ?) = ?`;
+/** Declared indexes on rm_documents are named '<namespace>/<collection>/<index>' (query-sql.ts). */
+export const NAMESPACE_INDEXES = `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'rm_documents' AND substr(name, 1, ?) = ?`;
+export const INDEX_SQL = `SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?`;

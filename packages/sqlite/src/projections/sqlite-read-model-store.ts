@@ -1,20 +1,25 @@
 /**
  * The SQLite read-model store: read models in the same file as the events, written in
- * synchronous transactions that also carry the projection's checkpoint. Handlers get the raw
- * `Database` for plain SQL beside the document API.
+ * transactions that also carry the projection's checkpoint. Transactions are awaited between
+ * BEGIN and COMMIT (handlers may await) and serialized per connection (connection-lock.ts).
+ * Handlers get the raw `Database` for plain SQL beside the document API.
  */
 import {
+  AppendSignal,
   assertLeaseArguments,
+  collectionName,
   describeValue,
   InvalidArgumentError,
-  isPromiseLike,
   projectionNamespace,
   resolveReadTarget,
   StoreBusyError,
   StoreClosedError,
+  waitForCheckpoint,
+  type CollectionDefinition,
+  type CollectionRef,
   type DocumentCollection,
   type DocumentReader,
-  type MaybePromise,
+  type JsonObject,
   type Position,
   type ProjectionDeadLetter,
   type ProjectionFailure,
@@ -26,13 +31,17 @@ import {
   type ReadModelView,
   type ReadTarget,
   type TransactionOptions,
+  type WaitForPositionOptions,
 } from '@eventloom/core';
 import type { Statement } from 'better-sqlite3';
-import { isBusy, retryWhileBusy } from '../busy.js';
+import { busyBackoffMs, isBusy, retryWhileBusy } from '../busy.js';
+import { connectionLock, type ConnectionLock } from '../connection-lock.js';
 import { busyTimeoutOf, checkBusyTimeout, openDatabase, type Durability, type SqliteDatabase } from '../open-database.js';
-import { parseStored, storeError } from '../sqlite-errors.js';
+import { parseStored, storeError, typedStoreError } from '../sqlite-errors.js';
 import { TransactionScope } from '../transaction-guard.js';
+import { commitSignalOf, type CommitSignal } from './commit-signal.js';
 import { DocumentBuffer, DocumentStatements, sqliteCollection } from './documents.js';
+import { createIndexSql, indexName, quoteIdentifier } from './query-sql.js';
 import { assertNotNewer, migrateReadModels, recordedReadModelVersion } from './schema.js';
 import {
   ACQUIRE_LEASE,
@@ -41,10 +50,12 @@ import {
   DELETE_PROJECTION,
   GET_ACTIVE,
   GET_PROJECTION,
+  INDEX_SQL,
   INSERT_DEAD_LETTER,
   LIST_DEAD_LETTERS,
   LIST_NAMESPACE_DEAD_LETTERS,
   LIST_PROJECTIONS,
+  NAMESPACE_INDEXES,
   NAMESPACE_TABLES,
   RELEASE_LEASE,
   SET_ACTIVE,
@@ -52,7 +63,6 @@ import {
   SET_FAILURE,
 } from './sql.js';
 
-/** What SQLite projection handlers get: documents, plus the connection for plain SQL in the same transaction. */
 export interface SqliteProjectionHandle extends ProjectionHandle {
   /**
    * The connection; statements run inside the projection's transaction. Do not begin or commit
@@ -123,8 +133,26 @@ class Statements {
   readonly listDeadLetters: Statement<[], DeadLetterRow>;
   readonly listNamespaceDeadLetters: Statement<[string], DeadLetterRow>;
   readonly namespaceTables: Statement<[number, string], string>;
+  readonly namespaceIndexes: Statement<[number, string], string>;
+  readonly indexSql: Statement<[string], string | null>;
+  readonly dataVersion: Statement<[], number>;
+  readonly beginWrite: Statement<[]>;
+  readonly beginRead: Statement<[]>;
+  readonly commit: Statement<[]>;
+  readonly rollback: Statement<[]>;
+  readonly savepoint: Statement<[]>;
+  readonly release: Statement<[]>;
+  readonly rollbackTo: Statement<[]>;
 
   constructor(db: SqliteDatabase) {
+    // IMMEDIATE: a write transaction takes the write lock at BEGIN (where SQLITE_BUSY can be retried), never half-way.
+    this.beginWrite = db.prepare('BEGIN IMMEDIATE');
+    this.beginRead = db.prepare('BEGIN DEFERRED');
+    this.commit = db.prepare('COMMIT');
+    this.rollback = db.prepare('ROLLBACK');
+    this.savepoint = db.prepare('SAVEPOINT read_models');
+    this.release = db.prepare('RELEASE read_models');
+    this.rollbackTo = db.prepare('ROLLBACK TO read_models');
     this.documents = new DocumentStatements(db);
     this.getState = db.prepare<[string], StateRow>(GET_PROJECTION).raw().safeIntegers();
     this.listStates = db.prepare<[], [...StateRow, bigint | null]>(LIST_PROJECTIONS).raw().safeIntegers();
@@ -141,17 +169,33 @@ class Statements {
     this.listDeadLetters = db.prepare<[], DeadLetterRow>(LIST_DEAD_LETTERS).raw().safeIntegers();
     this.listNamespaceDeadLetters = db.prepare<[string], DeadLetterRow>(LIST_NAMESPACE_DEAD_LETTERS).raw().safeIntegers();
     this.namespaceTables = db.prepare<[number, string], string>(NAMESPACE_TABLES).pluck();
+    this.namespaceIndexes = db.prepare<[number, string], string>(NAMESPACE_INDEXES).pluck();
+    this.indexSql = db.prepare<[string], string | null>(INDEX_SQL).pluck();
+    this.dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
   }
 }
 
+/** How often a waiter looks for commits of other connections (other processes) to the file: `PRAGMA data_version`, no I/O. */
+const FILE_POLL_MS = 5;
+/** Longest time between two reads of the checkpoint when nothing woke the waiter. */
+const WAIT_POLL_MS = 1_000;
+
 export class SqliteReadModelStore implements ReadModelStore<SqliteProjectionHandle, SqliteReadModelView> {
-  readonly synchronous = true;
   /** The connection the read models live on. */
   readonly database: SqliteDatabase;
   readonly #statements: Statements;
   readonly #clock: () => Date;
   readonly #ownsDatabase: boolean;
   readonly #busyTimeoutMs: number;
+  readonly #connection: ConnectionLock;
+  /** Commits to this file from this process; waiters of every store on the file listen. */
+  readonly #commits: CommitSignal;
+  /** Wakes this store's waiters: on this process's commits, and when the file's data_version moves. */
+  readonly #changed = new AppendSignal();
+  #poll: NodeJS.Timeout | undefined;
+  #waiting = 0;
+  #dataVersion: number | undefined;
+  readonly #unlisten: () => void;
   #closed = false;
 
   constructor(options: SqliteReadModelStoreOptions) {
@@ -178,6 +222,7 @@ export class SqliteReadModelStore implements ReadModelStore<SqliteProjectionHand
       });
       this.#ownsDatabase = true;
     }
+    this.#connection = connectionLock(this.database);
     try {
       if (!this.#ownsDatabase) migrateReadModels(this.database, this.#clock);
       this.#statements = new Statements(this.database);
@@ -185,80 +230,156 @@ export class SqliteReadModelStore implements ReadModelStore<SqliteProjectionHand
       if (this.#ownsDatabase) this.database.close();
       throw storeError(error, 'creating the read-model tables', 'nothing', this.database.name);
     }
+    this.#commits = commitSignalOf(this.database);
+    this.#unlisten = this.#commits.listen(() => this.#changed.notify());
   }
 
   /**
-   * `transactionSync`, waiting (without blocking the event loop) for another process's write lock
-   * up to the busy timeout: what the ProjectionRunner uses.
+   * Runs `fn` in one transaction, awaiting it between BEGIN and COMMIT: handlers may await, and
+   * their writes still commit together or not at all. The connection's lock (connection-lock.ts)
+   * keeps everything else of this process off the connection meanwhile (appends, reads and other
+   * transactions queue), so nothing joins this transaction or sees its uncommitted writes. Called
+   * from inside a transaction on the same connection (an inline projection inside an append), it
+   * nests as a savepoint. A write transaction waits (without blocking the event loop) for another
+   * process's write lock up to the busy timeout; a `readOnly` one never waits for writers.
    */
-  async transaction<R>(fn: (tx: ReadModelTransaction<SqliteProjectionHandle>) => MaybePromise<R>, options?: TransactionOptions): Promise<R> {
+  async transaction<R>(fn: (tx: ReadModelTransaction<SqliteProjectionHandle>) => Promise<R> | R, options?: TransactionOptions): Promise<R> {
     this.#assertOpen();
-    // BUSY can only come from BEGIN, before `fn` ran: retrying runs it once.
-    return retryWhileBusy('Writing read models', this.#busyTimeoutMs, () => this.#transaction(fn as (tx: SqliteReadModelTransaction) => R, options));
-  }
-
-  /**
-   * `transaction`, synchronously: `fn` runs in one transaction (a savepoint when the connection
-   * is already in one, as inside an append) and must not return a promise. A write transaction
-   * takes the write lock when it begins (waiting up to the busy timeout for other processes);
-   * a `readOnly` one never waits for writers.
-   */
-  transactionSync<R>(fn: (tx: SqliteReadModelTransaction) => R, options?: TransactionOptions): R {
-    this.#assertOpen();
-    try {
-      return this.#transaction(fn, options);
-    } catch (error) {
-      throw isBusy(error) ? new StoreBusyError('Writing read models', 0, { cause: error }) : error;
+    if (this.#connection.insideHolder) return this.#attempt(fn, options) as Promise<R>;
+    const started = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      const outcome = await this.#connection.exclusive(async () => {
+        this.#assertOpen();
+        return this.#attempt(fn, options);
+      });
+      if (outcome !== BUSY) return outcome;
+      // Another process holds the write lock: this process's other work runs while this one waits.
+      const waited = Date.now() - started;
+      if (waited >= this.#busyTimeoutMs) throw new StoreBusyError('Writing read models', waited);
+      await sleep(Math.min(busyBackoffMs(attempt), Math.max(1, this.#busyTimeoutMs - waited)));
     }
   }
 
-  /** One attempt; SQLITE_BUSY from BEGIN comes out raw (nothing ran), every other error typed. */
-  #transaction<R>(fn: (tx: SqliteReadModelTransaction) => R, options?: TransactionOptions): R {
-    const tx = new SqliteReadModelTransaction(this.database, this.#statements, this.#clock);
-    let began = false;
+  /** One attempt, the caller holding the connection; BUSY when BEGIN met another process's lock (nothing ran). */
+  async #attempt<R>(fn: (tx: SqliteReadModelTransaction) => Promise<R> | R, options?: TransactionOptions): Promise<R | typeof BUSY> {
+    const s = this.#statements;
+    const nested = this.database.inTransaction;
     try {
-      return this.database
-        .transaction(() => {
-          began = true;
-          const result = fn(tx);
-          if (isPromiseLike(result)) {
-            Promise.resolve(result).catch(() => undefined);
-            throw new InvalidArgumentError(
-              'read-model transaction',
-              'returned a promise; SQLite read-model transactions are synchronous (do the async work before or after)',
-            );
-          }
-          tx.flush();
-          return result;
-        })
-        [options?.readOnly ? 'deferred' : 'immediate']();
+      if (nested) s.savepoint.run();
+      else (options?.readOnly ? s.beginRead : s.beginWrite).run();
     } catch (error) {
-      if (!began && isBusy(error)) throw error;
+      if (!nested && isBusy(error)) return BUSY;
+      throw storeError(error, 'starting a read-model transaction', 'nothing', this.database.name);
+    }
+    const tx = new SqliteReadModelTransaction(this.database, this.#statements, this.#clock);
+    try {
+      const result = await fn(tx);
+      tx.flush();
+      if (nested) s.release.run();
+      else s.commit.run();
+      // Nested, the commit is the outer transaction's: a waiter woken now reads after it (reads wait for the lock).
+      if (tx.movedCheckpoint) this.#commits.notify();
+      return result;
+    } catch (error) {
+      // A failed statement can end the whole transaction (disk full, I/O); then there is nothing left to undo.
+      if (this.database.inTransaction) {
+        if (nested) {
+          s.rollbackTo.run();
+          s.release.run();
+        } else {
+          s.rollback.run();
+        }
+      }
       throw storeError(error, 'writing read models', 'nothing', this.database.name);
     } finally {
       tx.finish();
     }
   }
 
-  async read<R>(target: ReadTarget, fn: (view: SqliteReadModelView) => MaybePromise<R>): Promise<R> {
-    return await this.readSync(target, fn);
-  }
-
   /**
-   * Reads the serving version of a projection synchronously — right after an append with an
-   * inline projection, it already shows that append's events.
+   * Runs `fn` against the serving version of a projection (or the given one), in a read
+   * transaction: one consistent snapshot however many queries `fn` makes and however long it
+   * awaits. It holds the connection like a write transaction does, so keep `fn` to its queries.
+   * Right after an append with an inline projection, it already shows that append's events.
    */
-  readSync<R>(target: ReadTarget, fn: (view: SqliteReadModelView) => R): R {
+  async read<R>(target: ReadTarget, fn: (view: SqliteReadModelView) => Promise<R> | R): Promise<R> {
     this.#assertOpen();
-    try {
+    const outcome = await this.transaction(async () => {
       const projection = resolveReadTarget(target, (name) => {
         const version = this.#statements.getActive.get(name);
         return version === undefined ? null : Number(version);
       });
-      return fn(readView(this.database, this.#statements, projection));
-    } catch (error) {
-      // SQLite's own failures (a damaged file, I/O) come out typed; the reader's errors pass through.
-      throw storeError(error, 'reading read models', 'nothing', this.database.name);
+      let open = true;
+      const isOpen = (): void => {
+        if (!open) throw new InvalidArgumentError('read-model view', 'is over: use the view only inside the read that gave it');
+      };
+      try {
+        return { value: await fn(readView(this.database, this.#statements, projection, isOpen)) };
+      } finally {
+        open = false;
+      }
+    }, { readOnly: true });
+    return outcome.value;
+  }
+
+  /**
+   * Resolves once the serving (or given) version has applied everything up to `position`,
+   * whichever process runs it: woken at once by this process's commits, and within a few
+   * milliseconds by other processes' (a cheap `PRAGMA data_version` poll while anyone waits).
+   */
+  waitForPosition(projection: ReadTarget, position: Position, options?: WaitForPositionOptions): Promise<void> {
+    this.#assertOpen();
+    return waitForCheckpoint(projection, position, options, {
+      pollIntervalMs: WAIT_POLL_MS,
+      changed: (ms, signal) => this.#nextChange(ms, signal),
+      read: (name, version) =>
+        this.#run(`reading the checkpoint of ${name}`, () => {
+          this.#assertOpen();
+          const serving = version ?? (() => {
+            const active = this.#statements.getActive.get(name);
+            return active === undefined ? undefined : Number(active);
+          })();
+          if (serving === undefined) return { namespace: null, checkpoint: null, failure: null };
+          const namespace = projectionNamespace(name, serving).namespace;
+          const row = this.#statements.getState.get(namespace);
+          const state = row === undefined ? null : decodeState(row, this.database.name);
+          return { namespace, checkpoint: state?.checkpoint ?? null, failure: state?.failure ?? null };
+        }),
+    });
+  }
+
+  /** The next change that may have moved a checkpoint, `ms` from now at the latest. Starts listening before it returns. */
+  #nextChange(ms: number, signal: AbortSignal): Promise<void> {
+    const waited = this.#changed.wait(ms, signal);
+    this.#waiting++;
+    if (this.#poll === undefined) {
+      this.#dataVersion = this.#readDataVersion();
+      this.#poll = setInterval(() => this.#pollFile(), FILE_POLL_MS);
+      this.#poll.unref();
+    }
+    return waited.finally(() => {
+      if (--this.#waiting === 0 && this.#poll !== undefined) {
+        clearInterval(this.#poll);
+        this.#poll = undefined;
+      }
+    });
+  }
+
+  #pollFile(): void {
+    const version = this.#readDataVersion();
+    if (version === undefined) return;
+    if (this.#dataVersion !== undefined && version !== this.#dataVersion) this.#changed.notify();
+    this.#dataVersion = version;
+  }
+
+  /** Commits of other connections to the file change it; undefined when the connection is busy or closed (look next time). */
+  #readDataVersion(): number | undefined {
+    if (this.#closed || !this.database.open || !this.#connection.available) return undefined;
+    try {
+      return this.#statements.dataVersion.get();
+    } catch {
+      // Only a hint: the waiter reads its checkpoint on its own poll anyway.
+      return undefined;
     }
   }
 
@@ -291,20 +412,27 @@ export class SqliteReadModelStore implements ReadModelStore<SqliteProjectionHand
     });
   }
 
-  /** One statement: waits out another process's lock, and fails only with typed errors. */
+  /** One statement, after any transaction open on the connection: waits out another process's lock, fails only with typed errors. */
   async #run<T>(doing: string, work: () => T): Promise<T> {
     try {
-      return await retryWhileBusy(doing, this.#busyTimeoutMs, work);
+      return await retryWhileBusy(doing, this.#busyTimeoutMs, work, this.#connection);
     } catch (error) {
-      throw storeError(error, doing, 'nothing', this.database.name);
+      throw typedStoreError(error, doing, this.database.name);
     }
   }
 
-  /** Closes the connection if the store opened it; a shared one is left to its owner. */
+  /** Closes the connection if the store opened it (after any transaction on it); a shared one is left to its owner. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#ownsDatabase && this.database.open) this.database.close();
+    this.#unlisten();
+    if (this.#poll !== undefined) clearInterval(this.#poll);
+    this.#poll = undefined;
+    this.#changed.notify();
+    if (this.#ownsDatabase) {
+      while (!this.#connection.available) await this.#connection.whenFree();
+      if (this.database.open) this.database.close();
+    }
   }
 
   #assertOpen(): void {
@@ -312,9 +440,11 @@ export class SqliteReadModelStore implements ReadModelStore<SqliteProjectionHand
   }
 }
 
-/** One SQLite read-model transaction; every method runs synchronously on the connection. */
+/** One SQLite read-model transaction; every method answers with a promise, its SQL running on the connection at once. */
 export class SqliteReadModelTransaction implements ReadModelTransaction<SqliteProjectionHandle> {
   #open = true;
+  /** Whether a commit of this transaction can move what waiters wait for. */
+  movedCheckpoint = false;
   readonly #buffer: DocumentBuffer;
   readonly #scope: TransactionScope;
 
@@ -339,7 +469,8 @@ export class SqliteReadModelTransaction implements ReadModelTransaction<SqlitePr
       projection,
       db,
       table: (name) => tableName(projection, name),
-      collection: <T extends object>(name: string): DocumentCollection<T> => {
+      collection: <T extends object = JsonObject>(ref: CollectionRef<T>): DocumentCollection<T> => {
+        const name = collectionName(ref);
         let collection = collections.get(name);
         if (!collection) {
           collection = sqliteCollection<object>(statements.documents, projection.namespace, name, isOpen, buffer);
@@ -350,34 +481,38 @@ export class SqliteReadModelTransaction implements ReadModelTransaction<SqlitePr
     };
   }
 
-  getState(namespace: string): ProjectionState | null {
+  async getState(namespace: string): Promise<ProjectionState | null> {
     this.#assertOpen();
     const row = this.statements.getState.get(namespace);
     return row === undefined ? null : decodeState(row, this.db.name);
   }
 
-  createState(projection: ProjectionNamespace): void {
+  async createState(projection: ProjectionNamespace): Promise<void> {
     this.#assertOpen();
     this.statements.createState.run(projection.namespace, projection.name, projection.version, this.#now());
+    this.movedCheckpoint = true;
   }
 
-  getCheckpoint(namespace: string): Position | null {
-    return this.getState(namespace)?.checkpoint ?? null;
+  async getCheckpoint(namespace: string): Promise<Position | null> {
+    return (await this.getState(namespace))?.checkpoint ?? null;
   }
 
-  setCheckpoint(namespace: string, position: Position): void {
+  async setCheckpoint(namespace: string, position: Position): Promise<void> {
     this.#assertOpen();
     if (typeof position !== 'bigint' || position < 0n) throw new InvalidArgumentError('checkpoint', 'must be a non-negative bigint');
     this.#requireChange(this.statements.setCheckpoint.run(position, this.#now(), namespace).changes, namespace);
+    this.movedCheckpoint = true;
   }
 
-  setFailure(namespace: string, failure: ProjectionFailure | null): void {
+  async setFailure(namespace: string, failure: ProjectionFailure | null): Promise<void> {
     this.#assertOpen();
     const json = failure === null ? null : JSON.stringify({ ...failure, position: failure.position.toString() });
     this.#requireChange(this.statements.setFailure.run(json, this.#now(), namespace).changes, namespace);
+    // Waiters fail on a recorded failure: they must look.
+    this.movedCheckpoint = true;
   }
 
-  addDeadLetter(deadLetter: ProjectionDeadLetter): void {
+  async addDeadLetter(deadLetter: ProjectionDeadLetter): Promise<void> {
     this.#assertOpen();
     this.statements.insertDeadLetter.run(
       deadLetter.projection.namespace,
@@ -391,27 +526,46 @@ export class SqliteReadModelTransaction implements ReadModelTransaction<SqlitePr
     );
   }
 
-  getActiveVersion(name: string): number | null {
+  async getActiveVersion(name: string): Promise<number | null> {
     this.#assertOpen();
     const version = this.statements.getActive.get(name);
     return version === undefined ? null : Number(version);
   }
 
-  setActiveVersion(name: string, version: number): void {
+  async setActiveVersion(name: string, version: number): Promise<void> {
     this.#assertOpen();
     projectionNamespace(name, version);
     this.statements.setActive.run(name, version, this.#now());
+    this.movedCheckpoint = true;
   }
 
-  dropNamespace(namespace: string): void {
+  /**
+   * Creates each declared index as an expression index on rm_documents (query-sql.ts), limited to
+   * its collection in this namespace. An index whose definition changed is rebuilt.
+   */
+  async prepareCollections(projection: ProjectionNamespace, collections: readonly CollectionDefinition<object>[]): Promise<void> {
+    this.#assertOpen();
+    for (const collection of collections) {
+      const name = collectionName(collection);
+      for (const index of collection.indexes) {
+        const sql = createIndexSql(projection.namespace, name, index.name, index.fields);
+        const existing = this.statements.indexSql.get(indexName(projection.namespace, name, index.name));
+        if (existing === sql) continue;
+        if (existing !== undefined) this.db.exec(`DROP INDEX ${quoteIdentifier(indexName(projection.namespace, name, index.name))}`);
+        this.db.exec(sql);
+      }
+    }
+  }
+
+  async dropNamespace(namespace: string): Promise<void> {
     this.#assertOpen();
     this.#buffer.discard(namespace);
+    const prefix = `${namespace}/`;
+    for (const index of this.statements.namespaceIndexes.all(prefix.length, prefix)) this.db.exec(`DROP INDEX ${quoteIdentifier(index)}`);
     this.statements.deleteDocuments.run(namespace);
     this.statements.deleteState.run(namespace);
-    const prefix = `${namespace}/`;
-    for (const table of this.statements.namespaceTables.all(prefix.length, prefix)) {
-      this.db.exec(`DROP TABLE ${quote(table)}`);
-    }
+    for (const table of this.statements.namespaceTables.all(prefix.length, prefix)) this.db.exec(`DROP TABLE ${quoteIdentifier(table)}`);
+    this.movedCheckpoint = true;
   }
 
   /** Writes the documents changed so far; runs before every commit. */
@@ -438,13 +592,17 @@ export class SqliteReadModelTransaction implements ReadModelTransaction<SqlitePr
   }
 }
 
-function readView(db: SqliteDatabase, statements: Statements, projection: ProjectionNamespace): SqliteReadModelView {
-  const always = (): void => undefined;
+const BUSY = Symbol('busy');
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function readView(db: SqliteDatabase, statements: Statements, projection: ProjectionNamespace, isOpen: () => void): SqliteReadModelView {
   return {
     projection,
     db,
     table: (name) => tableName(projection, name),
-    collection: <T extends object>(name: string): DocumentReader<T> => sqliteCollection<T>(statements.documents, projection.namespace, name, always, null),
+    collection: <T extends object = JsonObject>(ref: CollectionRef<T>): DocumentReader<T> =>
+      sqliteCollection<T>(statements.documents, projection.namespace, collectionName(ref), isOpen, null),
   };
 }
 
@@ -452,12 +610,9 @@ function tableName(projection: ProjectionNamespace, name: string): string {
   if (typeof name !== 'string' || !TABLE_PATTERN.test(name)) {
     throw new InvalidArgumentError('table name', `must be 1 to 64 letters, digits or '_', got ${describeValue(name)}`);
   }
-  return quote(`${projection.namespace}/${name}`);
+  return quoteIdentifier(`${projection.namespace}/${name}`);
 }
 
-function quote(identifier: string): string {
-  return `"${identifier.replaceAll('"', '""')}"`;
-}
 
 function decodeState(row: StateRow, filename: string): ProjectionState {
   const [namespace, name, version, checkpoint, failure, updatedAt] = row;

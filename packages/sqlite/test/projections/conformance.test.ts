@@ -8,7 +8,8 @@ runReadModelStoreConformance({
   create: async () => {
     const dir = tempDir();
     const readModels = openSqliteReadModels({ filename: dir.file('read-models.db') });
-    return { readModels, cleanup: async () => dir.remove() };
+    // Another connection to the file, as another process has: its commits are seen by polling data_version.
+    return { readModels, peer: async () => openSqliteReadModels({ filename: dir.file('read-models.db') }), cleanup: async () => dir.remove() };
   },
 });
 

@@ -34,8 +34,8 @@ function open(filename?: string): { eventStore: SqliteEventStore; readModels: Sq
   return { eventStore, readModels, filename: file };
 }
 
-function checkpointOf(readModels: SqliteReadModelStore, namespace: string): Position | null {
-  return readModels.transactionSync((tx) => tx.getCheckpoint(namespace));
+function checkpointOf(readModels: SqliteReadModelStore, namespace: string): Promise<Position | null> {
+  return readModels.transaction((tx) => tx.getCheckpoint(namespace), { readOnly: true });
 }
 
 function orderOf(streamId: string): string {
@@ -49,11 +49,11 @@ describe('inline projections (sqlite)', () => {
     const streamId = uniqueOrderStream();
     const id = orderOf(streamId);
     const first = await eventStore.appendToStream(streamId, [created(id, 30)]);
-    expect(readModels.readSync('order-summary', (v) => v.collection<OrderSummary>('orders').get(id))).toMatchObject({ total: 30, status: 'open' });
-    expect(checkpointOf(readModels, 'order-summary@1')).toBe(first.position);
+    expect(await readModels.read('order-summary', (v) => v.collection<OrderSummary>('orders').get(id))).toMatchObject({ total: 30, status: 'open' });
+    expect(await checkpointOf(readModels, 'order-summary@1')).toBe(first.position);
     const second = await eventStore.appendToStream(streamId, [paid(id, 30), shipped(id)]);
-    expect(readModels.readSync('order-summary', (v) => v.collection<OrderSummary>('orders').get(id))).toMatchObject({ paid: 30, status: 'shipped' });
-    expect(checkpointOf(readModels, 'order-summary@1')).toBe(second.position);
+    expect(await readModels.read('order-summary', (v) => v.collection<OrderSummary>('orders').get(id))).toMatchObject({ paid: 30, status: 'shipped' });
+    expect(await checkpointOf(readModels, 'order-summary@1')).toBe(second.position);
   });
 
   it('fails the append when a handler throws: no event and no read-model change', async () => {
@@ -62,9 +62,9 @@ describe('inline projections (sqlite)', () => {
       name: 'picky',
       version: 1,
       handlers: {
-        OrderCreated: (event, read) => {
+        OrderCreated: async (event, read) => {
           if (event.data.total < 0) throw new RangeError(`negative total on ${event.streamId}`);
-          read.collection<{ total: number }>('orders').upsert(event.data.orderId, { total: event.data.total });
+          await read.collection<{ total: number }>('orders').upsert(event.data.orderId, { total: event.data.total });
         },
       },
     });
@@ -74,8 +74,8 @@ describe('inline projections (sqlite)', () => {
     const bad = uniqueOrderStream();
     await expect(eventStore.appendToStream(bad, [created(orderOf(bad), -1)])).rejects.toThrow(RangeError);
     expect(await collect(eventStore.readStream(bad))).toEqual([]);
-    expect(readModels.readSync('picky', (v) => v.collection('orders').get(orderOf(bad)))).toBeNull();
-    expect(checkpointOf(readModels, 'picky@1')).toBe(ok.position);
+    expect(await readModels.read('picky', (v) => v.collection('orders').get(orderOf(bad)))).toBeNull();
+    expect(await checkpointOf(readModels, 'picky@1')).toBe(ok.position);
   });
 
   it('group commit: a failing append in the group leaves the others applied', async () => {
@@ -93,10 +93,10 @@ describe('inline projections (sqlite)', () => {
     expect(results.filter((r) => r.status === 'rejected')).toHaveLength(1);
     expect(results[7]!.status).toBe('rejected');
     expect(eventStore.groupCommitStats.largestGroup).toBeGreaterThan(1);
-    const ledgers = readModels.readSync('ledger', (v) => v.collection<StreamLedger>('ledgers').find());
+    const ledgers = await readModels.read('ledger', (v) => v.collection<StreamLedger>('ledgers').find());
     expect(ledgers).toHaveLength(19);
     expect(ledgers.every((l) => l.count === 2 && l.gaps === 0)).toBe(true);
-    expect(checkpointOf(readModels, 'ledger@1')).toBe(await eventStore.headPosition());
+    expect(await checkpointOf(readModels, 'ledger@1')).toBe(await eventStore.headPosition());
   });
 
   it('defers to the runner when events came before it, then takes over again', async () => {
@@ -107,20 +107,20 @@ describe('inline projections (sqlite)', () => {
     const streamId = uniqueOrderStream();
     await eventStore.appendToStream(streamId, [created(orderOf(streamId), 7)]);
     // Behind: the inline path must not apply on top of a checkpoint that skipped the history.
-    expect(readModels.readSync('order-summary', (v) => v.collection('orders').count())).toBe(0);
-    expect(checkpointOf(readModels, 'order-summary@1')).toBeNull();
+    expect(await readModels.read('order-summary', (v) => v.collection('orders').count())).toBe(0);
+    expect(await checkpointOf(readModels, 'order-summary@1')).toBeNull();
 
     const runner = new ProjectionRunner({ eventStore, readModels, projections: [projection], pollIntervalMs: 20 });
     cleanups.push(() => runner.stop());
     await runner.start();
     await runner.waitForPosition('order-summary', await eventStore.headPosition(), 10_000);
-    expect(readModels.readSync('order-summary', (v) => v.collection('orders').count())).toBe(history.streams.length + 1);
+    expect(await readModels.read('order-summary', (v) => v.collection('orders').count())).toBe(history.streams.length + 1);
     await runner.stop();
 
     const next = uniqueOrderStream();
     const appended = await eventStore.appendToStream(next, [created(orderOf(next), 8)]);
-    expect(readModels.readSync('order-summary', (v) => v.collection<OrderSummary>('orders').get(orderOf(next))?.total)).toBe(8);
-    expect(checkpointOf(readModels, 'order-summary@1')).toBe(appended.position);
+    expect(await readModels.read('order-summary', async (v) => (await v.collection<OrderSummary>('orders').get(orderOf(next)))?.total)).toBe(8);
+    expect(await checkpointOf(readModels, 'order-summary@1')).toBe(appended.position);
   });
 
   it('another process appending without the projection makes it defer until the runner catches up', async () => {
@@ -135,18 +135,19 @@ describe('inline projections (sqlite)', () => {
     await other.eventStore.appendToStream(b, [created(orderOf(b))]);
     const c = uniqueOrderStream();
     await first.eventStore.appendToStream(c, [created(orderOf(c))]);
-    const seen = (): string[] => first.readModels.readSync('ledger', (v) => v.collection<StreamLedger>('ledgers').find().map((l) => l.streamId));
-    expect(seen()).toEqual([a]);
+    const seen = (): Promise<string[]> =>
+      first.readModels.read('ledger', async (v) => (await v.collection<StreamLedger>('ledgers').find()).map((l) => l.streamId));
+    expect(await seen()).toEqual([a]);
 
     const runner = new ProjectionRunner({ eventStore: first.eventStore, readModels: first.readModels, projections: [projection], pollIntervalMs: 20 });
     cleanups.push(() => runner.stop());
     await runner.start();
     await runner.waitForPosition('ledger', await first.eventStore.headPosition(), 10_000);
-    expect(seen().sort()).toEqual([a, b, c].sort());
+    expect((await seen()).sort()).toEqual([a, b, c].sort());
     const d = uniqueOrderStream();
     await first.eventStore.appendToStream(d, [created(orderOf(d))]);
-    expect(seen()).toContain(d);
-    const ledgers = first.readModels.readSync('ledger', (v) => v.collection<StreamLedger>('ledgers').find());
+    expect(await seen()).toContain(d);
+    const ledgers = await first.readModels.read('ledger', (v) => v.collection<StreamLedger>('ledgers').find());
     expect(ledgers.every((l) => l.count === 1 && l.gaps === 0)).toBe(true);
   });
 
@@ -176,10 +177,10 @@ describe('inline projections (sqlite)', () => {
       await eventStore.appendToStream(streamId, [created(orderOf(streamId), total, customer)]);
     }
     const query = (version?: number) =>
-      readModels.readSync(version ? { name: 'customer-totals', version } : 'customer-totals', (v) =>
+      readModels.read(version ? { name: 'customer-totals', version } : 'customer-totals', (v) =>
         v.db.prepare(`SELECT customer, total, orders FROM ${v.table('totals')} ORDER BY customer`).all(),
       );
-    expect(query()).toEqual([
+    expect(await query()).toEqual([
       { customer: 'alice', total: 12.5, orders: 2 },
       { customer: 'bob', total: 5, orders: 1 },
     ]);
@@ -188,16 +189,16 @@ describe('inline projections (sqlite)', () => {
     cleanups.push(() => runner.stop());
     await runner.start();
     await runner.waitForPosition('customer-totals', await eventStore.headPosition(), 10_000);
-    await expect.poll(() => readModels.readSync('customer-totals', (v) => v.projection.version), { timeout: 10_000 }).toBe(2);
-    expect(query()).toEqual([
+    await expect.poll(() => readModels.read('customer-totals', (v) => v.projection.version), { timeout: 10_000 }).toBe(2);
+    expect(await query()).toEqual([
       { customer: 'alice', total: 25, orders: 2 },
       { customer: 'bob', total: 10, orders: 1 },
     ]);
-    expect(query(1)).toHaveLength(2);
+    expect(await query(1)).toHaveLength(2);
 
     // A rebuild drops the version's own tables and runs init again.
     await runner.rebuild('customer-totals');
-    expect(query()).toEqual([
+    expect(await query()).toEqual([
       { customer: 'alice', total: 25, orders: 2 },
       { customer: 'bob', total: 10, orders: 1 },
     ]);

@@ -101,27 +101,28 @@ function openParent(): { eventStore: SqliteEventStore; readModels: SqliteReadMod
   return { eventStore, readModels, file };
 }
 
-const checkpoint = (readModels: SqliteReadModelStore): bigint | null => readModels.transactionSync((tx) => tx.getCheckpoint(NAMESPACE), { readOnly: true });
+const checkpoint = (readModels: SqliteReadModelStore): Promise<bigint | null> => readModels.transaction((tx) => tx.getCheckpoint(NAMESPACE), { readOnly: true });
 
 async function caughtUp(readModels: SqliteReadModelStore, eventStore: SqliteEventStore, timeoutMs = 30_000): Promise<void> {
   const head = await eventStore.headPosition();
   await expect.poll(() => checkpoint(readModels), { timeout: timeoutMs, interval: 25 }).toBe(head);
 }
 
-const ledgers = (readModels: SqliteReadModelStore, name: string): StreamLedger[] =>
-  readModels.readSync(name, (v) => v.collection<StreamLedger>('ledgers').find()).sort((a, b) => a.streamId.localeCompare(b.streamId));
+const ledgers = async (readModels: SqliteReadModelStore, name: string): Promise<StreamLedger[]> =>
+  (await readModels.read(name, (v) => v.collection<StreamLedger>('ledgers').find())).sort((a, b) => a.streamId.localeCompare(b.streamId));
 
-const appliedBy = (readModels: SqliteReadModelStore): Map<bigint, string> =>
+const appliedBy = async (readModels: SqliteReadModelStore): Promise<Map<bigint, string>> =>
   new Map(
-    readModels
-      .readSync({ name: 'crash-ledger', version: 1 }, (v) => v.collection<{ owner: string; position: string }>('applied').find())
-      .map((doc) => [BigInt(doc.position), doc.owner]),
+    (await readModels.read({ name: 'crash-ledger', version: 1 }, (v) => v.collection<{ owner: string; position: string }>('applied').find())).map((doc) => [
+      BigInt(doc.position),
+      doc.owner,
+    ]),
   );
 
 /** The same ledger built by one clean pass in this process, under another name. */
 async function cleanPass(eventStore: SqliteEventStore, readModels: SqliteReadModelStore): Promise<StreamLedger[]> {
   await rebuildProjection({ eventStore, readModels, projection: projectionFixtures.ledgerProjection({ name: 'clean-ledger' }) });
-  return ledgers(readModels, 'clean-ledger');
+  return await ledgers(readModels, 'clean-ledger');
 }
 
 describe('projections across processes (sqlite)', () => {
@@ -135,17 +136,17 @@ describe('projections across processes (sqlite)', () => {
     const first = startRunner(file, 'first', { batchSize, leaseTtlMs: 1_000, stallAt });
     await first.waitFor(new RegExp(`^stalled ${stallAt}$`));
     // Two batches committed; the third is open, with 12 events applied in it, when the process dies.
-    expect(checkpoint(readModels)).toBe(2n * BigInt(batchSize));
+    expect(await checkpoint(readModels)).toBe(2n * BigInt(batchSize));
     await kill(first);
-    expect(checkpoint(readModels)).toBe(2n * BigInt(batchSize));
-    expect(appliedBy(readModels).size).toBe(2 * batchSize);
+    expect(await checkpoint(readModels)).toBe(2n * BigInt(batchSize));
+    expect((await appliedBy(readModels)).size).toBe(2 * batchSize);
 
     const second = startRunner(file, 'second', { batchSize, leaseTtlMs: 1_000 });
     await caughtUp(readModels, eventStore);
-    const applied = appliedBy(readModels);
+    const applied = await appliedBy(readModels);
     expect(applied.size).toBe(history.events);
     for (const [position, owner] of applied) expect(owner, `event at ${position}`).toBe(position <= 2n * BigInt(batchSize) ? 'first' : 'second');
-    const resumed = ledgers(readModels, 'crash-ledger');
+    const resumed = await ledgers(readModels, 'crash-ledger');
     expect(resumed.every((l) => l.gaps === 0)).toBe(true);
     expect(resumed).toEqual(await cleanPass(eventStore, readModels));
     second.child.kill('SIGTERM');
@@ -166,13 +167,13 @@ describe('projections across processes (sqlite)', () => {
       // An expired lease lets the next runner in.
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
-    const progressBeforeLast = checkpoint(readModels);
+    const progressBeforeLast = await checkpoint(readModels);
     expect(progressBeforeLast === null || progressBeforeLast < history.position).toBe(true);
     const last = startRunner(file, 'last', { batchSize: 15, leaseTtlMs: 200 });
     await caughtUp(readModels, eventStore);
     expect(kills).toBe(3);
-    expect(appliedBy(readModels).size).toBe(history.events);
-    const resumed = ledgers(readModels, 'crash-ledger');
+    expect((await appliedBy(readModels)).size).toBe(history.events);
+    const resumed = await ledgers(readModels, 'crash-ledger');
     expect(resumed.every((l) => l.gaps === 0)).toBe(true);
     expect(resumed).toEqual(await cleanPass(eventStore, readModels));
     last.child.kill('SIGTERM');
@@ -188,7 +189,7 @@ describe('projections across processes (sqlite)', () => {
 
     const first = await projectionFixtures.appendOrders(eventStore, 30);
     await caughtUp(readModels, eventStore);
-    const before = appliedBy(readModels);
+    const before = await appliedBy(readModels);
     expect(before.size).toBe(first.events);
     expect(new Set(before.values())).toEqual(new Set(['a']));
     expect(b.lines).not.toContain('leading');
@@ -197,10 +198,10 @@ describe('projections across processes (sqlite)', () => {
     const second = await projectionFixtures.appendOrders(eventStore, 30);
     await b.waitFor(/^leading$/, 10_000);
     await caughtUp(readModels, eventStore);
-    const after = appliedBy(readModels);
+    const after = await appliedBy(readModels);
     expect(after.size).toBe(first.events + second.events);
     for (const [position, owner] of after) expect(owner, `event at ${position}`).toBe(position <= first.position ? 'a' : 'b');
-    const all = ledgers(readModels, 'crash-ledger');
+    const all = await ledgers(readModels, 'crash-ledger');
     expect(all).toHaveLength(60);
     expect(all.every((l) => l.gaps === 0 && l.count === l.lastVersion)).toBe(true);
     b.child.kill('SIGTERM');
