@@ -1,8 +1,9 @@
-/** The code of docs/projections.md: every region below is a block of the guide, run as a test. */
+/** Projections on SQLite end to end, as a guide shows them: declared collections, async handlers, queries, inline projections, failures, rebuilds. */
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 // #region imports
 import {
+  defineCollection,
   defineProjection,
   progressBar,
   ProjectionRunner,
@@ -29,21 +30,28 @@ interface OrderSummary {
   customerId: string;
   total: number;
   status: 'placed' | 'paid' | 'shipped';
+  placedAt: string;
 }
+
+// Declared once, with its type and indexes: a real index on SQLite and PostgreSQL.
+const orders = defineCollection<OrderSummary>('orders', {
+  indexes: { byCustomer: ['customerId', 'placedAt'] },
+});
 
 const orderSummary = defineProjection<OrderEvent>({
   name: 'order-summary',
   version: 1,
+  collections: [orders],
   handlers: {
-    OrderPlaced: (event, read) => {
+    OrderPlaced: async (event, { collection }) => {
       const { orderId, customerId, total } = event.data;
-      read.collection<OrderSummary>('orders').upsert(orderId, { orderId, customerId, total, status: 'placed' });
+      await collection(orders).upsert(orderId, { orderId, customerId, total, status: 'placed', placedAt: event.time });
     },
-    OrderPaid: (event, read) => {
-      read.collection<OrderSummary>('orders').update(event.data.orderId, (order) => ({ ...order, status: 'paid' }));
+    OrderPaid: async (event, { collection }) => {
+      await collection(orders).update(event.data.orderId, (order) => ({ ...order, status: 'paid' }));
     },
-    OrderShipped: (event, read) => {
-      read.collection<OrderSummary>('orders').update(event.data.orderId, (order) => ({ ...order, status: 'shipped' }));
+    OrderShipped: async (event, { collection }) => {
+      await collection(orders).update(event.data.orderId, (order) => ({ ...order, status: 'shipped' }));
     },
   },
 });
@@ -88,18 +96,22 @@ describe('docs/projections.md', () => {
       // #region wait-for-position
       const { position } = await eventStore.appendToStream<OrderEvent>('order-1', [placed('1', 'ada', 30)]);
       await runner.waitForPosition('order-summary', position, 5_000);
-      const order = await readModels.read('order-summary', (view) => view.collection<OrderSummary>('orders').get('1'));
+      const order = await readModels.read('order-summary', (view) => view.collection(orders).get('1'));
       // #endregion wait-for-position
-      expect(order).toEqual({ orderId: '1', customerId: 'ada', total: 30, status: 'placed' });
+      expect(order).toMatchObject({ orderId: '1', customerId: 'ada', total: 30, status: 'placed' });
 
       // #region find
       await eventStore.appendToStream<OrderEvent>('order-2', [placed('2', 'ada', 12), { type: 'OrderPaid', data: { orderId: '2' } }]);
       const last = await eventStore.appendToStream<OrderEvent>('order-3', [placed('3', 'bob', 7)]);
       await runner.waitForPosition('order-summary', last.position, 5_000);
-      const adas = await readModels.read('order-summary', (view) => view.collection<OrderSummary>('orders').find({ customerId: 'ada' }));
-      const open = await readModels.read('order-summary', (view) => view.collection<OrderSummary>('orders').count({ status: 'placed' }));
+      const getCustomerOrders = (customerId: string) =>
+        readModels.read('order-summary', (view) =>
+          view.collection(orders).find({ where: { customerId }, orderBy: [['placedAt', 'desc']], limit: 20 }),
+        );
+      const adas = await getCustomerOrders('ada'); // newest first, from the byCustomer index
+      const open = await readModels.read('order-summary', (view) => view.collection(orders).count({ status: 'placed' }));
       // #endregion find
-      expect(adas.map((o) => o.orderId)).toEqual(['1', '2']);
+      expect(adas.map((o) => o.orderId)).toEqual(['2', '1']);
       expect(open).toBe(2);
 
       await runner.waitForPosition('daily-sales', last.position, 5_000);
@@ -130,7 +142,7 @@ describe('docs/projections.md', () => {
       addInlineProjection({ eventStore, readModels, projection: orderSummary });
 
       await eventStore.appendToStream<OrderEvent>('order-7', [placed('7', 'ada', 99)]);
-      const order = readModels.readSync('order-summary', (view) => view.collection<OrderSummary>('orders').get('7'));
+      const order = await readModels.read('order-summary', (view) => view.collection(orders).get('7'));
       // order.status === 'placed': the append's own transaction wrote it
       // #endregion inline
       expect(order?.status).toBe('placed');
@@ -152,9 +164,9 @@ describe('docs/projections.md', () => {
         version: 1,
         failurePolicy: { maxAttempts: 3, retryDelayMs: 10, onFailure: 'stop' }, // or 'dead-letter'
         handlers: {
-          OrderShipped: (event, read) => {
+          OrderShipped: async (event, read) => {
             if (!carriers.includes(event.data.carrier)) throw new Error(`unknown carrier ${event.data.carrier}`);
-            read.collection('shipments').upsert(event.data.orderId, { carrier: event.data.carrier });
+            await read.collection('shipments').upsert(event.data.orderId, { carrier: event.data.carrier });
           },
         },
       });
@@ -206,7 +218,9 @@ describe('docs/projections.md', () => {
         name: 'order-summary',
         version: 2, // built beside version 1, which serves until version 2 has caught up
         handlers: {
-          OrderPlaced: (event, read) => read.collection('orders').upsert(event.data.orderId, { ...event.data, status: 'placed', currency: 'EUR' }),
+          OrderPlaced: async (event, read) => {
+            await read.collection('orders').upsert(event.data.orderId, { ...event.data, status: 'placed', currency: 'EUR' });
+          },
         },
       });
       const next = new ProjectionRunner({ eventStore, readModels, projections: [orderSummaryV2] });
@@ -225,7 +239,11 @@ describe('docs/projections.md', () => {
       const marchOrders = defineProjection<OrderEvent>({
         name: 'march-2026-orders',
         version: 1,
-        handlers: { OrderPlaced: (event, read) => read.collection('orders').upsert(event.data.orderId, event.data) },
+        handlers: {
+          OrderPlaced: async (event, read) => {
+            await read.collection('orders').upsert(event.data.orderId, event.data);
+          },
+        },
       });
       const replayed = await replayTimeRange({
         eventStore,
@@ -246,10 +264,10 @@ describe('docs/projections.md', () => {
   it('specifies projections with given events → then read model', async () => {
     // #region given
     await givenEvents(orderSummary, [
-      { streamId: 'order-1', type: 'OrderPlaced', data: { orderId: '1', customerId: 'ada', total: 30 } },
+      { streamId: 'order-1', type: 'OrderPlaced', data: { orderId: '1', customerId: 'ada', total: 30 }, time: '2026-03-01T09:00:00.000Z' },
       { streamId: 'order-1', type: 'OrderPaid', data: { orderId: '1' } },
     ]).thenDocuments('orders', {
-      '1': { orderId: '1', customerId: 'ada', total: 30, status: 'paid' },
+      '1': { orderId: '1', customerId: 'ada', total: 30, status: 'paid', placedAt: '2026-03-01T09:00:00.000Z' },
     });
     // #endregion given
   });
