@@ -1,26 +1,29 @@
 /**
- * The document API on `rm_documents`: jsonb by (namespace, collection, id), with `find` by field
- * equality. jsonb equality compares type and value, so `true` never matches `1` and `'1'` never
- * matches `1` — as in the other stores; `null` matches an explicit null and a missing field.
+ * The document API on `rm_documents`: jsonb by (namespace, collection, id), with queries by core's
+ * comparison rule (validated by core's `normalizeQuery`, translated in `query-sql.ts`).
  */
 import {
-  assertCollectionName,
   assertDocumentId,
-  filterEntries,
+  collectionName,
+  encodeCursor,
   InvalidArgumentError,
-  normalizeLimit,
+  normalizeQuery,
+  positionOf,
   serializeDocument,
-  type AsyncDocumentCollection,
-  type FieldFilter,
-  type FieldValue,
-  type FindOptions,
+  type CollectionRef,
+  type DocumentCollection,
+  type NormalizedQuery,
 } from '@eventloom/core';
 import type pg from 'pg';
+import { countSql, selectSql } from './query-sql.js';
 import type { ReadModelQueries } from './sql.js';
 
 /** Where a collection's statements run: the transaction's client, or the pool for readers. */
 export interface DocumentTarget {
   readonly queries: ReadModelQueries;
+  /** The quoted schema. */
+  readonly s: string;
+  readonly tenantId: string;
   query<R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<pg.QueryResult<R>>;
   /** Throws when the transaction is over. */
   assertOpen(): void;
@@ -28,30 +31,10 @@ export interface DocumentTarget {
   readonly writable: boolean;
 }
 
-/** `WHERE` of a `find`/`count`: non-null fields by jsonb containment (one index-friendly test), nulls one by one. */
-function whereClause(entries: readonly [string, FieldValue][], values: unknown[]): string {
-  const conditions = ['namespace = $1', 'collection = $2'];
-  const present: Record<string, FieldValue> = {};
-  let any = false;
-  for (const [field, value] of entries) {
-    if (value === null) {
-      values.push(field);
-      conditions.push(`coalesce(jsonb_typeof(data -> $${values.length}::text), 'null') = 'null'`);
-    } else {
-      present[field] = value;
-      any = true;
-    }
-  }
-  if (any) {
-    values.push(JSON.stringify(present));
-    conditions.push(`data @> $${values.length}::jsonb`);
-  }
-  return conditions.join(' AND ');
-}
-
-export function postgresCollection<T extends object>(target: DocumentTarget, namespace: string, name: string): AsyncDocumentCollection<T> {
-  assertCollectionName(name);
+export function postgresCollection<T extends object>(target: DocumentTarget, namespace: string, ref: CollectionRef<T>): DocumentCollection<T> {
+  const name = collectionName(ref);
   const { queries } = target;
+  const scope = { s: target.s, tenantId: target.tenantId, namespace, collection: name };
   const writer = (): void => {
     target.assertOpen();
     if (!target.writable) throw new InvalidArgumentError(`collection ${name}`, 'is read-only here: write to read models from projection handlers');
@@ -60,8 +43,12 @@ export function postgresCollection<T extends object>(target: DocumentTarget, nam
     const { rows } = await target.query<{ data: T }>(queries.getDocument, [namespace, name, id]);
     return rows[0]?.data ?? null;
   };
-  const write = async (id: string, document: T): Promise<void> => {
-    await target.query(queries.upsertDocument, [namespace, name, id, serializeDocument(name, id, document)]);
+  const write = async (id: string, json: string): Promise<void> => {
+    await target.query(queries.upsertDocument, [namespace, name, id, json]);
+  };
+  const run = async (query: NormalizedQuery, extra: number): Promise<{ id: string; data: T }[]> => {
+    const { text, values } = selectSql(scope, query, extra);
+    return (await target.query<{ id: string; data: T }>(text, values)).rows;
   };
   return {
     // async: bad input rejects rather than throws, like every other answer of this store.
@@ -70,39 +57,37 @@ export function postgresCollection<T extends object>(target: DocumentTarget, nam
       assertDocumentId(name, id);
       return load(id);
     },
-    find: async (where?: FieldFilter<T>, options?: FindOptions) => {
+    find: async (query) => {
       target.assertOpen();
-      const entries = filterEntries(name, where);
-      const limit = normalizeLimit(name, options);
-      const values: unknown[] = [namespace, name];
-      const clause = whereClause(entries, values);
-      let sql = `SELECT data FROM ${queries.documents} WHERE ${clause} ORDER BY id`;
-      if (limit !== undefined) {
-        values.push(limit);
-        sql += ` LIMIT $${values.length}`;
-      }
-      const { rows } = await target.query<{ data: T }>(sql, values);
-      return rows.map((row) => row.data);
+      return (await run(normalizeQuery(name, query, 'find'), 0)).map((row) => row.data);
     },
-    count: async (where?: FieldFilter<T>) => {
+    findPage: async (query) => {
       target.assertOpen();
-      const values: unknown[] = [namespace, name];
-      const clause = whereClause(filterEntries(name, where), values);
-      const { rows } = await target.query<{ count: string }>(`SELECT count(*) AS count FROM ${queries.documents} WHERE ${clause}`, values);
+      const normalized = normalizeQuery(name, query, 'page');
+      const limit = normalized.limit!;
+      const rows = await run(normalized, 1);
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      const next = rows.length > limit && last ? encodeCursor(normalized, positionOf(normalized, last.id, last.data)) : null;
+      return { documents: page.map((row) => row.data), next };
+    },
+    count: async (where) => {
+      target.assertOpen();
+      const { text, values } = countSql(scope, normalizeQuery(name, where, 'count'));
+      const { rows } = await target.query<{ count: string }>(text, values);
       return Number(rows[0]!.count);
     },
     upsert: async (id, document) => {
       writer();
       assertDocumentId(name, id);
-      serializeDocument(name, id, document);
-      await write(id, document);
+      await write(id, serializeDocument(name, id, document));
     },
     update: async (id, change) => {
       writer();
       assertDocumentId(name, id);
       const current = await load(id);
       if (current === null) return false;
-      await write(id, change(current));
+      await write(id, serializeDocument(name, id, change(current)));
       return true;
     },
     delete: async (id) => {

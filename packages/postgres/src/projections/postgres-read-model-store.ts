@@ -6,40 +6,46 @@
  */
 import {
   assertLeaseArguments,
+  collectionName,
   EventloomError,
   InvalidArgumentError,
   projectionNamespace,
   resolveReadTarget,
   StoreClosedError,
   StoreUnavailableError,
-  type AsyncDocumentCollection,
-  type AsyncDocumentReader,
-  type MaybePromise,
+  waitForCheckpoint,
+  type CollectionDefinition,
+  type CollectionRef,
+  type DocumentCollection,
+  type DocumentReader,
+  type JsonObject,
   type Position,
   type ProjectionDeadLetter,
   type ProjectionFailure,
-  type ProjectionHandleBase,
+  type ProjectionHandle,
   type ProjectionNamespace,
   type ProjectionState,
   type ReadModelStore,
   type ReadModelTransaction,
-  type ReadModelViewBase,
+  type ReadModelView,
   type ReadTarget,
   type TransactionOptions,
+  type WaitForPositionOptions,
 } from '@eventloom/core';
-import type pg from 'pg';
+import pg from 'pg';
 import { isConnectionError, isRetryable, toStoreError } from '../errors.js';
 import { assertStorableBigint } from '../limits.js';
 import { namesFor, quoteIdent } from '../names.js';
 import { normalizeTenantId } from '../options.js';
-import { ISOLATION } from '../session.js';
-import { TENANT_SETTING } from '../sql/tables.js';
+import { AppendWaker } from '../waker.js';
 import { postgresCollection, type DocumentTarget } from './documents.js';
+import { sqlLiteral } from './query-sql.js';
 import { migrateReadModels } from './schema.js';
+import { scopedPoolConfig } from './scoped-pool.js';
 import { readModelQueries, type ReadModelQueries } from './sql.js';
 
 /** What PostgreSQL projection handlers get: documents, plus the transaction's client for plain SQL. */
-export interface PostgresProjectionHandle extends ProjectionHandleBase {
+export interface PostgresProjectionHandle extends ProjectionHandle {
   /**
    * The client whose transaction the handler runs in; its statements commit with the checkpoint.
    * Do not begin, commit or roll back.
@@ -50,15 +56,16 @@ export interface PostgresProjectionHandle extends ProjectionHandleBase {
    * `"app"."order-summary@2/orders"`. A new version gets new tables; a rebuild drops them.
    */
   table(name: string): string;
-  collection<T extends object>(name: string, ...typeOnly: T[]): AsyncDocumentCollection<T>;
 }
 
 /** What readers of a PostgreSQL read model get. */
-export interface PostgresReadModelView extends ReadModelViewBase {
-  /** The store's pool, for plain SQL reads of the projection's tables. */
+export interface PostgresReadModelView extends ReadModelView {
+  /**
+   * The store's own pool, for plain SQL reads of the projection's tables: its connections run as
+   * the schema's ordinary role, for the store's tenant (row-level security applies).
+   */
   readonly pool: pg.Pool;
   table(name: string): string;
-  collection<T extends object>(name: string, ...typeOnly: T[]): AsyncDocumentReader<T>;
 }
 
 export interface PostgresReadModelStoreOptions {
@@ -111,16 +118,20 @@ export async function openPostgresReadModels(options: PostgresReadModelStoreOpti
     throw new StoreUnavailableError(`Could not create the read-model tables in schema ${schema} (nothing was changed): ${(error as Error).message}`, { cause: error });
   }
   client.release();
-  return new PostgresReadModelStore(pool, schema, clock, tenantId);
+  const store = new PostgresReadModelStore(pool, schema, clock, tenantId);
+  try {
+    await store.open();
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  return store;
 }
 
 /** Runs of a single-statement piece of work after a serialization failure or deadlock, the first included. */
 const MAX_RUNS = 3;
-
-/** A string literal for SQL text: the tenant travels in the simple-protocol `SET LOCAL` that opens a transaction. */
-function literal(text: string): string {
-  return `E'${text.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
-}
+/** Longest time a waiter goes without looking when no NOTIFY reaches it (a lost connection, inline projections). */
+export const WAIT_POLL_MS = 500;
 
 type StateRow = { namespace: string; name: string; version: number; checkpoint: string | null; failure: StoredFailure | null; updated_at: string };
 type StoredFailure = Omit<ProjectionFailure, 'position'> & { position: string };
@@ -140,7 +151,7 @@ const MAX_IDENTIFIER_BYTES = 63;
 const TABLE_PATTERN = /^[A-Za-z0-9_]{1,64}$/;
 
 export class PostgresReadModelStore implements ReadModelStore<PostgresProjectionHandle, PostgresReadModelView> {
-  readonly synchronous = false;
+  /** The pool the store was given (the schema's owner: it creates tables, grants). */
   readonly pool: pg.Pool;
   /** The schema holding the read models. */
   readonly schema: string;
@@ -148,8 +159,13 @@ export class PostgresReadModelStore implements ReadModelStore<PostgresProjection
   readonly tenantId: string;
   readonly #queries: ReadModelQueries;
   readonly #clock: () => Date;
-  /** Opens each of the store's transactions: READ COMMITTED, as the schema's ordinary role, for the tenant. */
-  readonly #begin: (readOnly: boolean) => string;
+  /** The store's own connections, each set up once as the schema's role for the tenant (see `scoped-pool.ts`). */
+  readonly #scoped: pg.Pool;
+  /** Puts a connection back the way it started, after code of the user's ran SQL on it. */
+  readonly #rescope: string;
+  /** Tells waiters: commits here at once, other processes' by LISTEN on the tenant's channel. */
+  #waker: AppendWaker | undefined;
+  #channel: string | null = null;
   #closed = false;
 
   /** Use `openPostgresReadModels`, which creates the tables first. */
@@ -159,87 +175,120 @@ export class PostgresReadModelStore implements ReadModelStore<PostgresProjection
     this.tenantId = normalizeTenantId(tenantId);
     this.#clock = clock;
     this.#queries = readModelQueries(quoteIdent(schema));
-    const scope = `SET LOCAL ROLE ${namesFor(schema).qrole}; SET LOCAL ${TENANT_SETTING} = ${literal(this.tenantId)}`;
-    this.#begin = (readOnly) => `BEGIN ISOLATION LEVEL ${ISOLATION.toUpperCase()}${readOnly ? ' READ ONLY' : ''}; ${scope}`;
+    const names = namesFor(schema);
+    const settings = { role: names.role, tenantId: this.tenantId };
+    const config = scopedPoolConfig(pool, settings);
+    this.#scoped = new pg.Pool(config);
+    // An idle connection that breaks is dropped by the pool; without a listener it would crash the process.
+    this.#scoped.on('error', () => undefined);
+    this.#rescope = `SET ROLE ${names.qrole}; SET ${'eventloom.tenant_id'} = ${sqlLiteral(this.tenantId)}`;
+    const connect = async (): Promise<pg.Client> => {
+      const client = new pg.Client(config);
+      client.on('error', () => undefined);
+      await client.connect();
+      return client;
+    };
+    this.#connect = connect;
+  }
+
+  readonly #connect: () => Promise<pg.Client>;
+
+  /** Learns the tenant's channel (made on first use). Called by `openPostgresReadModels`. */
+  async open(): Promise<void> {
+    const { rows } = await this.#statement<{ channel: string }>('opening the wake-up channel', false, this.#queries.openChannel);
+    this.#channel = rows[0]!.channel;
+    this.#waker = new AppendWaker(this.#connect, this.#channel);
   }
 
   /**
-   * Runs `fn` in one transaction on a connection of the pool: all it wrote commits, or nothing.
-   * A writing transaction locks the bookkeeping rows it reads, so two writers of one projection
-   * take turns.
+   * Runs `fn` in one transaction on a connection of the store's own: all it wrote commits, or
+   * nothing. A writing transaction locks the bookkeeping rows it reads, so two writers of one
+   * projection take turns. A checkpoint it moved wakes the waiters, here and in other processes.
    */
-  async transaction<R>(fn: (tx: ReadModelTransaction<PostgresProjectionHandle>) => MaybePromise<R>, options?: TransactionOptions): Promise<R> {
+  async transaction<R>(fn: (tx: ReadModelTransaction<PostgresProjectionHandle>) => Promise<R> | R, options?: TransactionOptions): Promise<R> {
     this.#assertOpen();
     const readOnly = options?.readOnly === true;
+    let moved = false;
     // The caller's work may have done more than SQL: a serialization failure is reported, not retried.
-    return this.#scoped('a read-model transaction', readOnly, async (client) => {
-      const tx = new PostgresReadModelTransaction(client, this.schema, this.#queries, this.#clock, readOnly);
+    const result = await this.#inTransaction('a read-model transaction', readOnly, async (client) => {
+      const tx = new PostgresReadModelTransaction(client, this.schema, this.tenantId, this.#queries, this.#clock, readOnly, this.#channel);
       try {
-        return await fn(tx);
+        const value = await fn(tx);
+        moved = tx.notified;
+        return value;
       } finally {
         tx.finish();
       }
     });
+    if (moved) this.#waker?.signal.notify();
+    return result;
   }
 
   /**
-   * `work` in one transaction of the store's own, scoped to its role and tenant; what the driver
-   * or server raise comes out typed. Work that is one statement of the store's runs again after
-   * a serialization failure or deadlock (`retry`).
+   * `work` in one transaction on the store's connections; what the driver or server raise comes
+   * out typed. Code of the user's may have changed the session (SET ROLE): the commit puts it back.
    */
-  async #scoped<R>(operation: string, readOnly: boolean, work: (client: pg.PoolClient) => Promise<R>, retry = false): Promise<R> {
-    this.#assertOpen();
+  async #inTransaction<R>(operation: string, readOnly: boolean, work: (client: pg.PoolClient) => Promise<R>): Promise<R> {
     const context = { operation: `${operation} on the read models in schema ${this.schema}`, writes: !readOnly };
     const started = Date.now();
-    for (let run = 1; ; run++) {
-      try {
-        return await this.#once(readOnly, work);
-      } catch (error) {
-        if (retry && run < MAX_RUNS && isRetryable(error)) continue;
-        throw toStoreError(error, context, Date.now() - started);
-      }
+    let client: pg.PoolClient;
+    try {
+      client = await this.#scoped.connect();
+    } catch (error) {
+      throw toStoreError(error, context, Date.now() - started);
     }
-  }
-
-  async #once<R>(readOnly: boolean, work: (client: pg.PoolClient) => Promise<R>): Promise<R> {
-    const client = await this.pool.connect();
     let broken: Error | undefined;
     const onError = (error: Error): void => {
       broken ??= error;
     };
     client.on('error', onError);
     try {
-      await client.query(this.#begin(readOnly));
+      await client.query(readOnly ? 'BEGIN READ ONLY' : 'BEGIN');
       try {
         const result = await work(client);
-        await client.query('COMMIT');
+        await client.query(`COMMIT; ${this.#rescope}`);
         return result;
       } catch (error) {
         if (isConnectionError(error)) broken ??= error as Error;
-        else await client.query('ROLLBACK').catch((e: unknown) => (broken ??= e as Error));
+        else await client.query(`ROLLBACK; ${this.#rescope}`).catch((e: unknown) => (broken ??= e as Error));
         throw error;
       }
     } catch (error) {
       if (isConnectionError(error)) broken ??= error as Error;
-      throw error;
+      throw toStoreError(error, context, Date.now() - started);
     } finally {
       client.removeListener('error', onError);
       client.release(broken);
     }
   }
 
-  /** One statement of the store's, in a transaction of its own. */
-  #statement<R extends pg.QueryResultRow>(operation: string, readOnly: boolean, text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
-    return this.#scoped(operation, readOnly, (client) => client.query<R>(text, values), true);
+  /**
+   * One statement of the store's: a single round trip on a connection already set up, run again
+   * after a serialization failure or deadlock.
+   */
+  async #statement<R extends pg.QueryResultRow>(operation: string, readOnly: boolean, text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+    this.#assertOpen();
+    const context = { operation: `${operation} on the read models in schema ${this.schema}`, writes: !readOnly };
+    const started = Date.now();
+    for (let run = 1; ; run++) {
+      try {
+        return await this.#scoped.query<R>(text, values);
+      } catch (error) {
+        if (run < MAX_RUNS && isRetryable(error)) continue;
+        throw toStoreError(error, context, Date.now() - started);
+      }
+    }
   }
 
   /**
    * `fn` inside a transaction someone else runs on `client` (an append's, for inline
-   * projections): it neither begins nor ends it.
+   * projections): it neither begins nor ends it. It sends no NOTIFY: in the append's transaction
+   * that would serialize every append of the database on PostgreSQL's notify lock through the
+   * commit; waiters elsewhere see inline progress by their poll (`WAIT_POLL_MS`).
    */
   async inTransaction<R>(client: pg.ClientBase, fn: (tx: PostgresReadModelTransaction) => Promise<R>): Promise<R> {
     this.#assertOpen();
-    const tx = new PostgresReadModelTransaction(client, this.schema, this.#queries, this.#clock, false);
+    const tx = new PostgresReadModelTransaction(client, this.schema, this.tenantId, this.#queries, this.#clock, false, null);
     try {
       return await fn(tx);
     } finally {
@@ -247,7 +296,7 @@ export class PostgresReadModelStore implements ReadModelStore<PostgresProjection
     }
   }
 
-  async read<R>(target: ReadTarget, fn: (view: PostgresReadModelView) => MaybePromise<R>): Promise<R> {
+  async read<R>(target: ReadTarget, fn: (view: PostgresReadModelView) => Promise<R> | R): Promise<R> {
     this.#assertOpen();
     let active: number | null = null;
     const name = typeof target === 'string' ? target : target?.name;
@@ -260,7 +309,35 @@ export class PostgresReadModelStore implements ReadModelStore<PostgresProjection
     const projection = resolveReadTarget(target, () => active);
     const query = <R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<pg.QueryResult<R>> =>
       this.#statement<R>(`reading ${projection.namespace}`, true, text, values);
-    return await fn(readView(this.pool, this.schema, this.#queries, projection, query));
+    const view = readView(this.#scoped, this.schema, this.tenantId, this.#queries, projection, query);
+    return await fn(view);
+  }
+
+  waitForPosition(projection: ReadTarget, position: Position, options?: WaitForPositionOptions): Promise<void> {
+    return waitForCheckpoint(projection, position, options, {
+      pollIntervalMs: WAIT_POLL_MS,
+      changed: (ms, signal) => {
+        const waker = this.#waker;
+        if (!waker) return new Promise((resolve) => setTimeout(resolve, ms));
+        waker.listen();
+        return waker.signal.wait(ms, signal);
+      },
+      read: async (name, version) => {
+        const { rows } = await this.#statement<{ namespace: string | null; checkpoint: string | null; failure: StoredFailure | null }>(
+          `reading the checkpoint of ${name}`,
+          true,
+          this.#queries.waitState,
+          [name, version ?? null],
+        );
+        const row = rows[0];
+        if (!row || row.namespace === null) return { namespace: null, checkpoint: null, failure: null };
+        return {
+          namespace: row.namespace,
+          checkpoint: row.checkpoint === null ? null : BigInt(row.checkpoint),
+          failure: row.failure === null ? null : { ...row.failure, position: BigInt(row.failure.position) },
+        };
+      },
+    });
   }
 
   async tryAcquireLease(key: string, owner: string, ttlMs: number): Promise<boolean> {
@@ -290,9 +367,12 @@ export class PostgresReadModelStore implements ReadModelStore<PostgresProjection
     return rows.map(decodeDeadLetter);
   }
 
-  /** Stops using the pool; the pool itself belongs to whoever made it. */
+  /** Ends the store's own connections; the pool it was given belongs to whoever made it. */
   async close(): Promise<void> {
+    if (this.#closed) return;
     this.#closed = true;
+    await this.#waker?.close();
+    await this.#scoped.end().catch(() => undefined);
   }
 
   #assertOpen(): void {
@@ -303,17 +383,24 @@ export class PostgresReadModelStore implements ReadModelStore<PostgresProjection
 /** One read-model transaction on one client; every method is a statement on it. */
 export class PostgresReadModelTransaction implements ReadModelTransaction<PostgresProjectionHandle> {
   #open = true;
+  /** Whether a checkpoint, failure or serving version changed: waiters are told at commit. */
+  notified = false;
   readonly #target: DocumentTarget;
 
   constructor(
     private readonly client: pg.ClientBase,
     private readonly schema: string,
+    tenantId: string,
     private readonly queries: ReadModelQueries,
     private readonly clock: () => Date,
     private readonly readOnly: boolean,
+    /** The tenant's NOTIFY channel; `null` inside someone else's transaction (inline projections). */
+    private readonly channel: string | null,
   ) {
     this.#target = {
       queries,
+      s: quoteIdent(schema),
+      tenantId,
       query: (text, values) => {
         this.#assertOpen();
         return client.query(text, values);
@@ -327,18 +414,19 @@ export class PostgresReadModelTransaction implements ReadModelTransaction<Postgr
     const target = this.#target;
     const { schema, client } = this;
     // Handlers ask for their collection on every event; build each once per transaction.
-    const collections = new Map<string, AsyncDocumentCollection<object>>();
+    const collections = new Map<string, DocumentCollection<object>>();
     return {
       projection,
       client,
       table: (name) => tableName(schema, projection, name),
-      collection: <T extends object>(name: string): AsyncDocumentCollection<T> => {
+      collection: <T extends object = JsonObject>(ref: CollectionRef<T>): DocumentCollection<T> => {
+        const name = collectionName(ref);
         let collection = collections.get(name);
         if (!collection) {
           collection = postgresCollection<object>(target, projection.namespace, name);
           collections.set(name, collection);
         }
-        return collection as AsyncDocumentCollection<T>;
+        return collection as DocumentCollection<T>;
       },
     };
   }
@@ -359,12 +447,13 @@ export class PostgresReadModelTransaction implements ReadModelTransaction<Postgr
   async setCheckpoint(namespace: string, position: Position): Promise<void> {
     this.#assertOpen();
     assertStorableBigint(position, 'checkpoint');
-    this.#requireChange(await this.#query(this.queries.setCheckpoint, [position.toString(), this.#now(), namespace]), namespace);
+    const values = [position.toString(), this.#now(), namespace];
+    this.#requireChange(await this.#notifying(this.queries.setCheckpoint, this.queries.setCheckpointNotify, values), namespace);
   }
 
   async setFailure(namespace: string, failure: ProjectionFailure | null): Promise<void> {
     const json = failure === null ? null : JSON.stringify({ ...failure, position: failure.position.toString() });
-    this.#requireChange(await this.#query(this.queries.setFailure, [json, this.#now(), namespace]), namespace);
+    this.#requireChange(await this.#notifying(this.queries.setFailure, this.queries.setFailureNotify, [json, this.#now(), namespace]), namespace);
   }
 
   async addDeadLetter(deadLetter: ProjectionDeadLetter): Promise<void> {
@@ -388,12 +477,29 @@ export class PostgresReadModelTransaction implements ReadModelTransaction<Postgr
   async setActiveVersion(name: string, version: number): Promise<void> {
     this.#assertOpen();
     projectionNamespace(name, version);
-    await this.#query(this.queries.setActive, [name, version, this.#now()]);
+    await this.#notifying(this.queries.setActive, this.queries.setActiveNotify, [name, version, this.#now()]);
+  }
+
+  async prepareCollections(projection: ProjectionNamespace, collections: readonly CollectionDefinition<object>[]): Promise<void> {
+    this.#assertOpen();
+    const names: string[] = [];
+    const indexes: string[] = [];
+    const fields: string[] = [];
+    for (const collection of collections) {
+      const name = collectionName(collection);
+      for (const index of collection.indexes) {
+        names.push(name);
+        indexes.push(index.name);
+        fields.push(index.fields.join(','));
+      }
+    }
+    if (names.length > 0) await this.#query(this.queries.createIndexes, [projection.namespace, names, indexes, fields]);
   }
 
   async dropNamespace(namespace: string): Promise<void> {
     await this.#query(this.queries.deleteNamespaceDocuments, [namespace]);
     await this.#query(this.queries.deleteState, [namespace]);
+    await this.#query(this.queries.dropIndexes, [namespace]);
     const prefix = `${namespace}/`;
     const { rows } = await this.#query<{ tablename: string }>(this.queries.namespaceTables, [this.schema, prefix.length, prefix]);
     for (const { tablename } of rows) await this.#query(`DROP TABLE ${quoteIdent(this.schema)}.${quoteIdent(tablename)}`, []);
@@ -401,6 +507,14 @@ export class PostgresReadModelTransaction implements ReadModelTransaction<Postgr
 
   finish(): void {
     this.#open = false;
+  }
+
+  /** `plain`, or where there is a channel `notify` with it as the last parameter (same round trip). */
+  async #notifying(plain: string, notify: string, values: unknown[]): Promise<pg.QueryResult> {
+    if (this.channel === null) return this.#query(plain, values);
+    const result = await this.#query(notify, [...values, this.channel]);
+    this.notified = true;
+    return result;
   }
 
   #query<R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
@@ -424,21 +538,17 @@ export class PostgresReadModelTransaction implements ReadModelTransaction<Postgr
 function readView(
   pool: pg.Pool,
   schema: string,
+  tenantId: string,
   queries: ReadModelQueries,
   projection: ProjectionNamespace,
   query: DocumentTarget['query'],
 ): PostgresReadModelView {
-  const target: DocumentTarget = {
-    queries,
-    query,
-    assertOpen: () => undefined,
-    writable: false,
-  };
+  const target: DocumentTarget = { queries, s: quoteIdent(schema), tenantId, query, assertOpen: () => undefined, writable: false };
   return {
     projection,
     pool,
     table: (name) => tableName(schema, projection, name),
-    collection: <T extends object>(name: string): AsyncDocumentReader<T> => postgresCollection<T>(target, projection.namespace, name),
+    collection: <T extends object = JsonObject>(ref: CollectionRef<T>): DocumentReader<T> => postgresCollection<T>(target, projection.namespace, ref),
   };
 }
 

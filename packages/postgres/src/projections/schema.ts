@@ -8,6 +8,7 @@ import { StoreUnavailableError } from '@eventloom/core';
 import type pg from 'pg';
 import { ensureRole } from '../migrate.js';
 import { namesFor, quoteIdent } from '../names.js';
+import { fieldFunctions } from './index-sql.js';
 import { LATEST_READ_MODEL_SCHEMA_VERSION, READ_MODEL_MIGRATIONS } from './sql.js';
 
 /** Returns the versions this call applied. */
@@ -46,7 +47,11 @@ export async function migrateReadModels(client: pg.ClientBase, schema: string, n
     await client.query(`
       GRANT USAGE, CREATE ON SCHEMA ${s} TO ${names.qrole};
       GRANT SELECT, INSERT, UPDATE, DELETE ON ${s}.rm_documents, ${s}.rm_projections, ${s}.rm_active, ${s}.rm_leases, ${s}.rm_dead_letters TO ${names.qrole};
-      GRANT USAGE ON SEQUENCE ${s}.rm_dead_letters_id_seq TO ${names.qrole};`);
+      GRANT USAGE ON SEQUENCE ${s}.rm_dead_letters_id_seq TO ${names.qrole};
+      GRANT SELECT ON ${s}.rm_indexes TO ${names.qrole};
+      GRANT SELECT, INSERT ON ${s}.rm_channels TO ${names.qrole};
+      GRANT EXECUTE ON FUNCTION ${[...fieldFunctions(s), `${s}.rm_create_index(text, text, text, text[])`, `${s}.rm_drop_indexes(text)`].join(', ')} TO ${names.qrole};`);
+    await markLeakproof(client, s);
     // Projections' own tables made before the store ran as that role: it must own them to drop them in a rebuild.
     const { rows: tables } = await client.query<{ tablename: string }>(
       `SELECT tablename FROM pg_tables WHERE schemaname = $1 AND position('/' in tablename) > 0 AND tableowner <> $2`,
@@ -59,4 +64,19 @@ export async function migrateReadModels(client: pg.ClientBase, schema: string, n
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * Lets queries use declared indexes under row-level security: PostgreSQL takes only leakproof
+ * conditions as index conditions there, and only a superuser may say a function is. Without it
+ * the indexes still give the order, and the conditions are checked on the rows they yield.
+ */
+async function markLeakproof(client: pg.ClientBase, s: string): Promise<void> {
+  const { rows } = await client.query<{ superuser: boolean; leakproof: boolean }>(
+    `SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,
+       coalesce(bool_and(proleakproof), false) AS leakproof
+     FROM pg_proc WHERE oid = ANY (ARRAY[${fieldFunctions(s).map((f) => `'${f.replaceAll("'", "''")}'::regprocedure`).join(', ')}])`,
+  );
+  if (!rows[0]!.superuser || rows[0]!.leakproof) return;
+  for (const fn of fieldFunctions(s)) await client.query(`ALTER FUNCTION ${fn} LEAKPROOF`);
 }

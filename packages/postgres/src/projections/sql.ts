@@ -6,6 +6,7 @@
  * tenant set, and forced row-level security shows them that tenant's rows only.
  */
 import { TENANT_SETTING } from '../sql/tables.js';
+import { indexesSql } from './index-sql.js';
 
 export interface ReadModelMigration {
   readonly version: number;
@@ -100,6 +101,23 @@ DROP INDEX ${s}.rm_dead_letters_by_namespace;
 CREATE INDEX rm_dead_letters_by_namespace ON ${s}.rm_dead_letters (tenant_id, namespace, id);
 `,
   },
+  {
+    version: 3,
+    name: 'queries: field functions for expression indexes, declared indexes; each tenant\'s wake-up channel',
+    sql: (s) => `${indexesSql(s)}
+-- The LISTEN/NOTIFY channel of each tenant's checkpoints: random, so that only who can read this row can listen.
+CREATE TABLE ${s}.rm_channels (
+  tenant_id text COLLATE "C" NOT NULL DEFAULT current_setting('${TENANT_SETTING}', true),
+  channel   text NOT NULL,
+  CONSTRAINT rm_channels_pkey PRIMARY KEY (tenant_id)
+);
+ALTER TABLE ${s}.rm_channels ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ${s}.rm_channels FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON ${s}.rm_channels
+  USING (tenant_id = current_setting('${TENANT_SETTING}', true))
+  WITH CHECK (tenant_id = current_setting('${TENANT_SETTING}', true));
+`,
+  },
 ];
 
 export const LATEST_READ_MODEL_SCHEMA_VERSION = READ_MODEL_MIGRATIONS.at(-1)!.version;
@@ -124,6 +142,23 @@ export function readModelQueries(s: string) {
       ON CONFLICT (tenant_id, namespace) DO UPDATE SET checkpoint = NULL, failure = NULL, updated_at = excluded.updated_at`,
     setCheckpoint: `UPDATE ${s}.rm_projections SET checkpoint = $1::bigint, updated_at = $2 WHERE namespace = $3`,
     setFailure: `UPDATE ${s}.rm_projections SET failure = $1::jsonb, updated_at = $2 WHERE namespace = $3`,
+    /** The same, telling waiters on channel $4 once it commits (NOTIFY is delivered at commit, or never). */
+    setCheckpointNotify: `UPDATE ${s}.rm_projections SET checkpoint = $1::bigint, updated_at = $2 WHERE namespace = $3 RETURNING pg_notify($4, NULL)`,
+    setFailureNotify: `UPDATE ${s}.rm_projections SET failure = $1::jsonb, updated_at = $2 WHERE namespace = $3 RETURNING pg_notify($4, NULL)`,
+    setActiveNotify: `INSERT INTO ${s}.rm_active (name, version, switched_at) VALUES ($1, $2, $3)
+      ON CONFLICT (tenant_id, name) DO UPDATE SET version = excluded.version, switched_at = excluded.switched_at RETURNING pg_notify($4, NULL)`,
+    /** The tenant's channel, made on first use. */
+    openChannel: `WITH made AS (
+        INSERT INTO ${s}.rm_channels (channel) VALUES ('rm_' || md5(gen_random_uuid()::text)) ON CONFLICT (tenant_id) DO NOTHING RETURNING channel)
+      SELECT channel FROM made UNION ALL SELECT channel FROM ${s}.rm_channels`,
+    /** Where version $2 of $1 (or its serving version, when $2 is NULL) stands. */
+    waitState: `SELECT t.ns AS namespace, p.checkpoint::text AS checkpoint, p.failure
+      FROM (SELECT CASE WHEN $2::integer IS NULL THEN (SELECT $1 || '@' || a.version FROM ${s}.rm_active a WHERE a.name = $1)
+                        ELSE $1 || '@' || $2::integer END AS ns) t
+      LEFT JOIN ${s}.rm_projections p ON p.namespace = t.ns`,
+    createIndexes: `SELECT ${s}.rm_create_index($1, u.collection, u.name, string_to_array(u.fields, ','))
+      FROM unnest($2::text[], $3::text[], $4::text[]) AS u(collection, name, fields)`,
+    dropIndexes: `SELECT ${s}.rm_drop_indexes($1)`,
     deleteState: `DELETE FROM ${s}.rm_projections WHERE namespace = $1`,
     getActive: `SELECT version FROM ${s}.rm_active WHERE name = $1`,
     setActive: `INSERT INTO ${s}.rm_active (name, version, switched_at) VALUES ($1, $2, $3)

@@ -1,5 +1,6 @@
 /** The shared read-model and projection conformance suites on PostgreSQL: a fresh schema per test. */
 import { runProjectionConformance, runReadModelStoreConformance } from '@eventloom/testing';
+import type pg from 'pg';
 import { describe } from 'vitest';
 import { dropPostgresEventStore, openPostgresReadModels } from '../../src/index.js';
 import { connectionString, openTestStores, ownerPool, postgresUrl, uniqueSchema } from './support.js';
@@ -11,9 +12,17 @@ describe.skipIf(!postgresUrl)('PostgreSQL read models', () => {
       const schema = uniqueSchema('elrm');
       const pool = ownerPool();
       const readModels = await openPostgresReadModels({ pool, schema });
+      const peers: pg.Pool[] = [];
       return {
         readModels,
+        // Another pool on the same schema, as another process would open it: only NOTIFY can wake it.
+        peer: async () => {
+          const peerPool = ownerPool();
+          peers.push(peerPool);
+          return openPostgresReadModels({ pool: peerPool, schema });
+        },
         cleanup: async () => {
+          for (const peerPool of peers) await peerPool.end();
           await pool.end();
           await dropPostgresEventStore({ connectionString, schema });
         },
