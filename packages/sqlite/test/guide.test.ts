@@ -4,9 +4,9 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { collect, StoreBusyError, WrongExpectedVersionError, type Event, type RecordedEvent } from '@eventloom/core';
+import { collect, defineCollection, defineProjection, StoreBusyError, WrongExpectedVersionError, type Event, type RecordedEvent } from '@eventloom/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openSqliteEventStore, type SqliteDatabase, type SqliteEventStore } from '../src/index.js';
+import { addInlineProjection, openSqliteEventStore, openSqliteReadModels, type SqliteDatabase, type SqliteEventStore } from '../src/index.js';
 import { tempFile, type TempFile } from './temp-file.js';
 
 type CartEvent =
@@ -113,6 +113,66 @@ describe('guide: the SQLite event store', () => {
     // #endregion read-your-writes
     expect(items).toEqual([{ sku: 'tea', quantity: 3 }]);
     stopProjecting();
+  });
+
+  it('keeps an inline projection with async handlers and a declared index, read your writes from anywhere', async () => {
+    file = tempFile();
+    store = openSqliteEventStore({ filename: file.filename });
+    const lookUpPrice = async (sku: string): Promise<number> => (sku === 'tea' ? 4.5 : 9);
+    // #region async-inline
+    interface CartLine {
+      cartId: string;
+      sku: string;
+      quantity: number;
+      amount: number;
+      addedAt: string;
+    }
+    const cartLines = defineCollection<CartLine>('cart-lines', { indexes: { byCart: ['cartId', 'addedAt'] } });
+
+    const cartView = defineProjection<CartEvent>({
+      name: 'cart-view',
+      version: 1,
+      collections: [cartLines], // its index is created when this version is prepared
+      handlers: {
+        ItemAdded: async (event, { collection }) => {
+          const price = await lookUpPrice(event.data.sku); // awaiting inside the append's transaction is fine
+          const id = `${event.streamId}/${event.data.sku}`;
+          const line = await collection(cartLines).get(id);
+          await collection(cartLines).upsert(id, {
+            cartId: event.streamId,
+            sku: event.data.sku,
+            quantity: (line?.quantity ?? 0) + event.data.quantity,
+            amount: ((line?.quantity ?? 0) + event.data.quantity) * price,
+            addedAt: line?.addedAt ?? event.time,
+          });
+        },
+        ItemRemoved: async (event, { collection }) => {
+          await collection(cartLines).delete(`${event.streamId}/${event.data.sku}`);
+        },
+      },
+    });
+    const readModels = openSqliteReadModels({ database: store.database });
+    addInlineProjection({ eventStore: store, readModels, projection: cartView });
+    // #endregion async-inline
+    await store.appendToStream<CartEvent>('cart-8', [{ type: 'ItemAdded', data: { sku: 'mug', quantity: 1, price: 9 } }]);
+    const { position } = await store.appendToStream<CartEvent>('cart-8', [{ type: 'ItemAdded', data: { sku: 'tea', quantity: 2, price: 4.5 } }]);
+    // #region query
+    const lines = await readModels.read('cart-view', (view) =>
+      view.collection(cartLines).find({ where: { cartId: 'cart-8' }, orderBy: [['addedAt', 'desc']], limit: 50 }),
+    );
+    // #endregion query
+    expect(lines.map((line) => [line.sku, line.amount])).toEqual([
+      ['tea', 9],
+      ['mug', 9],
+    ]);
+    // #region wait-for-position
+    // In a web process that runs no projection: wait until whoever runs it has applied `position`.
+    const web = openSqliteReadModels({ filename: file.filename });
+    await web.waitForPosition('cart-view', position, { timeoutMs: 5_000 });
+    const count = await web.read('cart-view', (view) => view.collection(cartLines).count({ cartId: 'cart-8' }));
+    // #endregion wait-for-position
+    expect(count).toBe(2);
+    await web.close();
   });
 
   it('feeds an async projection from a checkpointed subscription', async () => {
