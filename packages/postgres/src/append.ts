@@ -54,7 +54,7 @@ function expectedParameters(expected: ExpectedVersionDescription): [number, stri
 }
 
 /** The function's parameters; data and metadata travel as one JSON array each (`jsonArrays`). */
-function appendValues(prepared: PreparedAppend, { time, source, idsGiven }: AppendContext, json: JsonArrays): unknown[] {
+export function appendValues(prepared: PreparedAppend, { time, source, idsGiven }: AppendContext, json: JsonArrays): unknown[] {
   const { events } = prepared;
   const count = events.length;
   const ids = new Array<string>(count);
@@ -113,20 +113,39 @@ export async function appendOn(
   json: JsonArrays,
   context: AppendContext,
 ): Promise<AppendResult> {
-  const { queries, source } = context;
-  const [row] = await run(client, queries.append, appendValues(prepared, context, json));
+  const [row] = await run(client, context.queries.append, appendValues(prepared, context, json));
   const { firstPosition, firstVersion, idempotent, time } = appendOutcome(row![0] as string);
+  if (idempotent) return recordedResult(client, prepared, context, firstVersion);
+  return appendResult(prepared, context, firstPosition, firstVersion, time);
+}
+
+/** An exact retry's answer: the events the first append recorded, read back. */
+export async function recordedResult(
+  client: pg.ClientBase,
+  prepared: PreparedAppend,
+  { queries }: AppendContext,
+  firstVersion: bigint,
+): Promise<AppendResult> {
   const count = prepared.events.length;
-  if (idempotent) {
-    const rows = await run(client, queries.recorded, [
-      prepared.streamId,
-      firstVersion.toString(),
-      (firstVersion + BigInt(count) - 1n).toString(),
-      count,
-    ]);
-    const events = rows.map((r) => eventFromRow(r));
-    return { nextExpectedVersion: events.at(-1)!.streamVersion, position: events.at(-1)!.position, idempotent: true, events };
-  }
+  const rows = await run(client, queries.recorded, [
+    prepared.streamId,
+    firstVersion.toString(),
+    (firstVersion + BigInt(count) - 1n).toString(),
+    count,
+  ]);
+  const events = rows.map((r) => eventFromRow(r));
+  return { nextExpectedVersion: events.at(-1)!.streamVersion, position: events.at(-1)!.position, idempotent: true, events };
+}
+
+/** A new append's answer, built from what was sent and where the function put it. */
+export function appendResult(
+  prepared: PreparedAppend,
+  { source }: AppendContext,
+  firstPosition: bigint,
+  firstVersion: bigint,
+  time: string,
+): AppendResult {
+  const count = prepared.events.length;
   const events: RecordedEvent[] = new Array(count);
   for (let i = 0; i < count; i++) {
     const event = prepared.events[i]!;

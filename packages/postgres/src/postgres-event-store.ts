@@ -51,6 +51,7 @@ import {
 } from './consumer-group.js';
 import { StoreDatabase, run } from './database.js';
 import { toStoreError } from './errors.js';
+import { GroupAppender } from './group-append.js';
 import { migrate } from './migrate.js';
 import { namesFor, type StoreNames } from './names.js';
 import {
@@ -218,6 +219,8 @@ export class PostgresEventStore implements EventStore {
   readonly #clock: () => Date;
   readonly #ownsPool: boolean;
   readonly #inlineHandlers = new Set<InlineHandler>();
+  /** Appends without inline handlers share transactions, and so commit flushes (`group-append.ts`). */
+  readonly #appends: GroupAppender;
   readonly #running = new Set<{ stop(): Promise<void> }>();
   /** Absent without a schema registry: reads then skip the call. */
   readonly #upcast: ((event: RecordedEvent) => RecordedEvent) | undefined;
@@ -226,6 +229,7 @@ export class PostgresEventStore implements EventStore {
   /** Use `openPostgresEventStore`, which migrates the schema first. */
   constructor(parts: StoreParts) {
     this.#db = parts.db;
+    this.#appends = new GroupAppender(parts.db);
     this.#names = parts.names;
     this.pool = parts.db.pool;
     this.schema = parts.names.schema;
@@ -276,25 +280,27 @@ export class PostgresEventStore implements EventStore {
     };
     const errorContext = { operation: `an append to ${streamId}`, streamId, expected: prepared.expected, writes: true };
     const handlers = [...this.#inlineHandlers];
-    const result = await this.#db.withClient(errorContext, async (client): Promise<PostgresAppendResult> => {
-      if (handlers.length === 0) return appendOn(client, prepared, json, context);
-      await client.query('BEGIN');
-      try {
-        const result = await appendOn(client, prepared, json, context);
-        const skipped: InlineSkipped[] = [];
-        if (!result.idempotent) {
-          for (const handler of handlers) {
-            const outcome = await handler(result.events, client);
-            if (outcome) skipped.push(outcome);
-          }
-        }
-        await client.query('COMMIT');
-        return skipped.length > 0 ? { ...result, inlineSkipped: skipped } : result;
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      }
-    });
+    const result: PostgresAppendResult =
+      handlers.length === 0
+        ? await this.#appends.append(prepared, json, context, errorContext)
+        : await this.#db.withClient(errorContext, async (client): Promise<PostgresAppendResult> => {
+            await client.query('BEGIN');
+            try {
+              const appended = await appendOn(client, prepared, json, context);
+              const skipped: InlineSkipped[] = [];
+              if (!appended.idempotent) {
+                for (const handler of handlers) {
+                  const outcome = await handler(appended.events, client);
+                  if (outcome) skipped.push(outcome);
+                }
+              }
+              await client.query('COMMIT');
+              return skipped.length > 0 ? { ...appended, inlineSkipped: skipped } : appended;
+            } catch (error) {
+              await client.query('ROLLBACK').catch(() => undefined);
+              throw error;
+            }
+          });
     if (!result.idempotent) this.#waker.appended();
     return result;
   }

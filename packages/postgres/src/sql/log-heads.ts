@@ -217,6 +217,50 @@ CREATE FUNCTION ${s}.append(
 `;
 }
 
+/**
+ * `append` for a batch of appends in one transaction (the store's group commit): a failure is
+ * answered, not raised, and undoes only this append (the EXCEPTION block is a savepoint), so the
+ * batch's other appends still commit.
+ */
+function appendOrErrorSql(s: string): string {
+  const body = `
+BEGIN
+  SELECT a.first_position, a.first_version, a.idempotent, a.recorded_time
+    INTO first_position, first_version, idempotent, recorded_time
+    FROM ${s}.append(p_stream_id, p_expected_kind, p_expected_version, p_ids, p_types, p_schema_versions, p_data,
+                     p_metadata, p_correlation_ids, p_causation_ids, p_time, p_source, p_ids_given) a;
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS error_code = RETURNED_SQLSTATE, error_message = MESSAGE_TEXT,
+                          error_detail = PG_EXCEPTION_DETAIL, error_constraint = CONSTRAINT_NAME;
+END
+`;
+  return `
+CREATE FUNCTION ${s}.append_or_error(
+  p_stream_id text,
+  p_expected_kind smallint,
+  p_expected_version bigint,
+  p_ids uuid[],
+  p_types text[],
+  p_schema_versions integer[],
+  p_data jsonb,
+  p_metadata jsonb,
+  p_correlation_ids text[],
+  p_causation_ids text[],
+  p_time timestamptz,
+  p_source text,
+  p_ids_given boolean,
+  OUT first_position bigint,
+  OUT first_version bigint,
+  OUT idempotent boolean,
+  OUT recorded_time timestamptz,
+  OUT error_code text,
+  OUT error_message text,
+  OUT error_detail text,
+  OUT error_constraint text
+) LANGUAGE plpgsql AS ${dollarQuoted(body)};
+`;
+}
+
 /** The log's readers without the old bound: what has committed is readable. */
 function readsSql(s: string): string {
   return `
@@ -271,12 +315,12 @@ END
 }
 
 export function logHeadsSql({ qschema: s, lockSeed }: StoreNames): string {
-  return tablesSql(s) + appendSql(s, lockSeed) + readsSql(s);
+  return tablesSql(s) + appendSql(s, lockSeed) + appendOrErrorSql(s) + readsSql(s);
 }
 
 export function logHeadsGrants({ qschema: s, qrole: r }: StoreNames): string {
   return `
 GRANT SELECT, INSERT, UPDATE ON ${s}.log_heads TO ${r};
 GRANT SELECT, INSERT ON ${s}.tenant_channels TO ${r};
-GRANT EXECUTE ON FUNCTION ${s}.append, ${s}.tenant_channel TO ${r};`;
+GRANT EXECUTE ON FUNCTION ${s}.append, ${s}.append_or_error, ${s}.tenant_channel TO ${r};`;
 }

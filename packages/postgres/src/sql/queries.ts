@@ -31,6 +31,12 @@ export function queriesFor(names: StoreNames) {
   return {
     /** Called as a scalar (no function scan): the row's one value is the record `(position,version,idempotent)`. */
     append: statement('append', `SELECT ${s}.append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`),
+    /** `append` inside a batch: its outcome, or the error that undid it, as columns. */
+    appendOrError: statement(
+      'append_or_error',
+      `SELECT first_position, first_version, idempotent, recorded_time, error_code, error_message, error_detail, error_constraint
+       FROM ${s}.append_or_error($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+    ),
     /** The events an exact retry had recorded, to answer it as the first time. */
     recorded: statement('recorded', streamBatch('ASC')),
     deleteStream: statement('delete_stream', `SELECT ${s}.delete_stream($1, $2, $3, $4)`),
