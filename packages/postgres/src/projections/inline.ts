@@ -44,6 +44,13 @@ export async function addPostgresInlineProjection(options: PostgresInlineProject
     throw new InvalidArgumentError('readModels', 'must be a PostgresReadModelStore (openPostgresReadModels)');
   }
   if (!projection || typeof projection.apply !== 'function') throw new InvalidArgumentError('projection', 'must be made with defineProjection');
+  if (readModels.tenantId !== eventStore.tenantId) {
+    // Row-level security would hide the one tenant's read models from the other's appends: every append would skip.
+    throw new InvalidArgumentError(
+      'readModels',
+      `belongs to tenant ${JSON.stringify(readModels.tenantId)}, but the event store appends for tenant ${JSON.stringify(eventStore.tenantId)}; open them for the same tenant`,
+    );
+  }
 
   await grantTo(readModels, namesFor(eventStore.schema).qrole);
   // Ready now, so the first append after this applies inline when nothing came before it.
@@ -71,7 +78,7 @@ export async function addPostgresInlineProjection(options: PostgresInlineProject
     }
     await readModels.inTransaction(client, async (tx) => {
       try {
-        await applyBatch(tx, projection, relevant, { expected: state.checkpoint, checkpoint: events.at(-1)!.position, synchronous: false });
+        await applyBatch(tx, projection, relevant, { expected: state.checkpoint, checkpoint: events.at(-1)!.position });
       } catch (error) {
         throw error instanceof HandlerFailure ? error.cause : error;
       }
@@ -118,12 +125,23 @@ function readyQuery(
   };
 }
 
-/** Lets the event store's role read and write the read models, and create its projections' tables. */
+/**
+ * Lets the event store's role read and write the read models, and create its projections' tables.
+ * Tables made later are covered too, whoever of the two roles makes them: the read-model store's
+ * (a runner's init, a rebuild) or the event store's (a handler's CREATE TABLE in an append).
+ */
 async function grantTo(readModels: PostgresReadModelStore, qrole: string): Promise<void> {
   const s = quoteIdent(readModels.schema);
+  const own = namesFor(readModels.schema).qrole;
+  const privileges = 'SELECT, INSERT, UPDATE, DELETE';
+  const defaults = (creator: string, grantee: string): string => `
+    ALTER DEFAULT PRIVILEGES FOR ROLE ${creator} IN SCHEMA ${s} GRANT ${privileges} ON TABLES TO ${grantee};
+    ALTER DEFAULT PRIVILEGES FOR ROLE ${creator} IN SCHEMA ${s} GRANT USAGE ON SEQUENCES TO ${grantee};`;
   await readModels.pool.query(`
     GRANT USAGE, CREATE ON SCHEMA ${s} TO ${qrole};
-    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${s} TO ${qrole};
+    GRANT ${privileges} ON ALL TABLES IN SCHEMA ${s} TO ${qrole};
     GRANT USAGE ON ALL SEQUENCES IN SCHEMA ${s} TO ${qrole};
-    ALTER DEFAULT PRIVILEGES IN SCHEMA ${s} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${qrole};`);
+    GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ${s} TO ${qrole};
+    ${defaults('CURRENT_USER', qrole)}
+    ${qrole === own ? '' : `${defaults(own, qrole)}${defaults(qrole, own)}`}`);
 }
