@@ -52,6 +52,13 @@ export interface InlineProjection {
   remove(): Promise<void>;
 }
 
+/** W8: process A's side of cross-process read-your-writes, with process B running the projection. */
+export interface ReadYourWrites {
+  /** Appends an order to the new stream `streamId`, waits on the read-model store for it, reads its document: whether it was there. */
+  appendAndRead(streamId: string, n: number): Promise<boolean>;
+  stop(): Promise<void>;
+}
+
 export interface BenchTarget {
   /**
    * Appends `events` to `streamId`. A failed expectation resolves to `{ ok: false }`; any other
@@ -81,6 +88,8 @@ export interface BenchTarget {
   holdUnrelatedTransaction?(): Promise<() => Promise<void>>;
   /** Registers an inline projection (one document per order) on the store, until removed. */
   addInlineProjection?(): Promise<InlineProjection>;
+  /** Starts another process running a projection on this store, for W8. */
+  readYourWrites?(): Promise<ReadYourWrites>;
   /** Whatever outside the target may explain a failure, e.g. another session's old open transaction. */
   diagnose?(): Promise<string | undefined>;
   close(): Promise<void>;

@@ -122,6 +122,7 @@ export const CRITERIA: readonly Criterion[] = [
   latencyUnder('postgres', 'W7', 50),
   atLeastOwn('postgres', 'W3I', 'W3', 0.7, ' (inline projection)'),
   latencyUnder('postgres', 'W7H', 50),
+  latencyUnder('postgres', 'W8', 50),
 ];
 
 export function judge(run: BackendRun): Judgement[] {

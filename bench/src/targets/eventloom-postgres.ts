@@ -4,6 +4,7 @@ import { addPostgresInlineProjection, openPostgresEventStore, openPostgresReadMo
 import pg from 'pg';
 import type { BenchTarget, TargetResource } from '../target.js';
 import { INLINE_CATEGORY } from '../workloads/w3i-inline.js';
+import { startReadYourWrites } from '../ryw/harness.js';
 import { eventloomTarget } from './eventloom-store.js';
 import { holdUnrelatedTransaction, oldestOpenTransaction } from './pg-diagnostics.js';
 
@@ -83,6 +84,19 @@ export async function open(resource: TargetResource): Promise<BenchTarget> {
         async remove() {
           skipped = undefined;
           remove();
+          await readModels.close();
+          await pool.end();
+        },
+      };
+    },
+    async readYourWrites() {
+      const pool = new pg.Pool({ connectionString: resource.connectionString, max: 4 });
+      const readModels = await openPostgresReadModels({ pool, schema: resource.schema });
+      const ryw = await startReadYourWrites(resource, store, readModels);
+      return {
+        appendAndRead: (streamId, n) => ryw.appendAndRead(streamId, n),
+        async stop() {
+          await ryw.stop();
           await readModels.close();
           await pool.end();
         },

@@ -3,6 +3,7 @@ import { defineProjection, type Event } from '@eventloom/core';
 import { addInlineProjection, openSqliteEventStore, openSqliteReadModels, type SqliteProjectionHandle } from '@eventloom/sqlite';
 import type { BenchTarget, TargetResource } from '../target.js';
 import { INLINE_CATEGORY } from '../workloads/w3i-inline.js';
+import { startReadYourWrites } from '../ryw/harness.js';
 import { eventloomTarget } from './eventloom-store.js';
 
 type OrderCreated = Event<'OrderCreated', { orderId: string; customerId: string; total: number }>;
@@ -30,6 +31,17 @@ export async function open(resource: TargetResource): Promise<BenchTarget> {
   const count = store.database.prepare<[], { n: number }>('SELECT count(*) AS n FROM events');
   return {
     ...eventloomTarget(store, async () => count.get()!.n),
+    async readYourWrites() {
+      const readModels = openSqliteReadModels({ database: store.database });
+      const ryw = await startReadYourWrites(resource, store, readModels);
+      return {
+        appendAndRead: (streamId, n) => ryw.appendAndRead(streamId, n),
+        async stop() {
+          await ryw.stop();
+          await readModels.close();
+        },
+      };
+    },
     async addInlineProjection() {
       const readModels = openSqliteReadModels({ database: store.database });
       const remove = addInlineProjection({ eventStore: store, readModels, projection: orderSummaries });

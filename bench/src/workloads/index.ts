@@ -1,4 +1,4 @@
-/** The workloads, in the order they run: W6 comes after every write, W7 and W7H last so their subscribers see no other traffic. */
+/** The workloads, in the order they run: W6 comes after every write, W7 and W7H late so their subscribers see no other traffic; W8 after them (its own processes). */
 import type { Backend } from '../target.js';
 import type { Workload, WorkloadId } from './types.js';
 import { w1Sequential } from './w1-sequential.js';
@@ -10,8 +10,9 @@ import { w5Fold } from './w5-fold.js';
 import { w6ReadAll } from './w6-read-all.js';
 import { w7Live } from './w7-live.js';
 import { w7Held } from './w7h-held.js';
+import { w8ReadYourWrites } from './w8-read-your-writes.js';
 
-export const WORKLOADS: readonly Workload[] = [w1Sequential, w2Batched, w3Concurrent, w3Inline, w4Contention, w5Fold, w6ReadAll, w7Live, w7Held];
+export const WORKLOADS: readonly Workload[] = [w1Sequential, w2Batched, w3Concurrent, w3Inline, w4Contention, w5Fold, w6ReadAll, w7Live, w7Held, w8ReadYourWrites];
 
 export function workloadsOf(backend: Backend): Workload[] {
   return WORKLOADS.filter((w) => w.backends.includes(backend));
