@@ -222,6 +222,25 @@ describe('projection handler writes (ProjectionRunner on the SQLite read-model s
     expect(written).toEqual(['order-1', 'order-2']);
   });
 
+  it('inside a read-model transaction on the connection, reads pass through and the store\'s writes are refused (they would wait for it)', async () => {
+    open();
+    const readModels = openSqliteReadModels({ database: store.database });
+    await store.appendToStream('order-1', [{ type: 'Placed', data: {} }]);
+    const outcome = await readModels.transaction(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      // The event store's reads run inside this transaction instead of waiting for it to end.
+      const read = (await collect(store.readStream('order-1'))).length;
+      const append = await store.appendToStream('order-2', [{ type: 'Placed', data: {} }]).catch((error: unknown) => error);
+      return { read, append };
+    });
+    expect(outcome.read).toBe(1);
+    expect(outcome.append).toBeInstanceOf(InvalidArgumentError);
+    expect((outcome.append as Error).message).toMatch(/appendToStream/);
+    // Outside it, the same call goes through.
+    await store.appendToStream('order-2', [{ type: 'Placed', data: {} }]);
+    expect((await collect(store.readAll())).map((e) => e.streamId)).toEqual(['order-1', 'order-2']);
+  });
+
   it('a statement prepared in one batch serves the later batches of the same projection, and nothing outside them', async () => {
     open();
     const readModels = openSqliteReadModels({ database: store.database });
