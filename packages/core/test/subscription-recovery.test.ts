@@ -14,6 +14,7 @@ import {
   type Event,
   type EventStore,
   type ReadAllOptions,
+  type SubscriptionEvent,
   type SubscriptionSource,
 } from '@eventloom/core';
 import { describe, expect, it } from 'vitest';
@@ -49,14 +50,18 @@ const append = (store: EventStore, n: number) =>
   store.appendToStream(`s-${n}`, [{ type: 'Happened', data: { n } }]).then((r) => r.position);
 
 describe('subscriptions and transient store errors', () => {
-  it('wait out STORE_UNAVAILABLE and STORE_BUSY and deliver every event exactly once, never failing', async () => {
+  it('wait out STORE_UNAVAILABLE and STORE_BUSY, reporting each retry, and deliver every event exactly once, never failing', async () => {
     const inner = new MemoryEventStore();
     const failing = { on: false, failures: 0, fail: (): Error => new StoreUnavailableError('connection lost during readAll') };
     const seen: number[] = [];
+    const reported: SubscriptionEvent[] = [];
+    const warnings: string[] = [];
     const subscription = startSubscription<Event<'Happened', { n: number }>>(flaky(inner, failing), {
       subscriptionId: 'flaky-1',
       retryDelayMs: 5,
       pollIntervalMs: 10,
+      onEvent: (event) => reported.push(event),
+      logger: { warn: (line) => warnings.push(line), error: (line) => warnings.push(`ERROR ${line}`) },
       handler: (event) => void seen.push(event.data.n),
     });
     let last = 0n;
@@ -77,14 +82,30 @@ describe('subscriptions and transient store errors', () => {
     expect(subscription.status).toBe('live');
     await subscription.stop();
     expect(await inner.checkpoints.load('flaky-1')).toBe(last);
+    // Each failure was reported as an error it will retry, and logged as a warning: never silent.
+    const errors = reported.filter((e) => e.type === 'error');
+    expect(errors).toHaveLength(failing.failures);
+    expect(errors.every((e) => e.type === 'error' && e.willRetry && e.subscription === 'flaky-1')).toBe(true);
+    expect(new Set(errors.map((e) => (e.type === 'error' ? (e.error as { code: string }).code : '')))).toEqual(new Set(['STORE_UNAVAILABLE', 'STORE_BUSY']));
+    expect(warnings.filter((line) => line.includes('subscription flaky-1: store error, retrying'))).toHaveLength(failing.failures);
+    expect(warnings.some((line) => line.startsWith('ERROR'))).toBe(false);
   });
 
   it('stop, visibly, on an error retrying cannot fix', async () => {
     const inner = new MemoryEventStore();
     await append(inner, 1);
     const failing = { on: true, failures: 0, fail: (): Error => new InvalidEventError('data', 'broken') };
-    const subscription = startSubscription(flaky(inner, failing), { handler: () => undefined, retryDelayMs: 5 });
+    const reported: SubscriptionEvent[] = [];
+    const lines: string[] = [];
+    const subscription = startSubscription(flaky(inner, failing), {
+      handler: () => undefined,
+      retryDelayMs: 5,
+      onEvent: (event) => reported.push(event),
+      logger: { warn: (line) => lines.push(line), error: (line) => lines.push(`ERROR ${line}`) },
+    });
     await expect(subscription.done).rejects.toBeInstanceOf(InvalidEventError);
+    expect(reported).toMatchObject([{ type: 'error', willRetry: false, subscription: '(anonymous)' }]);
+    expect(lines).toEqual([expect.stringMatching(/^ERROR \[eventloom\] subscription \(anonymous\) stopped on an error: InvalidEventError/)]);
     expect(subscription.status).toBe('failed');
     expect(failing.failures).toBe(1);
     const waited = await subscription.waitFor(1n, 100).catch((e: unknown) => e);
