@@ -1,14 +1,15 @@
 /**
  * What handlers get instead of the raw connection: the same better-sqlite3 API, usable only while
- * the transaction that handed it out is open. A SQLite transaction here is one synchronous run of
- * code, so a handler that awaits resumes after it has committed or rolled back; on the raw
- * connection its statements would then commit on their own (autocommit), outside the append or
- * batch they belong to. Through the guard they throw TransactionClosedError and change nothing.
+ * the transaction that handed it out is open. Transactions stay open across their handlers' awaits
+ * (connection-lock.ts serializes them), but a promise a handler leaves running can touch the
+ * connection after the append or batch committed or rolled back; on the raw connection its
+ * statements would then commit on their own (autocommit), outside the transaction they belong to.
+ * Through the guard they throw TransactionClosedError and change nothing.
  *
  * A statement prepared through a guard stays usable in later transactions of the same owner (the
  * same projection, the same inline handler), so handlers may prepare once and keep it — but never
- * outside one. When transactions become asynchronous and serialized (handlers that await), the
- * scope stack below is what to key on: a scope stays open across its handler's awaits.
+ * outside one. The scope stack below says which transactions are open: a scope stays open across
+ * its handler's awaits, and closes when the handler has settled.
  */
 import { InvalidArgumentError, TransactionClosedError } from '@eventloom/core';
 import type { Statement } from 'better-sqlite3';
@@ -57,8 +58,8 @@ export class TransactionScope {
 
   closedError(): TransactionClosedError {
     return new TransactionClosedError(
-      `${this.#describe} has committed or rolled back, and this handle belonged to it. On SQLite a handler's writes run ` +
-        'synchronously, inside the transaction: do them before the handler returns, without awaiting first',
+      `${this.#describe} has committed or rolled back, and this handle belonged to it. A handler's SQL belongs to its ` +
+        'transaction until the handler settles: await every write in the handler, and leave nothing running that uses db after it',
     );
   }
 
