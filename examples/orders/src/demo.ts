@@ -16,7 +16,7 @@ import {
   type OrderEvent,
   type OrderSnapshot,
 } from './order/index.js';
-import { orderSummaries, type OrderSummary } from './read-models/order-summary.js';
+import { getCustomerOrders, orders as orderDocuments, orderSummaries, type OrderSummary } from './read-models/order-summary.js';
 
 export interface DemoOptions {
   /** SQLite file to use; it is created if missing. */
@@ -34,6 +34,8 @@ export interface DemoResult {
   readonly conflictsRetried: number;
   /** The order-summary read model, as the projection built it. */
   readonly summaries: readonly OrderSummary[];
+  /** `getCustomerOrders('cust-ada')`: her orders, newest first. */
+  readonly adasOrders: readonly OrderSummary[];
 }
 
 const catalogue = {
@@ -125,17 +127,21 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const runner = new ProjectionRunner({ eventStore: store, readModels, projections: [orderSummaries] });
     await runner.start();
     let summaries: OrderSummary[];
+    let adasOrders: OrderSummary[];
     try {
       // Read-your-writes: wait until the projection has passed the last position the commands wrote.
-      await runner.waitForPosition('order-summary', events.at(-1)!.position, 10_000);
-      summaries = await readModels.read('order-summary', (view) => view.collection<OrderSummary>('orders').find());
+      await readModels.waitForPosition('order-summary', events.at(-1)!.position, { timeoutMs: 10_000 });
+      summaries = await readModels.read('order-summary', (view) => view.collection(orderDocuments).find());
       for (const summary of summaries) {
         log(`  ${summary.orderId}  ${summary.customerId.padEnd(13)} ${summary.status.padEnd(10)} ${String(summary.itemCount).padStart(2)} items ${summary.totalAmount.toFixed(2).padStart(8)} ${summary.currency}`);
       }
       const lag = await runner.lag('order-summary');
       log(`  lag: ${lag.events} events, ${lag.seconds.toFixed(1)} s behind the head`);
+      adasOrders = (await getCustomerOrders(readModels, 'cust-ada')).documents;
+      log(`  getCustomerOrders('cust-ada'), newest first: ${adasOrders.map((order) => `${order.orderId} (${order.status})`).join(', ')}`);
     } finally {
       await runner.stop();
+      await readModels.close();
     }
 
     log('');
@@ -148,6 +154,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       mismatches,
       conflictsRetried,
       summaries,
+      adasOrders,
     };
   } finally {
     await store.close();

@@ -24,6 +24,9 @@ describe('npm start (the order demo)', () => {
     expect(byId.get('1001')).toMatchObject({ status: 'SHIPPED', customerId: 'cust-ada', itemCount: 3, totalAmount: 88.99 });
     expect(byId.get('1003')).toMatchObject({ status: 'CANCELLED', itemCount: 4, totalAmount: 20 });
     expect(lines.join('\n')).toContain('refused: Order 1002: payment of 1 does not match the total 458 EUR');
+    // the seed's getCustomerOrders: cust-ada has one order
+    expect(result.adasOrders.map((order) => order.orderId)).toEqual(['1001']);
+    expect(lines.join('\n')).toContain("getCustomerOrders('cust-ada'), newest first: 1001 (SHIPPED)");
 
     const store = openSqliteEventStore({ filename });
     try {

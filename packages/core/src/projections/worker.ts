@@ -55,6 +55,8 @@ export class ProjectionWorker<H extends ProjectionHandle> {
   #abort: AbortController | null = null;
   #loop: Promise<void> | null = null;
   #restartRequested = false;
+  /** While a failure is being recorded: settles once the worker knows whether it stopped. */
+  #stopping: Promise<void> | null = null;
   #tracker: ProgressTracker | null = null;
   #trackNextRun = false;
   #idleWaiters: { resolve: (progress: ProjectionProgress | null) => void; reject: (error: unknown) => void }[] = [];
@@ -112,6 +114,7 @@ export class ProjectionWorker<H extends ProjectionHandle> {
    * failure on record is cleared first, so waiters in any process wait for the retry rather than fail.
    */
   async restart(): Promise<void> {
+    if (this.#stopping) await this.#stopping;
     if (!this.#loop) return this.start();
     if (this.#status !== 'failed') return;
     if (this.#failure) {
@@ -403,15 +406,23 @@ export class ProjectionWorker<H extends ProjectionHandle> {
   async #stopOnFailure(failure: ProjectionFailure): Promise<'failed' | 'moved'> {
     const { namespace } = this.projection.namespace;
     const expected = this.#checkpoint;
+    const recording = this.#readModels.transaction(async (tx) => {
+      const checkpoint = await tx.getCheckpoint(namespace);
+      if (checkpoint !== expected) throw new CheckpointMoved(checkpoint);
+      await tx.setFailure(namespace, failure);
+    });
+    // Others may see the failure committed before this worker hears back; a restart meanwhile waits for it.
+    this.#stopping = recording.then(
+      () => undefined,
+      () => undefined,
+    );
     try {
-      await this.#readModels.transaction(async (tx) => {
-        const checkpoint = await tx.getCheckpoint(namespace);
-        if (checkpoint !== expected) throw new CheckpointMoved(checkpoint);
-        await tx.setFailure(namespace, failure);
-      });
+      await recording;
     } catch (error) {
       if (error instanceof CheckpointMoved) return 'moved';
       throw error;
+    } finally {
+      this.#stopping = null;
     }
     this.#failure = failure;
     this.#setStatus('failed');

@@ -40,7 +40,7 @@ import {
   type StreamLedger,
 } from './fixtures.js';
 import { customerOrders, customerOrdersProjection, getCustomerOrders } from './portable-projection.js';
-import { failingReads, upcastingReads } from './store-wrappers.js';
+import { failingReads, lateCommitReplies, upcastingReads } from './store-wrappers.js';
 
 export interface CreatedProjectionStores {
   readonly eventStore: EventStore;
@@ -248,6 +248,32 @@ export function runProjectionConformance(options: ProjectionConformanceOptions):
       expect(all).toHaveLength(6);
       expect(r.status('ledger')).toMatchObject({ failure: null, status: 'live' });
       expect((await s.readModels.listProjections()).find((p) => p.projection.namespace === 'ledger@1')?.failure).toBeNull();
+    });
+
+    test('a restart right after a waiter elsewhere saw the stop is not lost', async () => {
+      const s = await stores();
+      const bad = uniqueOrderStream();
+      let broken = true;
+      const failing = await s.eventStore.appendToStream(bad, [created(bad.slice(6)), paid(bad.slice(6))]);
+      let delay = 0;
+      const readModels = lateCommitReplies(s.readModels, () => delay);
+      const projection = ledgerProjection({
+        hook: (e) => {
+          if (broken && e.type === 'OrderPaid') {
+            delay = 300; // the commit that records the failure reaches the runner late
+            throw new Error('bug');
+          }
+        },
+      });
+      const r = runner({ ...s, readModels }, { projections: [projection], failurePolicy: { maxAttempts: 1 } });
+      await r.start();
+      const seen = await s.readModels.waitForPosition('ledger', failing.position, { timeoutMs: 10_000 }).catch((e: unknown) => e);
+      expect(seen).toBeInstanceOf(SubscriptionFailedError);
+      broken = false;
+      delay = 0;
+      await r.restart('ledger');
+      await r.waitForPosition('ledger', failing.position, 10_000);
+      expect((await ledgers(s)).find((l) => l.streamId === bad)).toMatchObject({ count: 2, gaps: 0 });
     });
 
     test('a projection stopped on a failure resumes in a new runner (a restarted process) once fixed', async () => {

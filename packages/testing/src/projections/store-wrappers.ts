@@ -1,5 +1,5 @@
 /** Event stores seen through a lens, for the runner conformance suite: upcasting over reads, failures on demand. */
-import type { Event, EventStore, ReadAllOptions, RecordedEvent, SchemaRegistry } from '@eventloom/core';
+import type { Event, EventStore, ReadAllOptions, ReadModelStore, RecordedEvent, SchemaRegistry } from '@eventloom/core';
 
 /**
  * `store`, its `readAll` upcast through `schemas` a page at a time — the whole page first, then
@@ -41,6 +41,28 @@ function override(store: EventStore, parts: Partial<EventStore>): EventStore {
   return new Proxy(store, {
     get(target, key, receiver) {
       if (Object.hasOwn(parts, key)) return parts[key as keyof EventStore];
+      const value: unknown = Reflect.get(target, key, receiver);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+/**
+ * `readModels`, with each transaction's answer held back `delayMs()` milliseconds after it
+ * committed — as when the commit's reply is slow to reach the runner while other connections
+ * already see the commit (PostgreSQL's NOTIFY can arrive before it).
+ */
+export function lateCommitReplies(readModels: ReadModelStore, delayMs: () => number): ReadModelStore {
+  return new Proxy(readModels, {
+    get(target, key, receiver) {
+      if (key === 'transaction') {
+        return async (...args: Parameters<ReadModelStore['transaction']>) => {
+          const result: unknown = await target.transaction(...args);
+          const ms = delayMs();
+          if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+          return result;
+        };
+      }
       const value: unknown = Reflect.get(target, key, receiver);
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
