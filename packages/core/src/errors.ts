@@ -181,9 +181,16 @@ export class SubscriptionFailedError extends EventloomError {
 /** The storage behind a store failed (connection lost, disk full); whether the write happened is stated. */
 export class StoreUnavailableError extends EventloomError {
   readonly code = 'STORE_UNAVAILABLE' as const;
+  /**
+   * Whether waiting can fix it (a lost connection, a restarting server): subscriptions and
+   * runners wait those out. `false` for what only a person can fix (a revoked privilege, an error
+   * the store does not know): they stop visibly instead of retrying for ever.
+   */
+  readonly retryable: boolean;
 
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: { cause?: unknown; retryable?: boolean }) {
     super(message, options);
+    this.retryable = options?.retryable ?? true;
   }
 }
 

@@ -4,7 +4,10 @@
  */
 import { StoreBusyError, StoreUnavailableError } from './errors.js';
 
-/** `STORE_UNAVAILABLE` (connection lost, server restarting) or `STORE_BUSY` (locked by another process). */
+/**
+ * `STORE_UNAVAILABLE` (connection lost, server restarting) unless marked `retryable: false`, or
+ * `STORE_BUSY` (locked by another process).
+ */
 export function isTransientStoreError(error: unknown): boolean {
-  return error instanceof StoreUnavailableError || error instanceof StoreBusyError;
+  return (error instanceof StoreUnavailableError && error.retryable) || error instanceof StoreBusyError;
 }

@@ -64,6 +64,15 @@ export function isDriverError(error: unknown): error is Error {
   return error instanceof pg.DatabaseError || isConnectionError(error);
 }
 
+/**
+ * SQLSTATE classes time may fix: insufficient resources (53), object in use (55), operator
+ * intervention (57), system errors (58), internal errors (XX). Anything else the store did not
+ * plan for (a dropped table, a bad value, a raised exception) repeats on every retry.
+ */
+function isTransientClass(code: string | undefined): boolean {
+  return code !== undefined && ['53', '55', '57', '58', 'XX'].includes(code.slice(0, 2));
+}
+
 /** What a write's caller should know about its outcome, for errors after which nothing was written. */
 function nothingWritten(context: ErrorContext): string {
   return context.writes ? ' Nothing was written.' : '';
@@ -95,7 +104,7 @@ export function toStoreError(error: unknown, context: ErrorContext, elapsedMs = 
     case 'EL005':
       return new StoreUnavailableError(
         `PostgreSQL refused ${context.operation}: the append function must be the first write of its transaction (SQLSTATE EL005); nothing was written. Append outside your own transaction, or before its other writes`,
-        { cause: error },
+        { cause: error, retryable: false },
       );
     case '23505':
       if (pgError.constraint === 'events_id_key') {
@@ -129,7 +138,7 @@ export function toStoreError(error: unknown, context: ErrorContext, elapsedMs = 
     case '42501': // insufficient_privilege
       return new StoreUnavailableError(
         `PostgreSQL refused ${context.operation}: permission denied (${pgError.message}; SQLSTATE 42501).${nothingWritten(context)} The store's role lost a grant: open the store as the schema's owner once (it grants again), or grant it by hand`,
-        { cause: error },
+        { cause: error, retryable: false },
       );
   }
   if (isConnectionError(error)) {
@@ -144,7 +153,7 @@ export function toStoreError(error: unknown, context: ErrorContext, elapsedMs = 
   if (error instanceof pg.DatabaseError) {
     return new StoreUnavailableError(
       `PostgreSQL failed ${during}: ${error.message} (SQLSTATE ${pgError.code ?? 'unknown'}).${nothingWritten(context)}`,
-      { cause: error },
+      { cause: error, retryable: isTransientClass(pgError.code) },
     );
   }
   return error;

@@ -84,6 +84,8 @@ describe.skipIf(!postgresUrl)('server errors on PostgreSQL', () => {
       const typed = expectTyped(error, 'STORE_UNAVAILABLE');
       expect(typed.message).toMatch(/append to timeout-1.*cancel.*57014/s);
       expect((typed.cause as { code?: string }).code).toBe('57014');
+      // Time can fix a time-out: subscriptions and runners wait it out.
+      expect((typed as StoreUnavailableError).retryable).toBe(true);
       expect((await store.streamInfo('timeout-1')).version).toBe(0n);
     } finally {
       await admin.query('ROLLBACK').catch(() => undefined);
@@ -191,7 +193,7 @@ describe.skipIf(!postgresUrl)('server errors on PostgreSQL', () => {
     expect((await store.streamInfo('locked-2')).version).toBe(0n);
   });
 
-  it('a missing privilege (42501) is STORE_UNAVAILABLE naming the privilege problem', async () => {
+  it('a missing privilege (42501) is STORE_UNAVAILABLE naming the privilege problem, not retryable', async () => {
     const { store, schema } = test;
     await store.appendToStream('denied-1', [{ type: 'T', data: {} }]);
     await admin.query(`REVOKE SELECT ON "${schema}".events FROM "${schema}_app"`);
@@ -200,12 +202,14 @@ describe.skipIf(!postgresUrl)('server errors on PostgreSQL', () => {
       const typed = expectTyped(error, 'STORE_UNAVAILABLE');
       expect(typed.message).toMatch(/permission denied.*42501/s);
       expect((typed.cause as { code?: string }).code).toBe('42501');
+      // Only a person can fix it: subscriptions and runners stop visibly instead of retrying for ever.
+      expect((typed as StoreUnavailableError).retryable).toBe(false);
     } finally {
       await admin.query(`GRANT SELECT ON "${schema}".events TO "${schema}_app"`);
     }
   });
 
-  it('an SQLSTATE nobody planned for is STORE_UNAVAILABLE naming the operation and the code', async () => {
+  it('an SQLSTATE nobody planned for is STORE_UNAVAILABLE naming the operation and the code, not retryable', async () => {
     const { store } = test;
     const remove = store.addInlineHandler(async (events, client) => {
       if (events[0]!.streamId === 'odd-1') await client.query('SELECT 1 / 0');
@@ -214,6 +218,7 @@ describe.skipIf(!postgresUrl)('server errors on PostgreSQL', () => {
       const error = await store.appendToStream('odd-1', [{ type: 'T', data: {} }]).catch((e: unknown) => e);
       const typed = expectTyped(error, 'STORE_UNAVAILABLE');
       expect(typed.message).toMatch(/append to odd-1.*22012/s);
+      expect((typed as StoreUnavailableError).retryable).toBe(false);
       expect(typed.cause).toBeInstanceOf(pg.DatabaseError);
     } finally {
       remove();
