@@ -30,8 +30,6 @@ export interface BatchOptions {
   readonly expected: Position | null;
   /** Where the checkpoint moves; defaults to the last event's position. */
   readonly checkpoint?: Position;
-  /** @deprecated Ignored: handlers are asynchronous on every store. */
-  readonly synchronous?: boolean;
 }
 
 /** The transaction body: check the checkpoint, apply `events` in order, move the checkpoint. */

@@ -5,7 +5,7 @@
  */
 import { InvalidArgumentError, InvalidEventError } from '../errors.js';
 import { assertJson } from '../json.js';
-import type { FieldValue, FindQuery, Page, PageQuery, Where } from './query.js';
+import type { FindQuery, Page, PageQuery, Where } from './query.js';
 
 /**
  * Read access to one collection. Every answer is a promise, on every store; documents come back
@@ -30,25 +30,9 @@ export interface DocumentCollection<T extends object> extends DocumentReader<T> 
   delete(id: string): Promise<boolean>;
 }
 
-/** @deprecated Every reader is asynchronous now: use `DocumentReader`. */
-export type AsyncDocumentReader<T extends object> = DocumentReader<T>;
-/** @deprecated Use `DocumentCollection`. */
-export type AsyncDocumentCollection<T extends object> = DocumentCollection<T>;
-/** @deprecated Use `DocumentReader`. */
-export type DocumentReaderLike<T extends object> = DocumentReader<T>;
-/** @deprecated Use `DocumentCollection`. */
-export type DocumentCollectionLike<T extends object> = DocumentCollection<T>;
-/** @deprecated Use `Where`. */
-export type FieldFilter<T> = Where<T>;
-/** @deprecated Use `FindQuery`. */
-export interface FindOptions {
-  readonly limit?: number;
-}
-
 export const MAX_COLLECTION_NAME_LENGTH = 100;
 export const MAX_DOCUMENT_ID_LENGTH = 500;
 const COLLECTION_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
-const FIELD_PATTERN = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
 export function assertCollectionName(name: unknown): asserts name is string {
   if (typeof name !== 'string' || name.length === 0 || name.length > MAX_COLLECTION_NAME_LENGTH || !COLLECTION_PATTERN.test(name)) {
@@ -82,47 +66,4 @@ export function serializeDocument(collection: string, id: string, document: unkn
     throw error;
   }
   return JSON.stringify(document);
-}
-
-/** @deprecated Equality filters of the old `find(where, options)`: use `normalizeQuery`. */
-export function filterEntries(collection: string, where: object | undefined): [string, FieldValue][] {
-  if (where === undefined) return [];
-  if (where === null || typeof where !== 'object' || Array.isArray(where)) {
-    throw new InvalidArgumentError(`filter on ${collection}`, 'must be an object of field: value pairs');
-  }
-  const entries: [string, FieldValue][] = [];
-  for (const [field, value] of Object.entries(where)) {
-    if (value === undefined) continue;
-    if (!FIELD_PATTERN.test(field)) {
-      throw new InvalidArgumentError(`filter on ${collection}`, `field ${JSON.stringify(field)} must be a plain identifier (top-level fields only)`);
-    }
-    const kind = typeof value;
-    if (value !== null && kind !== 'string' && kind !== 'boolean' && !(kind === 'number' && Number.isFinite(value))) {
-      throw new InvalidArgumentError(
-        `filter on ${collection}`,
-        `field ${field} must be compared with a string, finite number, boolean or null, got ${kind}`,
-      );
-    }
-    entries.push([field, value as FieldValue]);
-  }
-  return entries;
-}
-
-/** @deprecated Use `normalizeQuery`. */
-export function normalizeLimit(collection: string, options: FindOptions | undefined): number | undefined {
-  const limit = options?.limit;
-  if (limit === undefined) return undefined;
-  if (!Number.isSafeInteger(limit) || limit < 0) {
-    throw new InvalidArgumentError(`limit on ${collection}`, `must be a non-negative integer, got ${limit}`);
-  }
-  return limit;
-}
-
-/** @deprecated Use `matchesWhere` with a normalized query. */
-export function matchesFields(document: Record<string, unknown>, entries: readonly [string, FieldValue][]): boolean {
-  for (const [field, value] of entries) {
-    const actual = Object.hasOwn(document, field) ? document[field] : undefined;
-    if (value === null ? actual !== null && actual !== undefined : actual !== value) return false;
-  }
-  return true;
 }

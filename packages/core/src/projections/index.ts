@@ -55,20 +55,11 @@ export {
 export {
   assertCollectionName,
   assertDocumentId,
-  filterEntries,
-  matchesFields,
-  normalizeLimit,
   serializeDocument,
   MAX_COLLECTION_NAME_LENGTH,
   MAX_DOCUMENT_ID_LENGTH,
-  type AsyncDocumentCollection,
-  type AsyncDocumentReader,
   type DocumentCollection,
-  type DocumentCollectionLike,
-  type DocumentReaderLike,
   type DocumentReader,
-  type FieldFilter,
-  type FindOptions,
 } from './documents.js';
 export type {
   ProjectionDeadLetter,

@@ -27,6 +27,7 @@ export interface PrepareOptions {
 export async function prepareProjection<H extends ProjectionHandle>(
   tx: ReadModelTransaction<H>,
   projection: AnyProjection<H>,
+  /** A boolean is the old `synchronous` flag, ignored: handlers are asynchronous on every store. */
   options: PrepareOptions | boolean = {},
 ): Promise<PreparedProjection> {
   const resume = typeof options === 'object' && options.resume === true;
