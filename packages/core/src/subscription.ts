@@ -299,6 +299,8 @@ class LogSubscription<E extends Event> implements Subscription {
             }
             if (event.position > this.#scanned) this.#scanned = event.position;
             from = event.position + 1n;
+            // Caught up with the head it saw before this batch: live, before anyone waiting is woken.
+            if (event.position >= head) this.#goLive();
             this.#wakeWaiters();
             if (signal.aborted) break;
           }
@@ -310,11 +312,7 @@ class LogSubscription<E extends Event> implements Subscription {
           if (count < this.#batchSize && !signal.aborted) {
             // The log is exhausted up to `head`: everything up to it has been seen.
             if (head > this.#scanned) this.#scanned = head;
-            if (this.#status !== 'live') {
-              this.#status = 'live';
-              this.#report({ type: 'live', subscription: this.#name, position: this.#position });
-              this.#wentLive.resolve();
-            }
+            this.#goLive();
             this.#wakeWaiters();
             const wait = leases ? Math.min(this.#pollIntervalMs, this.#leaseMs / 3) : this.#pollIntervalMs;
             await this.#source.waitForAppend(wait, signal);
@@ -348,6 +346,13 @@ class LogSubscription<E extends Event> implements Subscription {
       if (this.#lease && leases) await leases.release(this.#lease.name, this.#lease.holder).catch(() => undefined);
       this.#lease = null;
     }
+  }
+
+  #goLive(): void {
+    if (this.#status === 'live') return;
+    this.#status = 'live';
+    this.#report({ type: 'live', subscription: this.#name, position: this.#position });
+    this.#wentLive.resolve();
   }
 
   /** Writes the checkpoint of events handled since the last one (on stop or failure). */

@@ -8,6 +8,7 @@
  * partition's checkpoint is written under its lease's epoch, so a member that lost it cannot
  * move it; the events handled after the last checkpoint — at most one batch — are handled again.
  */
+import { describeValue } from '../describe-value.js';
 import {
   GroupConfigMismatchError,
   InvalidArgumentError,
@@ -41,7 +42,7 @@ export function startGroupMember<E extends Event>(source: GroupSubscriptionSourc
 export function groupIntegerOption(value: number | undefined, fallback: number, name: string, min: number, max: number): number {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new InvalidArgumentError(name, `must be an integer from ${min} to ${max}, got ${String(value)}`);
+    throw new InvalidArgumentError(name, `must be an integer from ${min} to ${max}, got ${describeValue(value)}`);
   }
   return value;
 }

@@ -1,4 +1,5 @@
 /** The failure policy of subscriptions: projections' `FailurePolicy`, with the same defaults and checks. */
+import { describeValue } from '../describe-value.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { FailurePolicy } from '../projections/projection.js';
 
@@ -23,15 +24,15 @@ export function resolveFailurePolicy(
     ...definedOnly(policy ?? {}),
   };
   if (merged.onFailure !== 'stop' && merged.onFailure !== 'dead-letter') {
-    throw new InvalidArgumentError('failurePolicy', `onFailure must be 'stop' or 'dead-letter', got ${JSON.stringify(merged.onFailure)}`);
+    throw new InvalidArgumentError('failurePolicy', `onFailure must be 'stop' or 'dead-letter', got ${describeValue(merged.onFailure)}`);
   }
   if (!Number.isSafeInteger(merged.maxAttempts) || merged.maxAttempts < 1) {
-    throw new InvalidArgumentError('failurePolicy', `maxAttempts must be a positive integer, got ${String(merged.maxAttempts)}`);
+    throw new InvalidArgumentError('failurePolicy', `maxAttempts must be a positive integer, got ${describeValue(merged.maxAttempts)}`);
   }
   for (const key of ['retryDelayMs', 'maxRetryDelayMs'] as const) {
     const value = merged[key];
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-      throw new InvalidArgumentError('failurePolicy', `${key} must be a non-negative number, got ${String(value)}`);
+      throw new InvalidArgumentError('failurePolicy', `${key} must be a non-negative number, got ${describeValue(value)}`);
     }
   }
   return merged;
