@@ -54,6 +54,7 @@ export {
   groupIntegerOption,
   groupNameOption,
   groupSubscribeOptions,
+  retryPartitionsDeadLetters,
   waitForPartitions,
   type GroupSubscriptionSource,
 } from './subscriptions/consumer-group.js';

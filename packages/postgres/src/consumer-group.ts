@@ -8,6 +8,7 @@
  */
 import {
   groupSubscribeOptions,
+  retryPartitionsDeadLetters,
   waitForPartitions,
   GroupConfigMismatchError,
   InvalidArgumentError,
@@ -21,6 +22,7 @@ import {
   type ConsumerGroupHandlerContext,
   type ConsumerGroupMember,
   type ConsumerGroupOptions,
+  type DeadLetterRetryResult,
   type Event,
   type LogFilter,
   type Position,
@@ -137,6 +139,10 @@ class GroupMember implements ConsumerGroupMember {
       position,
       timeoutMs,
     );
+  }
+
+  retryDeadLetters(): Promise<DeadLetterRetryResult> {
+    return retryPartitionsDeadLetters([...this.#running.values()]);
   }
 
   async stop(): Promise<void> {

@@ -18,7 +18,7 @@ import {
   SubscriptionWaitTimeoutError,
 } from '../errors.js';
 import type { Event, Position, RecordedEvent } from '../event.js';
-import type { CheckpointStore, SubscribeOptions, Subscription } from '../event-store.js';
+import type { CheckpointStore, DeadLetterRetryResult, SubscribeOptions, Subscription } from '../event-store.js';
 import { abortableSleep, startSubscription, type SubscriptionSource } from '../subscription.js';
 import { uuidv7 } from '../uuid.js';
 import type { ConsumerGroupHandlerContext, ConsumerGroupMember, ConsumerGroupOptions } from './group.js';
@@ -70,6 +70,18 @@ export function groupSubscribeOptions(options: ConsumerGroupOptions, subscriptio
     ...(options.onEvent !== undefined && { onEvent: options.onEvent }),
     ...(options.logger !== undefined && { logger: options.logger }),
   };
+}
+
+/** A member's `retryDeadLetters`: each partition it holds retries its own. */
+export async function retryPartitionsDeadLetters(running: readonly Subscription[]): Promise<DeadLetterRetryResult> {
+  let handled = 0;
+  let failed = 0;
+  for (const subscription of running) {
+    const result = await subscription.retryDeadLetters();
+    handled += result.handled;
+    failed += result.failed;
+  }
+  return { handled, failed };
 }
 
 /** A member's `waitFor`: every partition it holds has passed `position` (and held the same ones meanwhile). */
@@ -145,6 +157,10 @@ class GroupMember implements ConsumerGroupMember {
       position,
       timeoutMs,
     );
+  }
+
+  retryDeadLetters(): Promise<DeadLetterRetryResult> {
+    return retryPartitionsDeadLetters([...this.#running.values()].map((r) => r.subscription));
   }
 
   async stop(): Promise<void> {

@@ -1,6 +1,6 @@
 /** The consumer-group part of the `EventStore` contract: what `subscribeGroup` takes and returns. */
 import type { Event, Position, RecordedEvent } from '../event.js';
-import type { LogFilter, SubscriptionStart } from '../event-store.js';
+import type { DeadLetterRetryResult, LogFilter, SubscriptionStart } from '../event-store.js';
 import type { FailurePolicy } from '../projections/projection.js';
 import type { SubscriptionEvent, SubscriptionLogger } from './events.js';
 
@@ -59,6 +59,12 @@ export interface ConsumerGroupMember {
    * to `position`. A member that holds no partition waits until it holds one, or times out.
    */
   waitFor(position: Position, timeoutMs?: number): Promise<void>;
+  /**
+   * Runs the handler again on the dead letters (`group#partition`) of the partitions this member
+   * holds: those it now handles are removed, the others stay. Dead letters of partitions other
+   * members hold are theirs to retry.
+   */
+  retryDeadLetters(): Promise<DeadLetterRetryResult>;
   /** Stops handling, stores each partition's checkpoint and hands the partitions back. */
   stop(): Promise<void>;
   /** Resolves after `stop()`; rejects when a handler kept failing (`SubscriptionFailedError`) or the group's configuration differs. */

@@ -102,6 +102,46 @@ export function consumerGroupTests(ctx: SuiteContext): void {
       }
     });
 
+    it("dead-letters under the group's partitions (group#partition) and retries them through the member", async () => {
+      const store = await ctx.store();
+      const category = uniqueCategory();
+      const prefix = `${category}-`;
+      const group = `g-${category}`;
+      let broken = true;
+      const handled: string[] = [];
+      const member = store.subscribeGroup({
+        group,
+        partitions: 2,
+        leaseMs: 900,
+        pollIntervalMs: 30,
+        filter: { streamPrefixes: [prefix] },
+        failurePolicy: { onFailure: 'dead-letter', maxAttempts: 2, retryDelayMs: 1 },
+        logger: false,
+        handler: (event) => {
+          if (broken && event.streamId === `${prefix}poison`) throw new Error('cannot handle poison');
+          handled.push(event.id);
+        },
+      });
+      try {
+        await eventually(() => expect(member.partitions).toEqual([0, 1]), 15_000);
+        await appendStreams(store, prefix, 3, 1);
+        await store.appendToStream(`${prefix}poison`, many(1));
+        const log = await settledLogOf(store, prefix, 4);
+        await member.waitFor(log[3]!.position, 15_000);
+        const poison = log.find((e) => e.streamId === `${prefix}poison`)!;
+        expect(handled.sort()).toEqual(log.filter((e) => e !== poison).map((e) => e.id).sort());
+        const letters = (await store.subscriptionDeadLetters.list()).filter((l) => l.subscriptionId.startsWith(`${group}#`));
+        expect(letters).toMatchObject([{ position: poison.position, eventId: poison.id, attempts: 2, error: 'Error: cannot handle poison' }]);
+        expect(letters[0]!.subscriptionId).toMatch(new RegExp(`^${group}#[01]$`));
+        broken = false;
+        expect(await member.retryDeadLetters()).toEqual({ handled: 1, failed: 0 });
+        expect(handled).toContain(poison.id);
+        expect(await store.subscriptionDeadLetters.list(letters[0]!.subscriptionId)).toEqual([]);
+      } finally {
+        await member.stop();
+      }
+    });
+
     it('refuses a member whose partition count is not the group’s (GROUP_CONFIG_MISMATCH), and bad options', async () => {
       const store = await ctx.store();
       const category = uniqueCategory();
