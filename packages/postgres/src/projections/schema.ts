@@ -69,7 +69,7 @@ export async function migrateReadModels(client: pg.ClientBase, schema: string, n
 /**
  * Lets queries use declared indexes under row-level security: PostgreSQL takes only leakproof
  * conditions as index conditions there, and only a superuser may say a function is. Without it
- * the indexes still give the order, and the conditions are checked on the rows they yield.
+ * queries answer the same, scanning the collection.
  */
 async function markLeakproof(client: pg.ClientBase, s: string): Promise<void> {
   const { rows } = await client.query<{ superuser: boolean; leakproof: boolean }>(

@@ -4,6 +4,7 @@
  * and order included, for the store's tenant only; other tenants' indexes are their own.
  */
 import { defineCollection, normalizeQuery, projectionNamespace, type FindQuery } from '@eventloom/core';
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dropPostgresEventStore, openPostgresReadModels, type PostgresReadModelStore } from '../../src/index.js';
 import { selectSql } from '../../src/projections/query-sql.js';
@@ -85,6 +86,46 @@ describe.skipIf(!postgresUrl)('PostgreSQL read-model queries', () => {
     expect(found.length).toBe(20);
     expect(found.every((o) => o.customerId === 'c7')).toBe(true);
     expect(found.map((o) => o.placedAt)).toEqual([...found.map((o) => o.placedAt)].sort().reverse());
+  });
+
+  it('opened by a user who is not a superuser: the field functions stay not leakproof, and queries answer the same', async () => {
+    const admin = await adminClient();
+    const user = `elrq_user_${process.pid}_${Date.now().toString(36)}`;
+    const schema = uniqueSchema('elrq');
+    await admin.query(`CREATE ROLE "${user}" LOGIN CREATEROLE`);
+    const database = new URL(connectionString).pathname.slice(1);
+    await admin.query(`GRANT CREATE ON DATABASE "${database}" TO "${user}"`);
+    const url = new URL(connectionString);
+    url.username = user;
+    const pool = new pg.Pool({ connectionString: url.toString(), max: 2 });
+    pool.on('error', () => undefined);
+    cleanups.push(async () => {
+      await pool.end();
+      await dropPostgresEventStore({ connectionString, schema });
+      await admin.query(`REVOKE CREATE ON DATABASE "${database}" FROM "${user}"`);
+      await admin.query(`DROP OWNED BY "${user}"`);
+      await admin.query(`DROP ROLE "${user}"`);
+      await admin.end();
+    });
+    const readModels = await openPostgresReadModels({ pool, schema });
+    cleanups.push(() => readModels.close());
+    const { rows } = await admin.query<{ proname: string; proleakproof: boolean }>(
+      `SELECT proname, proleakproof FROM pg_proc WHERE pronamespace = $1::regnamespace AND proname IN ('rm_kind', 'rm_num', 'rm_str') ORDER BY 1`,
+      [`"${schema}"`],
+    );
+    expect(rows).toEqual([
+      { proname: 'rm_kind', proleakproof: false },
+      { proname: 'rm_num', proleakproof: false },
+      { proname: 'rm_str', proleakproof: false },
+    ]);
+    await readModels.transaction(async (tx) => {
+      await tx.prepareCollections(p, [customerOrders]);
+      for (let i = 0; i < 30; i++) await tx.handle(p).collection(customerOrders).upsert(`o${i}`, { customerId: `c${i % 3}`, placedAt: `2026-01-${String(1 + i).padStart(2, '0')}`, total: i });
+    });
+    const found = await readModels.read(p, (view) =>
+      view.collection(customerOrders).find({ where: { customerId: 'c1', placedAt: { gte: '2026-01-20' } }, orderBy: [['placedAt', 'desc']] }),
+    );
+    expect(found.map((o) => o.placedAt)).toEqual(['2026-01-29', '2026-01-26', '2026-01-23', '2026-01-20']);
   });
 
   it('a tenant\'s declared indexes are its own: dropping its version leaves another tenant\'s index and documents', async () => {
