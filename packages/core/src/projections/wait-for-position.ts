@@ -90,9 +90,10 @@ export async function waitForCheckpoint(
   const { name, version, timeoutMs, signal, whileFailed } = waitArguments(target, position, options);
   const deadline = performance.now() + timeoutMs;
   let last: CheckpointSnapshot = { namespace: version === undefined ? null : `${name}@${version}`, checkpoint: null, failure: null };
-  for (;;) {
+  for (let first = true; ; first = false) {
     signal?.throwIfAborted();
     const remaining = deadline - performance.now();
+    if (!first && remaining <= 0) throw new ProjectionWaitTimeoutError(last.namespace ?? name, position, last.checkpoint, timeoutMs);
     // Listen before looking, so a commit between the look and the wait still wakes us.
     const stop = new AbortController();
     const onAbort = (): void => stop.abort();
@@ -100,8 +101,15 @@ export async function waitForCheckpoint(
     const changed = source.changed(Math.max(0, Math.min(remaining, source.pollIntervalMs)), stop.signal);
     try {
       try {
-        last = await source.read(name, version);
+        // With no time left (timeoutMs 0) the one look is waited for whole.
+        const reading = source.read(name, version);
+        const looked = remaining > 0 ? await withinDeadline(reading, remaining, stop.signal) : await reading;
+        // A look that outlasts the time-out (a store answering only after an open transaction) ends the wait.
+        if (looked === TIMED_OUT) throw new ProjectionWaitTimeoutError(last.namespace ?? name, position, last.checkpoint, timeoutMs);
+        if (looked === ABORTED) continue;
+        last = looked;
       } catch (error) {
+        if (error instanceof ProjectionWaitTimeoutError) throw error;
         // A blip of the store (a lost connection) is waited out like a slow projection.
         if (!isTransientStoreError(error) || remaining <= 0) throw error;
         await changed;
@@ -120,4 +128,37 @@ export async function waitForCheckpoint(
       stop.abort();
     }
   }
+}
+
+const TIMED_OUT = Symbol('timed out');
+const ABORTED = Symbol('aborted');
+
+/** `promise`, or TIMED_OUT after `ms`, or ABORTED when `signal` aborts; a late rejection is ignored. */
+function withinDeadline<T>(promise: Promise<T>, ms: number, signal: AbortSignal): Promise<T | typeof TIMED_OUT | typeof ABORTED> {
+  promise.catch(() => undefined);
+  return new Promise((resolve, reject) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', aborted);
+    };
+    const aborted = (): void => {
+      done();
+      resolve(ABORTED);
+    };
+    const timer = setTimeout(() => {
+      done();
+      resolve(TIMED_OUT);
+    }, Math.max(0, ms));
+    signal.addEventListener('abort', aborted, { once: true });
+    promise.then(
+      (value) => {
+        done();
+        resolve(value);
+      },
+      (error: unknown) => {
+        done();
+        reject(error);
+      },
+    );
+  });
 }

@@ -87,6 +87,35 @@ export function waitCases(test: Test, store: () => Promise<ReadModelStore>, with
       expect(await within(waiting, 15_000)).toBeUndefined();
     });
 
+    test('never sees a checkpoint or documents a transaction has not committed', async () => {
+      const readModels = await store();
+      const p = ns();
+      await served(readModels, p, 1n);
+      let release = (): void => undefined;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let written = (): void => undefined;
+      const wrote = new Promise<void>((resolve) => (written = resolve));
+      const open = readModels.transaction(async (tx) => {
+        await tx.setCheckpoint(p.namespace, 5n);
+        await tx.handle(p).collection('docs').upsert('a', { n: 1 });
+        written();
+        await gate; // holds the transaction open across an await
+        throw new Error('rolled back');
+      });
+      await wrote;
+      // a store may make these wait for the open transaction, or answer from what is committed — never from it
+      const reading = readModels.read(p, (view) => view.collection('docs').get('a'));
+      const waited = await readModels.waitForPosition(p.name, 5n, { timeoutMs: 300 }).then(
+        () => 'reached',
+        (e: unknown) => e,
+      );
+      expect(waited).toBeInstanceOf(ProjectionWaitTimeoutError);
+      release();
+      await expect(open).rejects.toThrow('rolled back');
+      expect(await reading).toBeNull();
+      expect((await readModels.listProjections()).find((s) => s.projection.namespace === p.namespace)?.checkpoint).toBe(1n);
+    });
+
     test('waits while no version serves, then follows the one that does; or the version asked for', async () => {
       const readModels = await store();
       const v1 = ns();
