@@ -21,7 +21,14 @@ function otherDatabaseUrl(url: string): string {
 }
 
 const APPENDS = 100;
-const P99_BOUND_MS = 50;
+/**
+ * Generous bounds, so a loaded machine cannot fail the test, yet far below what the fault gave
+ * (nothing delivered while held, or the first append delayed by the whole 3 s hold). The tight
+ * figure — p99 < 50 ms while an unrelated transaction is held — is measured by the benchmark
+ * (bench W7H), not asserted here.
+ */
+const P99_BOUND_MS = 250;
+const MAX_BOUND_MS = 1_000;
 
 function p99(delays: readonly number[]): number {
   const sorted = [...delays].sort((a, b) => a - b);
@@ -91,6 +98,7 @@ async function heldAndReleased(
     if (process.env.EVENTLOOM_SHOW_DELAYS) console.log(delays.map((d) => d.toFixed(1)).join(' '));
     expect(delays.filter((d) => d === Infinity)).toHaveLength(0);
     expect(p99(delays)).toBeLessThan(P99_BOUND_MS);
+    expect(Math.max(...delays)).toBeLessThan(MAX_BOUND_MS);
     await release();
     await writer.appendToStream('live-after', [{ type: 'Live', data: { label: 'after' } }]);
     await waitUntil(() => subscriber.delivered.includes('after'), 10_000);
