@@ -39,7 +39,7 @@ export {
   matchesFilter,
 } from './read-options.js';
 export { AppendSignal } from './append-signal.js';
-export { startSubscription, sleep, type SubscriptionSource, type InternalSubscribeOptions } from './subscription.js';
+export { startSubscription, checkSubscribeOptions, sleep, type SubscriptionSource, type InternalSubscribeOptions } from './subscription.js';
 export type { SubscriptionEvent, SubscriptionFailure, SubscriptionLogger } from './subscriptions/events.js';
 export {
   MemorySubscriptionDeadLetters,
@@ -54,6 +54,7 @@ export {
   groupIntegerOption,
   groupNameOption,
   groupSubscribeOptions,
+  reportGroupError,
   retryPartitionsDeadLetters,
   waitForPartitions,
   type GroupSubscriptionSource,

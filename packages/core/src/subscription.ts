@@ -95,21 +95,7 @@ class LogSubscription<E extends Event> implements Subscription {
   #leaseRenewedAt = 0;
 
   constructor(source: SubscriptionSource, options: SubscribeOptions<E>, internal: InternalSubscribeOptions) {
-    if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options', 'must be an object with a handler');
-    if (typeof options.handler !== 'function') throw new InvalidArgumentError('handler', 'must be a function');
-    // Checked before anything is written (its lease is taken before its checkpoint is read).
-    if (options.subscriptionId !== undefined) assertSubscriptionId(options.subscriptionId);
-    normalizeFilter(options.filter);
-    normalizePosition(options.fromPosition, 'fromPosition');
-    checkStart(options);
-    this.#policy = resolveFailurePolicy(options.failurePolicy, { maxAttempts: options.maxAttempts, retryDelayMs: options.retryDelayMs });
-    if (this.#policy.onFailure === 'dead-letter') {
-      if (options.subscriptionId === undefined) {
-        throw new InvalidArgumentError('failurePolicy', "onFailure 'dead-letter' needs a subscriptionId: dead letters are kept per named subscription");
-      }
-      if (!source.deadLetters) throw new InvalidArgumentError('failurePolicy', "onFailure 'dead-letter' is not supported by this store");
-    }
-    if (options.onEvent !== undefined && typeof options.onEvent !== 'function') throw new InvalidArgumentError('onEvent', 'must be a function');
+    this.#policy = checkSubscribeOptions(source, options);
     this.#source = source;
     this.#options = options;
     this.#internal = internal;
@@ -428,6 +414,29 @@ class LogSubscription<E extends Event> implements Subscription {
     this.#waiters.clear();
     this.#wentLive.reject(error);
   }
+}
+
+/** Checks `options` as `subscribe` does, before anything runs or is written; returns the resolved failure policy. */
+export function checkSubscribeOptions<E extends Event>(source: Pick<SubscriptionSource, 'deadLetters'>, options: SubscribeOptions<E>): ResolvedFailurePolicy {
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options', 'must be an object with a handler');
+  if (typeof options.handler !== 'function') throw new InvalidArgumentError('handler', 'must be a function');
+  // Checked before anything is written (its lease is taken before its checkpoint is read).
+  if (options.subscriptionId !== undefined) assertSubscriptionId(options.subscriptionId);
+  normalizeFilter(options.filter);
+  normalizePosition(options.fromPosition, 'fromPosition');
+  checkStart(options);
+  const policy = resolveFailurePolicy(options.failurePolicy, { maxAttempts: options.maxAttempts, retryDelayMs: options.retryDelayMs });
+  if (policy.onFailure === 'dead-letter') {
+    if (options.subscriptionId === undefined) {
+      throw new InvalidArgumentError('failurePolicy', "onFailure 'dead-letter' needs a subscriptionId: dead letters are kept per named subscription");
+    }
+    if (!source.deadLetters) throw new InvalidArgumentError('failurePolicy', "onFailure 'dead-letter' is not supported by this store");
+  }
+  if (options.onEvent !== undefined && typeof options.onEvent !== 'function') throw new InvalidArgumentError('onEvent', 'must be a function');
+  normalizeBatchSize(options.batchSize);
+  positive(options.pollIntervalMs, 250, 'pollIntervalMs');
+  positive(options.leaseMs, DEFAULT_LEASE_MS, 'leaseMs');
+  return policy;
 }
 
 function checkStart(options: Pick<SubscribeOptions, 'from' | 'fromPosition'>): void {

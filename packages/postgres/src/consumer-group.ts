@@ -7,7 +7,9 @@
  * handled after the partition's last checkpoint — at most one batch — are handled again.
  */
 import {
+  checkSubscribeOptions,
   groupSubscribeOptions,
+  reportGroupError,
   retryPartitionsDeadLetters,
   waitForPartitions,
   GroupConfigMismatchError,
@@ -113,6 +115,8 @@ class GroupMember implements ConsumerGroupMember {
     this.#partitionCount = integerOption(options.partitions, DEFAULT_PARTITIONS, 'partitions', 1, 10_000);
     this.#leaseMs = integerOption(options.leaseMs, DEFAULT_LEASE_MS, 'leaseMs', 100, 3_600_000);
     if (options.fromPosition !== undefined) assertStorableBigint(options.fromPosition, 'fromPosition');
+    // The partitions' subscriptions take these options: checked once, before anything is written.
+    checkSubscribeOptions(source, groupSubscribeOptions(options, `${this.group}#0`));
     this.#source = source;
     this.#statements = groupStatements(source.names);
     this.#options = options;
@@ -160,6 +164,7 @@ class GroupMember implements ConsumerGroupMember {
           break;
         } catch (error) {
           const transient = error instanceof StoreUnavailableError || error instanceof StoreBusyError;
+          reportGroupError(this.#options, this.group, error, transient && !signal.aborted);
           if (!transient || signal.aborted) throw error;
           await abortableSleep(delay, signal);
           if (signal.aborted) return;
@@ -169,6 +174,7 @@ class GroupMember implements ConsumerGroupMember {
         await this.#heartbeat().catch((error: unknown) => {
           // Resized under it: this member's partitions are gone; it stops, visibly. Other errors are passing.
           if (error instanceof GroupConfigMismatchError) this.#failure ??= error;
+          reportGroupError(this.#options, this.group, error, this.#failure === undefined);
         });
         if (this.#failure !== undefined) break;
         await abortableSleep(this.#leaseMs / 3, signal);

@@ -19,8 +19,9 @@ import {
 } from '../errors.js';
 import type { Event, Position, RecordedEvent } from '../event.js';
 import type { CheckpointStore, DeadLetterRetryResult, SubscribeOptions, Subscription } from '../event-store.js';
-import { abortableSleep, startSubscription, type SubscriptionSource } from '../subscription.js';
+import { abortableSleep, checkSubscribeOptions, startSubscription, type SubscriptionSource } from '../subscription.js';
 import { uuidv7 } from '../uuid.js';
+import { reportSubscriptionEvent } from './events.js';
 import type { ConsumerGroupHandlerContext, ConsumerGroupMember, ConsumerGroupOptions } from './group.js';
 import type { LeaseStore } from './lease.js';
 import { partitionOf } from './partition.js';
@@ -70,6 +71,11 @@ export function groupSubscribeOptions(options: ConsumerGroupOptions, subscriptio
     ...(options.onEvent !== undefined && { onEvent: options.onEvent }),
     ...(options.logger !== undefined && { logger: options.logger }),
   };
+}
+
+/** A heartbeat that failed, as an `error` event and a log line (named `group <name>`). */
+export function reportGroupError(options: Pick<ConsumerGroupOptions, 'onEvent' | 'logger'>, group: string, error: unknown, willRetry: boolean): void {
+  reportSubscriptionEvent({ type: 'error', subscription: `group ${group}`, error, willRetry }, options.onEvent, options.logger);
 }
 
 /** A member's `retryDeadLetters`: each partition it holds retries its own. */
@@ -138,7 +144,7 @@ class GroupMember implements ConsumerGroupMember {
     this.#source = source;
     this.#options = options;
     // Checks the subscription options once, before anything is written.
-    startSubscription(source, { ...this.#subscribeOptions(0), handler: () => undefined }, {}).stop().catch(() => undefined);
+    checkSubscribeOptions(source, this.#subscribeOptions(0));
     this.done = this.#run();
     this.done.catch(() => undefined);
   }
@@ -186,6 +192,7 @@ class GroupMember implements ConsumerGroupMember {
         } catch (error) {
           // A changed configuration stops the member, visibly; store errors pass with the next heartbeat.
           if (error instanceof GroupConfigMismatchError) this.#failure ??= error;
+          reportGroupError(this.#options, this.group, error, this.#failure === undefined);
         }
         if (this.#failure !== undefined) break;
         await abortableSleep(this.#leaseMs / 3, signal);

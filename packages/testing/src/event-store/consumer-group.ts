@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { ConsumerGroupMember, EventStore, RecordedEvent } from '@eventloom/core';
+import type { ConsumerGroupMember, EventStore, RecordedEvent, SubscriptionEvent } from '@eventloom/core';
 import { describe, expect, it } from 'vitest';
 import type { SuiteContext } from './context.js';
 import { eventually, many, settledLogOf, uniqueCategory } from './fixtures.js';
@@ -149,8 +149,21 @@ export function consumerGroupTests(ctx: SuiteContext): void {
       const a = join(store, group, `${category}-`, 'a', [], 4);
       try {
         await eventually(() => expect(a.partitions.length).toBe(4), 15_000);
-        const b = join(store, group, `${category}-`, 'b', [], 8);
+        const reported: SubscriptionEvent[] = [];
+        const lines: string[] = [];
+        const b = store.subscribeGroup({
+          group,
+          memberId: 'b',
+          partitions: 8,
+          leaseMs: 900,
+          onEvent: (event) => reported.push(event),
+          logger: { warn: (line) => lines.push(line), error: (line) => lines.push(line) },
+          handler: () => undefined,
+        });
         await expect(b.done).rejects.toMatchObject({ code: 'GROUP_CONFIG_MISMATCH' });
+        // Visibly: an error event it will not retry, and a log line.
+        expect(reported).toMatchObject([{ type: 'error', subscription: `group ${group}`, willRetry: false, error: { code: 'GROUP_CONFIG_MISMATCH' } }]);
+        expect(lines).toEqual([expect.stringContaining(`subscription group ${group} stopped on an error: GroupConfigMismatchError`)]);
         expect(() => store.subscribeGroup({ group: '', handler: () => undefined })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
         expect(() => store.subscribeGroup({ group, partitions: 0, handler: () => undefined })).toThrow(
           expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
