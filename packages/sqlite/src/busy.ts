@@ -31,8 +31,8 @@ export async function retryWhileBusy<T>(operation: string, busyTimeoutMs: number
   const started = Date.now();
   for (let attempt = 0; ; attempt++) {
     try {
-      // Looked at again after each wake-up: another transaction may have taken the connection first.
-      while (connection !== undefined && !connection.available) await connection.whenFree();
+      // This process's own transaction first (bounded by the same timeout), then the work.
+      if (connection !== undefined && !connection.available) await connection.waitFree(operation, busyTimeoutMs, started);
       return work();
     } catch (error) {
       if (!isBusy(error)) throw error;

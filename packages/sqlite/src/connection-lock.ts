@@ -15,8 +15,13 @@
  *
  * "Inside the holder" is tracked with AsyncLocalStorage, and ends when the transaction does: a
  * promise the handler left running and that touches the connection later waits like anyone else.
+ *
+ * Waits are bounded by the store's busy timeout, like waits for another process's lock: a handler
+ * that awaits something which itself waits for the connection (another request's append) would
+ * otherwise wait for itself forever; it gets StoreBusyError instead.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { StoreBusyError } from '@eventloom/core';
 import type { SqliteDatabase } from './open-database.js';
 
 interface Holder {
@@ -57,19 +62,50 @@ export class ConnectionLock {
    * Resolves when the caller may run SQL. Whoever awaits it must look at `available` again when it
    * resumes (someone else may have taken the lock in between): `while (!lock.available) await lock.whenFree()`.
    */
-  whenFree(): Promise<void> {
+  whenFree(timeoutMs = Infinity): Promise<void> {
     if (this.available) return Promise.resolve();
-    return new Promise<void>((resolve) => this.#waiters.push(resolve));
+    return new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const wake = (): void => {
+        if (timer !== undefined) clearTimeout(timer);
+        resolve();
+      };
+      this.#waiters.push(wake);
+      if (Number.isFinite(timeoutMs)) {
+        timer = setTimeout(() => {
+          const at = this.#waiters.indexOf(wake);
+          if (at >= 0) this.#waiters.splice(at, 1);
+          resolve();
+        }, Math.max(1, timeoutMs));
+      }
+    });
+  }
+
+  /**
+   * Waits until the caller may run SQL, at most `timeoutMs` from `started`.
+   * @throws StoreBusyError naming `operation` once that has passed
+   */
+  async waitFree(operation: string, timeoutMs: number, started = Date.now()): Promise<void> {
+    while (!this.available) {
+      const waited = Date.now() - started;
+      if (waited >= timeoutMs) throw inProcessBusy(operation, waited);
+      await this.whenFree(timeoutMs - waited);
+    }
   }
 
   /**
    * Runs `fn` holding the lock; `fn` may await, and nothing outside it runs SQL on the connection
    * until it settles. Re-entrant: called inside the holder, `fn` just runs (the caller nests).
    */
-  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+  async exclusive<T>(fn: () => Promise<T>, wait?: { readonly operation: string; readonly timeoutMs: number }): Promise<T> {
     if (this.insideHolder) return fn();
+    const started = Date.now();
     // The look and the taking happen in one synchronous step: nobody can take it in between.
-    while (this.#holder !== null) await this.whenFree();
+    while (this.#holder !== null) {
+      const waited = Date.now() - started;
+      if (wait !== undefined && waited >= wait.timeoutMs) throw inProcessBusy(wait.operation, waited);
+      await this.whenFree(wait === undefined ? Infinity : wait.timeoutMs - waited);
+    }
     const holder: Holder = { lock: this };
     this.#holder = holder;
     try {
@@ -80,4 +116,12 @@ export class ConnectionLock {
       for (const wake of this.#waiters.splice(0)) wake();
     }
   }
+}
+
+function inProcessBusy(operation: string, waited: number): StoreBusyError {
+  return new StoreBusyError(operation.charAt(0).toUpperCase() + operation.slice(1), waited, {
+    cause: new Error(
+      "this process's own transaction on the connection stayed open: a handler is awaiting, possibly something that waits for this same connection",
+    ),
+  });
 }

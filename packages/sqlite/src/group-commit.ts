@@ -120,21 +120,27 @@ export class GroupCommitter {
     if (!this.connection.available || this.awaitsHandlers()) {
       this.#flushing = true;
       let group: Pending[] = [];
+      const oldest = Math.min(...this.#queue.map((pending) => pending.queuedAt));
       this.connection
-        .exclusive(() => {
-          // Taken once the connection is ours: what queued while waiting joins this group.
-          group = this.#queue;
-          this.#queue = [];
-          return this.#runAwaiting(group);
-        })
+        .exclusive(
+          () => {
+            // Taken once the connection is ours: what queued while waiting joins this group.
+            group = this.#queue;
+            this.#queue = [];
+            return this.#runAwaiting(group);
+          },
+          { operation: 'appending', timeoutMs: Math.max(0, this.busyTimeoutMs - (Date.now() - oldest)) },
+        )
         .then(
           (outcomes) => {
             this.#flushing = false;
             this.#settle(group, outcomes);
           },
-          // #runAwaiting turns every failure into outcomes; this is only a safety net.
           (error: unknown) => {
             this.#flushing = false;
+            // This process's own transaction kept the connection past the oldest append's busy timeout.
+            if (group.length === 0 && error instanceof StoreBusyError) return this.#expire(error);
+            // #runAwaiting turns every failure into outcomes; this is only a safety net.
             for (const pending of [...group, ...this.#queue.splice(0)]) pending.reject(error);
             this.#notifyDrained();
           },
@@ -187,6 +193,20 @@ export class GroupCommitter {
     const oldest = Math.min(...this.#queue.map((pending) => pending.queuedAt));
     const delay = Math.min(busyBackoffMs(this.#busyAttempts++), Math.max(1, oldest + this.busyTimeoutMs - now));
     this.#busyTimer = setTimeout(this.#flush, delay);
+  }
+
+  /** Fails the queued appends that have waited out the busy timeout (nothing written); flushes the rest. */
+  #expire(busy: StoreBusyError): void {
+    const now = Date.now();
+    const waiting: Pending[] = [];
+    for (const pending of this.#queue) {
+      const waited = now - pending.queuedAt;
+      if (waited >= this.busyTimeoutMs) pending.reject(new StoreBusyError(`Appending to ${pending.append.streamId}`, waited, { cause: busy.cause }));
+      else waiting.push(pending);
+    }
+    this.#queue = waiting;
+    if (waiting.length > 0) this.#flushNow();
+    else this.#notifyDrained();
   }
 
   #notifyDrained(): void {

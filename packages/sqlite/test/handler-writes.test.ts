@@ -9,6 +9,7 @@ import {
   defineProjection,
   InvalidArgumentError,
   ProjectionRunner,
+  StoreBusyError,
   TransactionClosedError,
   type RecordedEvent,
 } from '@eventloom/core';
@@ -239,6 +240,32 @@ describe('projection handler writes (ProjectionRunner on the SQLite read-model s
     // Outside it, the same call goes through.
     await store.appendToStream('order-2', [{ type: 'Placed', data: {} }]);
     expect((await collect(store.readAll())).map((e) => e.streamId)).toEqual(['order-1', 'order-2']);
+  });
+
+  it('a transaction awaiting an append that waits for it ends with STORE_BUSY after busyTimeoutMs instead of hanging', async () => {
+    file = tempFile();
+    store = openSqliteEventStore({ filename: file.filename, durability: 'normal', busyTimeoutMs: 300 });
+    const readModels = openSqliteReadModels({ database: store.database });
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    let append: Promise<unknown> | undefined;
+    const transaction = readModels.transaction(async () => {
+      entered();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      // Another request's append, queued behind this very transaction.
+      return append!.then(
+        () => 'appended',
+        (error: unknown) => error,
+      );
+    });
+    await inside;
+    append = store.appendToStream('order-1', [{ type: 'Placed', data: {} }]);
+    const outcome = await transaction;
+    expect(outcome).toBeInstanceOf(StoreBusyError);
+    expect((outcome as StoreBusyError).code).toBe('STORE_BUSY');
+    expect(await collect(store.readAll())).toEqual([]);
+    await store.appendToStream('order-1', [{ type: 'Placed', data: {} }]);
+    expect((await collect(store.readAll())).map((e) => e.streamId)).toEqual(['order-1']);
   });
 
   it('a statement prepared in one batch serves the later batches of the same projection, and nothing outside them', async () => {

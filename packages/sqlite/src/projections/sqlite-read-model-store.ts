@@ -15,6 +15,7 @@ import {
   StoreBusyError,
   StoreClosedError,
   waitForCheckpoint,
+  type CheckpointSnapshot,
   type CollectionDefinition,
   type CollectionRef,
   type DocumentCollection,
@@ -248,10 +249,13 @@ export class SqliteReadModelStore implements ReadModelStore<SqliteProjectionHand
     if (this.#connection.insideHolder) return this.#attempt(fn, options) as Promise<R>;
     const started = Date.now();
     for (let attempt = 0; ; attempt++) {
-      const outcome = await this.#connection.exclusive(async () => {
-        this.#assertOpen();
-        return this.#attempt(fn, options);
-      });
+      const outcome = await this.#connection.exclusive(
+        async () => {
+          this.#assertOpen();
+          return this.#attempt(fn, options);
+        },
+        { operation: 'writing read models', timeoutMs: Math.max(0, this.#busyTimeoutMs - (Date.now() - started)) },
+      );
       if (outcome !== BUSY) return outcome;
       // Another process holds the write lock: this process's other work runs while this one waits.
       const waited = Date.now() - started;
@@ -329,11 +333,16 @@ export class SqliteReadModelStore implements ReadModelStore<SqliteProjectionHand
    */
   waitForPosition(projection: ReadTarget, position: Position, options?: WaitForPositionOptions): Promise<void> {
     this.#assertOpen();
+    let last: CheckpointSnapshot | undefined;
     return waitForCheckpoint(projection, position, options, {
       pollIntervalMs: WAIT_POLL_MS,
       changed: (ms, signal) => this.#nextChange(ms, signal),
-      read: (name, version) =>
-        this.#run(`reading the checkpoint of ${name}`, () => {
+      read: async (name, version) => {
+        this.#assertOpen();
+        // Never from a transaction open on this connection (nor waiting past the waiter's deadline for
+        // it): what was committed when last read; its commit wakes the waiter to look again.
+        if (!this.#connection.available) return last ?? { namespace: version === undefined ? null : `${name}@${version}`, checkpoint: null, failure: null };
+        last = await this.#run(`reading the checkpoint of ${name}`, () => {
           this.#assertOpen();
           const serving = version ?? (() => {
             const active = this.#statements.getActive.get(name);
@@ -344,7 +353,9 @@ export class SqliteReadModelStore implements ReadModelStore<SqliteProjectionHand
           const row = this.#statements.getState.get(namespace);
           const state = row === undefined ? null : decodeState(row, this.database.name);
           return { namespace, checkpoint: state?.checkpoint ?? null, failure: state?.failure ?? null };
-        }),
+        });
+        return last;
+      },
     });
   }
 
