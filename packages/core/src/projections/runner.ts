@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { AppendSignal } from '../append-signal.js';
 import { InvalidArgumentError, LeaseHeldError, SubscriptionFailedError, SubscriptionStoppedError } from '../errors.js';
 import type { Position } from '../event.js';
-import type { EventStore } from '../event-store.js';
+import type { EventStore, Subscription } from '../event-store.js';
 import { uuidv7 } from '../uuid.js';
 import { assertProjectionName, projectionNamespace, type ProjectionNamespace } from './namespace.js';
 import type { ProjectionProgress } from './progress.js';
@@ -69,6 +69,8 @@ export class ProjectionRunner<H extends ProjectionHandle = ProjectionHandle> {
   readonly #changed = new AppendSignal();
   readonly #listeners = new Set<(event: ProjectionRunnerEvent) => void>();
   #started = false;
+  /** Tells the workers of new events as the store learns of them (in-process, LISTEN/NOTIFY), so they need not wait for a poll. */
+  #appends: Subscription | null = null;
 
   constructor(options: ProjectionRunnerOptions<H>) {
     if (!options || typeof options.eventStore?.readAll !== 'function') {
@@ -114,12 +116,34 @@ export class ProjectionRunner<H extends ProjectionHandle = ProjectionHandle> {
   async start(): Promise<void> {
     this.#started = true;
     for (const worker of this.#workers.values()) worker.start();
+    this.#followAppends();
   }
 
   /** Stops every projection after the batch in hand and gives their leases up. */
   async stop(): Promise<void> {
     this.#started = false;
+    const appends = this.#appends;
+    this.#appends = null;
+    await appends?.stop().catch(() => undefined);
     await Promise.all([...this.#workers.values()].map((worker) => worker.stop()));
+  }
+
+  #followAppends(): void {
+    if (this.#appends || typeof this.#eventStore.subscribe !== 'function') return;
+    try {
+      this.#appends = this.#eventStore.subscribe({
+        from: 'now',
+        logger: false,
+        pollIntervalMs: this.#settings.pollIntervalMs,
+        handler: () => {
+          for (const worker of this.#workers.values()) worker.wake();
+        },
+      });
+      // Only a wake-up: if it ends, the workers still poll.
+      this.#appends.done.catch(() => undefined);
+    } catch {
+      this.#appends = null;
+    }
   }
 
   /** Resumes a projection stopped by a failure, from the failed event. */

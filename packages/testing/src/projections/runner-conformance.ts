@@ -145,6 +145,20 @@ export function runProjectionConformance(options: ProjectionConformanceOptions):
       expect(caughtUp).toMatchObject({ events: 0, seconds: 0, failure: null });
     });
 
+    test('a live runner is woken by appends, not only by its poll', async () => {
+      const s = await stores();
+      // Polls and lease renewals a minute apart: only a wake-up from the append can apply it in time.
+      const r = runner(s, { projections: [ledgerProjection()], pollIntervalMs: 60_000, leaseTtlMs: 180_000 });
+      await r.start();
+      await eventually(() => expect(r.status('ledger').status).toBe('live'));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const streamId = uniqueOrderStream();
+      const { position } = await s.eventStore.appendToStream(streamId, [created(streamId.slice(6))]);
+      // the store's waiter, not the runner's (which would wake its own worker)
+      await s.readModels.waitForPosition('ledger', position, { timeoutMs: 10_000 });
+      expect((await ledgers(s)).find((l) => l.streamId === streamId)).toMatchObject({ count: 1 });
+    });
+
     test('moves the checkpoint over events it does not handle', async () => {
       const s = await stores();
       const projection = orderSummaryProjection();
