@@ -82,9 +82,8 @@ class Tables {
   async run<T>(doing: string, work: (s: Prepared) => T): Promise<T> {
     this.assertOpen();
     try {
-      // Each statement first waits for a transaction this connection holds across an await, where the store has that lock.
-      const retry = retryWhileBusy as <R>(operation: string, busyTimeoutMs: number, work: () => R, connection?: unknown) => Promise<R>;
-      return await retry(doing, this.writes.busyTimeoutMs, () => work(this.statements), (this.writes as StoreWrites & { connection?: unknown }).connection);
+      // Each statement first waits for a transaction this connection holds across an await.
+      return await retryWhileBusy(doing, this.writes.busyTimeoutMs, () => work(this.statements), this.writes.connection);
     } catch (error) {
       throw typedStoreError(error, doing, this.writes.filename);
     }
