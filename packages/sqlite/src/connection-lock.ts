@@ -46,6 +46,7 @@ export function connectionLock(db: SqliteDatabase): ConnectionLock {
 export class ConnectionLock {
   #holder: Holder | null = null;
   #waiters: (() => void)[] = [];
+  #afterRelease: (() => void)[] = [];
 
   /** Whether the caller may run SQL on the connection right now: nobody holds it, or the caller is inside the holder. */
   get available(): boolean {
@@ -93,6 +94,12 @@ export class ConnectionLock {
     }
   }
 
+  /** Calls `done` once the transaction holding the lock has ended (at once when none does): after its COMMIT or ROLLBACK. */
+  afterRelease(done: () => void): void {
+    if (this.#holder === null) done();
+    else this.#afterRelease.push(done);
+  }
+
   /**
    * Runs `fn` holding the lock; `fn` may await, and nothing outside it runs SQL on the connection
    * until it settles. Re-entrant: called inside the holder, `fn` just runs (the caller nests).
@@ -112,6 +119,7 @@ export class ConnectionLock {
       return await context.run(holder, fn);
     } finally {
       this.#holder = null;
+      for (const done of this.#afterRelease.splice(0)) done();
       // Wake everyone: synchronous waiters all run now, in order; the first `exclusive` takes it again.
       for (const wake of this.#waiters.splice(0)) wake();
     }

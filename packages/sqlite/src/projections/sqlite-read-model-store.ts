@@ -281,8 +281,8 @@ export class SqliteReadModelStore implements ReadModelStore<SqliteProjectionHand
       tx.flush();
       if (nested) s.release.run();
       else s.commit.run();
-      // Nested, the commit is the outer transaction's: a waiter woken now reads after it (reads wait for the lock).
-      if (tx.movedCheckpoint) this.#commits.notify();
+      // Nested, the commit is the outer transaction's (an append's): waiters are told once it has ended.
+      if (tx.movedCheckpoint) this.#connection.afterRelease(() => this.#commits.notify());
       return result;
     } catch (error) {
       // A failed statement can end the whole transaction (disk full, I/O); then there is nothing left to undo.
