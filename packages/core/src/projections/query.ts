@@ -140,6 +140,10 @@ export function normalizeQuery(collection: string, query: unknown, kind: 'find' 
   let limitInput: unknown;
   let afterInput: unknown;
   if (kind === 'count') {
+    const where = given['where'];
+    if (where !== null && typeof where === 'object' && !Array.isArray(where) && Object.keys(where).some((key) => !OPERATORS.has(key))) {
+      throw new InvalidArgumentError(part('where'), 'count takes the conditions themselves, count({ field: condition }), not count({ where })');
+    }
     whereInput = given;
   } else {
     for (const key of Object.keys(given)) {

@@ -112,3 +112,11 @@ describe('normalizeQuery', () => {
     expect([...first.documents, ...rest.documents]).toEqual([{ n: 'x' }, { n: 2 }, { n: 2 }, { n: 1 }, {}]);
   });
 });
+
+describe('count', () => {
+  it('says so when given a query instead of conditions', () => {
+    expect(() => normalizeQuery('orders', { where: { customerId: 'c' } }, 'count')).toThrow(/count takes the conditions themselves/);
+    // a field that is really called `where` still works with operators
+    expect(normalizeQuery('orders', { where: { eq: 'here' } }, 'count').where).toEqual([{ field: 'where', op: 'eq', value: 'here' }]);
+  });
+});
