@@ -340,8 +340,11 @@ export class SqliteReadModelStore implements ReadModelStore<SqliteProjectionHand
       read: async (name, version) => {
         this.#assertOpen();
         // Never from a transaction open on this connection (nor waiting past the waiter's deadline for
-        // it): what was committed when last read; its commit wakes the waiter to look again.
-        if (!this.#connection.available) return last ?? { namespace: version === undefined ? null : `${name}@${version}`, checkpoint: null, failure: null };
+        // it): what was committed when last read, and a look again once that transaction has ended.
+        if (!this.#connection.available) {
+          this.#connection.afterRelease(() => this.#changed.notify());
+          return last ?? { namespace: version === undefined ? null : `${name}@${version}`, checkpoint: null, failure: null };
+        }
         last = await this.#run(`reading the checkpoint of ${name}`, () => {
           this.#assertOpen();
           const serving = version ?? (() => {
