@@ -515,6 +515,40 @@ export function runProjectionConformance(options: ProjectionConformanceOptions):
       );
     });
 
+    test('a handler may read another projection\'s read model while its own transaction is open', async () => {
+      const s = await stores();
+      // The seed's projection denormalizes: it looks the customer up in another read model.
+      const customers = defineProjection<OrderEvent>({
+        name: 'customers-seen',
+        version: 1,
+        handlers: {
+          OrderCreated: async (event, { collection }) => {
+            await collection<{ orders: number }>('customers').upsert(event.data.customerId, { orders: 1 });
+          },
+        },
+      });
+      const r0 = runner(s, { projections: [customers] });
+      await r0.start();
+      const streamId = uniqueOrderStream();
+      const orderId = streamId.slice('order-'.length);
+      const first = await s.eventStore.appendToStream(streamId, [created(orderId, 10, 'cust-1')]);
+      await r0.waitForPosition('customers-seen', first.position, 10_000);
+      const enriched = defineProjection<OrderEvent>({
+        name: 'orders-enriched',
+        version: 1,
+        handlers: {
+          OrderCreated: async (event, { collection }) => {
+            const customer = await s.readModels.read('customers-seen', (view) => view.collection<{ orders: number }>('customers').get(event.data.customerId));
+            await collection<{ known: boolean }>('orders').upsert(event.data.orderId, { known: customer !== null });
+          },
+        },
+      });
+      const r = runner(s, { projections: [enriched] });
+      await r.start();
+      await r.waitForPosition('orders-enriched', first.position, 10_000);
+      expect(await s.readModels.read('orders-enriched', (view) => view.collection<{ known: boolean }>('orders').get(orderId))).toEqual({ known: true });
+    });
+
     test('handlers may await anything: each transaction stays whole across awaits while other projections commit', async () => {
       const s = await stores();
       const history = await appendOrders(s.eventStore, 12);
