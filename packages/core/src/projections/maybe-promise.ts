@@ -13,12 +13,18 @@ export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   );
 }
 
-/** Inside a `drive`n generator: `const x = yield* step(maybePromise)`. */
+/**
+ * Inside a `drive`n generator: `const x = yield* step(maybePromise)`.
+ * @deprecated Handlers are plain `async` functions on every store: `await` instead. Kept only until
+ * the last caller (a PostgreSQL test fixture) moves off it.
+ */
 export function* step<T>(value: MaybePromise<T>): Generator<unknown, T, unknown> {
   return (yield value) as T;
 }
 
 /**
+ * @deprecated Handlers are plain `async` functions on every store: `await` instead.
+ *
  * Runs the generator to its end. Plain yielded values go straight back in; a promise suspends it
  * until settled (a rejection is thrown at the `yield`). Returns a plain value when no promise
  * was met.
