@@ -38,7 +38,7 @@ import {
   type Subscription,
 } from '@eventloom/core';
 import type pg from 'pg';
-import { appendOn, assertAppendable } from './append.js';
+import { assertAppendable } from './append.js';
 import { postgresCheckpoints } from './checkpoints.js';
 import { postgresSubscriptionTables } from './subscription-tables.js';
 import {
@@ -219,7 +219,7 @@ export class PostgresEventStore implements EventStore {
   readonly #clock: () => Date;
   readonly #ownsPool: boolean;
   readonly #inlineHandlers = new Set<InlineHandler>();
-  /** Appends without inline handlers share transactions, and so commit flushes (`group-append.ts`). */
+  /** Appends share transactions, and so commit flushes (`group-append.ts`). */
   readonly #appends: GroupAppender;
   readonly #running = new Set<{ stop(): Promise<void> }>();
   /** Absent without a schema registry: reads then skip the call. */
@@ -280,27 +280,8 @@ export class PostgresEventStore implements EventStore {
     };
     const errorContext = { operation: `an append to ${streamId}`, streamId, expected: prepared.expected, writes: true };
     const handlers = [...this.#inlineHandlers];
-    const result: PostgresAppendResult =
-      handlers.length === 0
-        ? await this.#appends.append(prepared, json, context, errorContext)
-        : await this.#db.withClient(errorContext, async (client): Promise<PostgresAppendResult> => {
-            await client.query('BEGIN');
-            try {
-              const appended = await appendOn(client, prepared, json, context);
-              const skipped: InlineSkipped[] = [];
-              if (!appended.idempotent) {
-                for (const handler of handlers) {
-                  const outcome = await handler(appended.events, client);
-                  if (outcome) skipped.push(outcome);
-                }
-              }
-              await client.query('COMMIT');
-              return skipped.length > 0 ? { ...appended, inlineSkipped: skipped } : appended;
-            } catch (error) {
-              await client.query('ROLLBACK').catch(() => undefined);
-              throw error;
-            }
-          });
+    // With inline handlers too: they run once per group (`group-append.ts`).
+    const result = await this.#appends.append(prepared, json, context, errorContext, handlers);
     if (!result.idempotent) this.#waker.appended();
     return result;
   }

@@ -11,8 +11,9 @@
  * names the projection in `inlineSkipped`: the read model is behind the events until a
  * `ProjectionRunner` running the same projection catches up. Never silently.
  */
-import { applyBatch, HandlerFailure, InvalidArgumentError, prepareProjection, type AnyProjection, type RecordedEvent } from '@eventloom/core';
+import { InvalidArgumentError, prepareProjection, type AnyProjection, type RecordedEvent } from '@eventloom/core';
 import type pg from 'pg';
+import { InlineAppendFailure, withGroupForm, type GroupInlineHandler } from '../group-append.js';
 import { namesFor, quoteIdent } from '../names.js';
 import type { InlineSkipped, PostgresEventStore } from '../postgres-event-store.js';
 import type { PostgresProjectionHandle, PostgresReadModelStore } from './postgres-read-model-store.js';
@@ -64,39 +65,68 @@ export async function addPostgresInlineProjection(options: PostgresInlineProject
   const skipped = (reason: string): InlineSkipped => ({ handler: namespace, reason });
   const ready = readyQuery(eventStore.schema, readModels.schema, projection);
 
-  return eventStore.addInlineHandler(async (events, client) => {
-    const relevant = events.filter(handles);
-    if (relevant.length === 0) return;
-    // Every round trip here is spent holding the tenant's log head: the lock, the checkpoint and
-    // the look for unseen events go in one.
-    const state = await ready(client, namespace, relevant[0]!.position);
-    if (!state) return skipped('its state is locked by a runner working on it, or it was dropped (a rebuild?); that runner catches up');
+  const { namespace: projectionNamespace } = projection;
+  // Once per group of appends (`group-append.ts`), all of it spent holding the tenant's log head:
+  // one round trip locks the state, reads the checkpoint and looks for unseen events; then the
+  // handlers' own statements; then one checkpoint write.
+  const group: GroupInlineHandler = async (appends, client) => {
+    const relevant = appends.map((events) => events.filter(handles));
+    const answers = new Array<InlineSkipped | undefined>(appends.length).fill(undefined);
+    const firstIndex = relevant.findIndex((events) => events.length > 0);
+    if (firstIndex < 0) return answers;
+    const lastIndex = relevant.findLastIndex((events) => events.length > 0);
+    const skipAll = (reason: InlineSkipped): readonly (InlineSkipped | undefined)[] =>
+      relevant.map((events) => (events.length > 0 ? reason : undefined));
+    const state = await ready(client, namespace, relevant[firstIndex]![0]!.position);
+    if (!state) return skipAll(skipped('its state is locked by a runner working on it, or it was dropped (a rebuild?); that runner catches up'));
     if (state.behind) {
-      return skipped(
-        `its checkpoint (${state.checkpoint ?? 0n}) is behind: events it handles were appended without it (by a process that does not register it, or before it was registered); a ProjectionRunner running it catches up`,
+      // The appends of a group commit together, so each later one would find the same.
+      return skipAll(
+        skipped(
+          `its checkpoint (${state.checkpoint ?? 0n}) is behind: events it handles were appended without it (by a process that does not register it, or before it was registered); a ProjectionRunner running it catches up`,
+        ),
       );
     }
+    // As the last append it handles left it, like one append at a time: appends of the group after it are none of its business.
+    const checkpoint = appends[lastIndex]!.at(-1)!.position;
     await readModels.inTransaction(client, async (tx) => {
-      try {
-        await applyBatch(tx, projection, relevant, { expected: state.checkpoint, checkpoint: events.at(-1)!.position });
-      } catch (error) {
-        throw error instanceof HandlerFailure ? error.cause : error;
+      const handle = tx.handle(projectionNamespace);
+      for (let i = firstIndex; i <= lastIndex; i++) {
+        for (const event of relevant[i]!) {
+          try {
+            await projection.apply(event, handle);
+          } catch (cause) {
+            throw new InlineAppendFailure(i, cause);
+          }
+        }
       }
+      await tx.setCheckpoint(namespace, checkpoint);
+      if (state.failedAt !== null && checkpoint >= state.failedAt) await tx.setFailure(namespace, null);
     });
-    return undefined;
-  });
+    return answers;
+  };
+  const single = async (events: readonly RecordedEvent[], client: pg.PoolClient): Promise<InlineSkipped | undefined> => {
+    try {
+      return (await group([events], client))[0];
+    } catch (error) {
+      throw error instanceof InlineAppendFailure ? error.cause : error;
+    }
+  };
+  return eventStore.addInlineHandler(withGroupForm(single, group));
 }
 
 interface InlineState {
   readonly checkpoint: bigint | null;
+  /** The position of the event whose failure stopped it (a runner's), cleared once the checkpoint passes it. */
+  readonly failedAt: bigint | null;
   /** The checkpoint is at or past this append, or an event the projection handles lies between them. */
   readonly behind: boolean;
 }
 
 /**
  * Locks the projection's state unless a runner holds it (a runner's batch holds the row while its
- * handlers run; waiting for it would hold every append of the tenant that long), and tells
- * whether the projection has seen everything it handles before `first`. No row: locked, or dropped.
+ * handlers run; waiting for it would hold every append of the tenant that long), reads it (the
+ * only read of it in the group: the lock keeps it as read), and tells whether the projection has seen everything it handles before `first`. No row: locked, or dropped.
  */
 function readyQuery(
   eventSchema: string,
@@ -108,9 +138,9 @@ function readyQuery(
   // and both ends of the range bound the index scan; as a correlated value it was only a filter,
   // and every append scanned the whole log below it.
   const sql = `WITH p AS MATERIALIZED (
-      SELECT checkpoint FROM ${quoteIdent(readModelSchema)}.rm_projections WHERE namespace = $1 FOR UPDATE SKIP LOCKED
+      SELECT checkpoint, failure FROM ${quoteIdent(readModelSchema)}.rm_projections WHERE namespace = $1 FOR UPDATE SKIP LOCKED
     )
-    SELECT p.checkpoint::text AS checkpoint,
+    SELECT p.checkpoint::text AS checkpoint, p.failure ->> 'position' AS failed_at,
       coalesce(p.checkpoint, 0) >= $2::bigint OR EXISTS (
         SELECT 1 FROM ${quoteIdent(eventSchema)}.events e
         WHERE e.position > (SELECT coalesce(checkpoint, 0) FROM p) AND e.position < $2::bigint AND NOT e.tombstoned
@@ -119,9 +149,20 @@ function readyQuery(
     FROM p`;
   const types = [...projection.eventTypes];
   return async (client, namespace, first) => {
-    const { rows } = await client.query<{ checkpoint: string | null; behind: boolean }>(sql, [namespace, first.toString(), types, categories]);
+    const { rows } = await client.query<{ checkpoint: string | null; failed_at: string | null; behind: boolean }>(sql, [
+      namespace,
+      first.toString(),
+      types,
+      categories,
+    ]);
     const row = rows[0];
-    return row && { checkpoint: row.checkpoint === null ? null : BigInt(row.checkpoint), behind: row.behind };
+    return (
+      row && {
+        checkpoint: row.checkpoint === null ? null : BigInt(row.checkpoint),
+        failedAt: row.failed_at === null ? null : BigInt(row.failed_at),
+        behind: row.behind,
+      }
+    );
   };
 }
 
