@@ -1,7 +1,6 @@
 /**
- * Values that are plain on synchronous stores (memory, SQLite) and promises on asynchronous ones
- * (PostgreSQL). Code written as a generator over `step` runs synchronously as long as nothing it
- * waits on is a promise — which matters because a SQLite transaction cannot span an `await`.
+ * Left from when SQLite's read models were synchronous: generators over `step` that ran plainly
+ * there and awaited on PostgreSQL. Every store is asynchronous now; this goes once unused.
  */
 export type MaybePromise<T> = T | Promise<T>;
 
