@@ -22,10 +22,10 @@ import {
   type Event,
   type EventStore,
   type EventToAppend,
-  type ProjectionHandleBase,
+  type ProjectionHandle,
   type ProjectionProgress,
   type ReadModelStore,
-  type ReadModelViewBase,
+  type ReadModelView,
 } from '@eventloom/core';
 import {
   dropPostgresEventStore,
@@ -218,11 +218,11 @@ interface Result {
 const median = (list: readonly number[]): number => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]!;
 const format = (n: number): string => Math.round(n).toLocaleString('en-US');
 
-async function measure<H extends ProjectionHandleBase>(
+async function measure<H extends ProjectionHandle>(
   backend: string,
   variant: string,
   eventStore: EventStore,
-  readModels: ReadModelStore<H, ReadModelViewBase>,
+  readModels: ReadModelStore<H, ReadModelView>,
   projection: AnyProjection<H>,
   written: number,
 ): Promise<Result> {
