@@ -86,8 +86,11 @@ export interface BenchTarget {
    * keeps it open (idle) until the returned function is called: unrelated work elsewhere.
    */
   holdUnrelatedTransaction?(): Promise<() => Promise<void>>;
-  /** Registers an inline projection (one document per order) on the store, until removed. */
-  addInlineProjection?(): Promise<InlineProjection>;
+  /**
+   * Registers an inline projection (one summary per order) on the store, until removed: rows by
+   * plain SQL, or (`documents`) documents by the read-model API, where the target has both.
+   */
+  addInlineProjection?(writes?: 'sql' | 'documents'): Promise<InlineProjection>;
   /** Starts another process running a projection on this store, for W8. */
   readYourWrites?(): Promise<ReadYourWrites>;
   /** Whatever outside the target may explain a failure, e.g. another session's old open transaction. */

@@ -3,7 +3,7 @@ import { defineProjection, type Event } from '@eventloom/core';
 import { addPostgresInlineProjection, openPostgresEventStore, openPostgresReadModels, type PostgresAppendResult, type PostgresProjectionHandle } from '@eventloom/postgres';
 import pg from 'pg';
 import type { BenchTarget, TargetResource } from '../target.js';
-import { INLINE_CATEGORY } from '../workloads/w3i-inline.js';
+import { INLINE_CATEGORY, INLINE_DOCUMENT_CATEGORY } from '../workloads/w3i-inline.js';
 import { startReadYourWrites } from '../ryw/harness.js';
 import { eventloomTarget } from './eventloom-store.js';
 import { holdUnrelatedTransaction, oldestOpenTransaction } from './pg-diagnostics.js';
@@ -30,6 +30,19 @@ const orderSummaries = defineProjection<OrderCreated, PostgresProjectionHandle>(
         `INSERT INTO ${summaryTable} (event_id, order_id, customer_id, total) VALUES ($1, $2, $3, $4)`,
         [event.id, orderId, customerId, total],
       );
+    },
+  },
+});
+
+/** W3ID: the same summary, as a document written by the read-model API. */
+const orderSummaryDocuments = defineProjection<OrderCreated, PostgresProjectionHandle>({
+  name: 'bench-order-summary-documents',
+  version: 1,
+  categories: [INLINE_DOCUMENT_CATEGORY],
+  handlers: {
+    OrderCreated: async (event, read) => {
+      const { orderId, customerId, total } = event.data;
+      await read.collection('summaries').upsert(event.id, { orderId, customerId, total });
     },
   },
 });
@@ -68,14 +81,16 @@ export async function open(resource: TargetResource): Promise<BenchTarget> {
       });
     },
     holdUnrelatedTransaction: () => holdUnrelatedTransaction(resource.connectionString),
-    async addInlineProjection() {
+    async addInlineProjection(writes = 'sql') {
       const pool = new pg.Pool({ connectionString: resource.connectionString, max: 2 });
       const readModels = await openPostgresReadModels({ pool, schema: resource.schema });
-      const remove = await addPostgresInlineProjection({ eventStore: store, readModels, projection: orderSummaries });
+      const projection = writes === 'sql' ? orderSummaries : orderSummaryDocuments;
+      const remove = await addPostgresInlineProjection({ eventStore: store, readModels, projection });
       const tally: { count: number; first?: string } = { count: 0 };
       skipped = tally;
       return {
         async documents() {
+          if (writes === 'documents') return readModels.read(projection.namespace.name, (view) => view.collection('summaries').count());
           if (summaryTable === undefined) return 0;
           const { rows } = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${summaryTable}`);
           return Number(rows[0]!.n);

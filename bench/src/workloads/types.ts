@@ -2,7 +2,7 @@
 import type { Sizes } from '../sizes.js';
 import type { Backend, BenchTarget, TargetRole } from '../target.js';
 
-export type WorkloadId = 'W1' | 'W2' | 'W3' | 'W3I' | 'W4' | 'W5' | 'W6' | 'W7' | 'W7H' | 'W8';
+export type WorkloadId = 'W1' | 'W2' | 'W3' | 'W3I' | 'W3ID' | 'W4' | 'W5' | 'W6' | 'W7' | 'W7H' | 'W8';
 
 export interface Check {
   readonly name: string;
