@@ -1,4 +1,4 @@
-/** Subscriptions on SQLite: woken by this process's commits, polling for other processes', stopped by close(). */
+/** Subscriptions on SQLite: woken by this process's commits and by other connections' (file-changes.test.ts), stopped by close(). */
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqliteEventStore, type SqliteEventStore } from '../src/index.js';
 import { tempFile, type TempFile } from './temp-file.js';
@@ -23,7 +23,7 @@ describe('subscriptions', () => {
     const seen: string[] = [];
     const subscription = reader.subscribe({ handler: (event) => void seen.push(event.streamId) });
     const result = await writer.appendToStream('order-1', [{ type: 'Placed', data: {} }]);
-    // No wake-up crosses stores; only polling can find this append.
+    // Found by the other connection's commit (data_version) or by polling, whichever is first.
     await subscription.waitFor(result.position, 5_000);
     expect(seen).toEqual(['order-1']);
     await subscription.stop();

@@ -37,6 +37,7 @@ import {
 import type { Statement } from 'better-sqlite3';
 import { busyBackoffMs, isBusy, retryWhileBusy } from '../busy.js';
 import { connectionLock, type ConnectionLock } from '../connection-lock.js';
+import { FileChanges } from '../file-changes.js';
 import { busyTimeoutOf, checkBusyTimeout, openDatabase, type Durability, type SqliteDatabase } from '../open-database.js';
 import { parseStored, storeError, typedStoreError } from '../sqlite-errors.js';
 import { TransactionScope } from '../transaction-guard.js';
@@ -136,7 +137,6 @@ class Statements {
   readonly namespaceTables: Statement<[number, string], string>;
   readonly namespaceIndexes: Statement<[number, string], string>;
   readonly indexSql: Statement<[string], string | null>;
-  readonly dataVersion: Statement<[], number>;
   readonly beginWrite: Statement<[]>;
   readonly beginRead: Statement<[]>;
   readonly commit: Statement<[]>;
@@ -172,12 +172,9 @@ class Statements {
     this.namespaceTables = db.prepare<[number, string], string>(NAMESPACE_TABLES).pluck();
     this.namespaceIndexes = db.prepare<[number, string], string>(NAMESPACE_INDEXES).pluck();
     this.indexSql = db.prepare<[string], string | null>(INDEX_SQL).pluck();
-    this.dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
   }
 }
 
-/** How often a waiter looks for commits of other connections (other processes) to the file: `PRAGMA data_version`, no I/O. */
-const FILE_POLL_MS = 5;
 /** Longest time between two reads of the checkpoint when nothing woke the waiter. */
 const WAIT_POLL_MS = 1_000;
 
@@ -193,9 +190,7 @@ export class SqliteReadModelStore implements ReadModelStore<SqliteProjectionHand
   readonly #commits: CommitSignal;
   /** Wakes this store's waiters: on this process's commits, and when the file's data_version moves. */
   readonly #changed = new AppendSignal();
-  #poll: NodeJS.Timeout | undefined;
-  #waiting = 0;
-  #dataVersion: number | undefined;
+  readonly #fileChanges: FileChanges;
   readonly #unlisten: () => void;
   #closed = false;
 
@@ -231,6 +226,7 @@ export class SqliteReadModelStore implements ReadModelStore<SqliteProjectionHand
       if (this.#ownsDatabase) this.database.close();
       throw storeError(error, 'creating the read-model tables', 'nothing', this.database.name);
     }
+    this.#fileChanges = new FileChanges(this.database, this.#connection, () => this.#changed.notify());
     this.#commits = commitSignalOf(this.database);
     this.#unlisten = this.#commits.listen(() => this.#changed.notify());
   }
@@ -364,37 +360,7 @@ export class SqliteReadModelStore implements ReadModelStore<SqliteProjectionHand
 
   /** The next change that may have moved a checkpoint, `ms` from now at the latest. Starts listening before it returns. */
   #nextChange(ms: number, signal: AbortSignal): Promise<void> {
-    const waited = this.#changed.wait(ms, signal);
-    this.#waiting++;
-    if (this.#poll === undefined) {
-      this.#dataVersion = this.#readDataVersion();
-      this.#poll = setInterval(() => this.#pollFile(), FILE_POLL_MS);
-      this.#poll.unref();
-    }
-    return waited.finally(() => {
-      if (--this.#waiting === 0 && this.#poll !== undefined) {
-        clearInterval(this.#poll);
-        this.#poll = undefined;
-      }
-    });
-  }
-
-  #pollFile(): void {
-    const version = this.#readDataVersion();
-    if (version === undefined) return;
-    if (this.#dataVersion !== undefined && version !== this.#dataVersion) this.#changed.notify();
-    this.#dataVersion = version;
-  }
-
-  /** Commits of other connections to the file change it; undefined when the connection is busy or closed (look next time). */
-  #readDataVersion(): number | undefined {
-    if (this.#closed || !this.database.open || !this.#connection.available) return undefined;
-    try {
-      return this.#statements.dataVersion.get();
-    } catch {
-      // Only a hint: the waiter reads its checkpoint on its own poll anyway.
-      return undefined;
-    }
+    return this.#fileChanges.watch(() => this.#changed.wait(ms, signal));
   }
 
   async tryAcquireLease(key: string, owner: string, ttlMs: number): Promise<boolean> {
@@ -440,8 +406,7 @@ export class SqliteReadModelStore implements ReadModelStore<SqliteProjectionHand
     if (this.#closed) return;
     this.#closed = true;
     this.#unlisten();
-    if (this.#poll !== undefined) clearInterval(this.#poll);
-    this.#poll = undefined;
+    this.#fileChanges.stop();
     this.#changed.notify();
     if (this.#ownsDatabase) {
       while (!this.#connection.available) await this.#connection.whenFree();
