@@ -9,7 +9,7 @@ import {
   type FindQuery,
 } from '@eventloom/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openSqliteReadModels, type SqliteReadModelStore } from '../../src/index.js';
+import { openSqliteEventStore, openSqliteReadModels, type SqliteReadModelStore } from '../../src/index.js';
 import { querySql, type SqlParam } from '../../src/projections/query-sql.js';
 import { tempDir } from './temp-dir.js';
 
@@ -53,6 +53,25 @@ describe('SqliteReadModelStore', () => {
     const read = readModels.read(p, async (view) => log.push(`read sees ${await view.collection('docs').count()}`));
     await Promise.all([first, second, read]);
     expect(log).toEqual(['first wrote a', 'first counts 1', 'first commits', 'second sees 2', 'read sees 3']);
+  });
+
+  it('closing the event store waits for a read-model transaction open across an await on its connection', async () => {
+    const dir = tempDir();
+    cleanups.push(() => dir.remove());
+    const eventStore = openSqliteEventStore({ filename: dir.file('app.db'), durability: 'normal' });
+    const readModels = openSqliteReadModels({ database: eventStore.database });
+    const transaction = readModels.transaction(async (tx) => {
+      await pause(30);
+      await tx.handle(p).collection('docs').upsert('a', { v: 1 });
+      return 'committed';
+    });
+    await pause(5);
+    await eventStore.close();
+    expect(await transaction).toBe('committed');
+    const reopened = openSqliteEventStore({ filename: dir.file('app.db') });
+    cleanups.push(() => reopened.close());
+    const again = openSqliteReadModels({ database: reopened.database });
+    expect(await again.transaction((tx) => tx.handle(p).collection('docs').get('a'), { readOnly: true })).toEqual({ v: 1 });
   });
 
   it('a failure after an await rolls back what was written before it', async () => {
