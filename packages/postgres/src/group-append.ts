@@ -155,7 +155,15 @@ export class GroupAppender {
       try {
         outcome = await this.#db.withClient(jobs[0]!.errorContext, (client) => this.#group(client, jobs, groups));
       } catch (error) {
-        // The transaction as a whole failed (the connection, say): each caller hears it in its own terms.
+        const lost = isConnectionError(error) || (error instanceof Error && isConnectionError(error.cause));
+        if (groups.length > 0 && jobs.length > 1 && !lost) {
+          // Rolled back, and pinned on no one append (the read models' held-back writes, sent for
+          // the whole group, failed, say): each alone finds out whose it was. Not after a lost
+          // connection: the commit may have gone through.
+          for (const job of jobs) await this.#run([job]);
+          return;
+        }
+        // The transaction as a whole failed: each caller hears it in its own terms.
         for (const job of jobs) job.reject(toStoreError(error, job.errorContext));
         return;
       }

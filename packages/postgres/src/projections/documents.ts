@@ -29,6 +29,68 @@ export interface DocumentTarget {
   assertOpen(): void;
   /** False for readers. */
   readonly writable: boolean;
+  /** Where upserts wait to go in one statement (`WriteBehind`); absent: each is sent at once. */
+  readonly writeBehind?: WriteBehind;
+}
+
+/** Held-back upserts failed when sent: whichever event's handler was running then, the fault may be an earlier one's. */
+export class HeldBackWriteFailure extends Error {
+  constructor(override readonly cause: unknown) {
+    super('document upserts held back in this transaction failed when sent');
+  }
+}
+
+/**
+ * Upserts held back and sent together, in one statement, before the next read of their collection
+ * by the document API and at the end of the transaction: a handler upserting on every event costs
+ * one round trip per batch instead of one per event, and reads still see the transaction's own
+ * writes. Deletes and reads go at once (a delete answers whether the document was there). Plain
+ * SQL of the handler's own on the documents' table does not see what is held back.
+ */
+export class WriteBehind {
+  /** By namespace and collection (joined by U+0000, which neither holds), then by id: the last upsert of an id wins. */
+  readonly #pending = new Map<string, Map<string, string>>();
+  readonly #sql: string;
+
+  constructor(s: string) {
+    this.#sql = `INSERT INTO ${s}.rm_documents (namespace, collection, id, data)
+      SELECT u.namespace, u.collection, u.id, u.data::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(namespace, collection, id, data)
+      ON CONFLICT (tenant_id, namespace, collection, id) DO UPDATE SET data = excluded.data`;
+  }
+
+  defer(namespace: string, collection: string, id: string, json: string): void {
+    const key = `${namespace}\u0000${collection}`;
+    let documents = this.#pending.get(key);
+    if (!documents) this.#pending.set(key, (documents = new Map()));
+    documents.set(id, json);
+  }
+
+  /** Sends what is held back for one collection, or (no arguments) for all. */
+  async flush(query: DocumentTarget['query'], namespace?: string, collection?: string): Promise<void> {
+    const keys = namespace === undefined ? [...this.#pending.keys()] : [`${namespace}\u0000${collection}`];
+    const namespaces: string[] = [];
+    const collections: string[] = [];
+    const ids: string[] = [];
+    const data: string[] = [];
+    for (const key of keys) {
+      const documents = this.#pending.get(key);
+      if (!documents) continue;
+      this.#pending.delete(key);
+      const at = key.indexOf('\u0000');
+      for (const [id, json] of documents) {
+        namespaces.push(key.slice(0, at));
+        collections.push(key.slice(at + 1));
+        ids.push(id);
+        data.push(json);
+      }
+    }
+    if (ids.length === 0) return;
+    try {
+      await query(this.#sql, [namespaces, collections, ids, data]);
+    } catch (error) {
+      throw new HeldBackWriteFailure(error);
+    }
+  }
 }
 
 export function postgresCollection<T extends object>(target: DocumentTarget, namespace: string, ref: CollectionRef<T>): DocumentCollection<T> {
@@ -39,14 +101,22 @@ export function postgresCollection<T extends object>(target: DocumentTarget, nam
     target.assertOpen();
     if (!target.writable) throw new InvalidArgumentError(`collection ${name}`, 'is read-only here: write to read models from projection handlers');
   };
+  const { writeBehind } = target;
+  // Before anything reads the collection: it sees the transaction's own writes.
+  const settle = async (): Promise<void> => {
+    if (writeBehind) await writeBehind.flush(target.query, namespace, name);
+  };
   const load = async (id: string): Promise<T | null> => {
+    await settle();
     const { rows } = await target.query<{ data: T }>(queries.getDocument, [namespace, name, id]);
     return rows[0]?.data ?? null;
   };
   const write = async (id: string, json: string): Promise<void> => {
-    await target.query(queries.upsertDocument, [namespace, name, id, json]);
+    if (writeBehind) writeBehind.defer(namespace, name, id, json);
+    else await target.query(queries.upsertDocument, [namespace, name, id, json]);
   };
   const run = async (query: NormalizedQuery, extra: number): Promise<{ id: string; data: T }[]> => {
+    await settle();
     const { text, values } = selectSql(scope, query, extra);
     return (await target.query<{ id: string; data: T }>(text, values)).rows;
   };
@@ -74,6 +144,7 @@ export function postgresCollection<T extends object>(target: DocumentTarget, nam
     count: async (where) => {
       target.assertOpen();
       const { text, values } = countSql(scope, normalizeQuery(name, where, 'count'));
+      await settle();
       const { rows } = await target.query<{ count: string }>(text, values);
       return Number(rows[0]!.count);
     },
@@ -93,6 +164,7 @@ export function postgresCollection<T extends object>(target: DocumentTarget, nam
     delete: async (id) => {
       writer();
       assertDocumentId(name, id);
+      await settle();
       const { rowCount } = await target.query(queries.deleteDocument, [namespace, name, id]);
       return (rowCount ?? 0) > 0;
     },

@@ -16,6 +16,7 @@ import type pg from 'pg';
 import { InlineAppendFailure, withGroupForm, type GroupInlineHandler } from '../group-append.js';
 import { namesFor, quoteIdent } from '../names.js';
 import type { InlineSkipped, PostgresEventStore } from '../postgres-event-store.js';
+import { HeldBackWriteFailure } from './documents.js';
 import type { PostgresProjectionHandle, PostgresReadModelStore } from './postgres-read-model-store.js';
 
 export interface PostgresInlineProjectionOptions {
@@ -89,20 +90,27 @@ export async function addPostgresInlineProjection(options: PostgresInlineProject
     }
     // As the last append it handles left it, like one append at a time: appends of the group after it are none of its business.
     const checkpoint = appends[lastIndex]!.at(-1)!.position;
-    await readModels.inTransaction(client, async (tx) => {
-      const handle = tx.handle(projectionNamespace);
-      for (let i = firstIndex; i <= lastIndex; i++) {
-        for (const event of relevant[i]!) {
-          try {
-            await projection.apply(event, handle);
-          } catch (cause) {
-            throw new InlineAppendFailure(i, cause);
+    try {
+      await readModels.inTransaction(client, async (tx) => {
+        const handle = tx.handle(projectionNamespace);
+        for (let i = firstIndex; i <= lastIndex; i++) {
+          for (const event of relevant[i]!) {
+            try {
+              await projection.apply(event, handle);
+            } catch (cause) {
+              if (cause instanceof HeldBackWriteFailure) throw cause;
+              throw new InlineAppendFailure(i, cause);
+            }
           }
         }
-      }
-      await tx.setCheckpoint(namespace, checkpoint);
-      if (state.failedAt !== null && checkpoint >= state.failedAt) await tx.setFailure(namespace, null);
-    });
+        await tx.setCheckpoint(namespace, checkpoint);
+        if (state.failedAt !== null && checkpoint >= state.failedAt) await tx.setFailure(namespace, null);
+      });
+    } catch (error) {
+      // Document upserts of the whole group, sent together, failed: not pinned on one append, so
+      // the group fails whole and its appends run again one by one (`group-append.ts`).
+      throw error instanceof HeldBackWriteFailure ? error.cause : error;
+    }
     return answers;
   };
   const single = async (events: readonly RecordedEvent[], client: pg.PoolClient): Promise<InlineSkipped | undefined> => {

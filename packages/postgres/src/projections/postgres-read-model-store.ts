@@ -38,7 +38,7 @@ import { assertStorableBigint } from '../limits.js';
 import { namesFor, quoteIdent } from '../names.js';
 import { normalizeTenantId } from '../options.js';
 import { AppendWaker } from '../waker.js';
-import { postgresCollection, type DocumentTarget } from './documents.js';
+import { postgresCollection, WriteBehind, type DocumentTarget } from './documents.js';
 import { sqlLiteral } from './query-sql.js';
 import { migrateReadModels } from './schema.js';
 import { scopedPoolConfig } from './scoped-pool.js';
@@ -285,12 +285,18 @@ export class PostgresReadModelStore implements ReadModelStore<PostgresProjection
    * projections): it neither begins nor ends it. It sends no NOTIFY: in the append's transaction
    * that would serialize every append of the database on PostgreSQL's notify lock through the
    * commit; waiters elsewhere see inline progress by their poll (`WAIT_POLL_MS`).
+   *
+   * Its document upserts are held back and sent together (`WriteBehind`), before the next read
+   * of their collection and when `fn` is done: each is a round trip spent holding the tenant's
+   * log head. A runner's transactions send each at once, so that a failure is its event's.
    */
   async inTransaction<R>(client: pg.ClientBase, fn: (tx: PostgresReadModelTransaction) => Promise<R>): Promise<R> {
     this.#assertOpen();
-    const tx = new PostgresReadModelTransaction(client, this.schema, this.tenantId, this.#queries, this.#clock, false, null);
+    const tx = new PostgresReadModelTransaction(client, this.schema, this.tenantId, this.#queries, this.#clock, false, null, true);
     try {
-      return await fn(tx);
+      const result = await fn(tx);
+      await tx.flush();
+      return result;
     } finally {
       tx.finish();
     }
@@ -396,6 +402,8 @@ export class PostgresReadModelTransaction implements ReadModelTransaction<Postgr
     private readonly readOnly: boolean,
     /** The tenant's NOTIFY channel; `null` inside someone else's transaction (inline projections). */
     private readonly channel: string | null,
+    /** Whether document upserts are held back until `flush` or a read of their collection. */
+    writeBehind = false,
   ) {
     this.#target = {
       queries,
@@ -407,7 +415,13 @@ export class PostgresReadModelTransaction implements ReadModelTransaction<Postgr
       },
       assertOpen: () => this.#assertOpen(),
       writable: true,
+      ...(writeBehind && { writeBehind: new WriteBehind(quoteIdent(schema)) }),
     };
+  }
+
+  /** Sends the document upserts held back, if any. */
+  async flush(): Promise<void> {
+    await this.#target.writeBehind?.flush(this.#target.query);
   }
 
   handle(projection: ProjectionNamespace): PostgresProjectionHandle {

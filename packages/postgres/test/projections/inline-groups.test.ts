@@ -8,7 +8,7 @@ import { defineProjection, StoreUnavailableError, WrongExpectedVersionError } fr
 import { projectionFixtures } from '@eventloom/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { addPostgresInlineProjection, type PostgresProjectionHandle } from '../../src/index.js';
-import { openTestStores, postgresUrl, type TestStores } from './support.js';
+import { openTestStores, ownerPool, postgresUrl, type TestStores } from './support.js';
 
 type OrderEvent = projectionFixtures.OrderEvent;
 const { created, paid, uniqueOrderStream } = projectionFixtures;
@@ -37,6 +37,25 @@ const orderTotals = defineProjection<OrderEvent, PostgresProjectionHandle>({
       if (event.data.amount === 1000) await read.client.query('SELECT 1 / 0');
       await read.collection<Summary>('orders').update(event.data.orderId, (order) => ({ ...order, paid: order.paid + event.data.amount }));
       await read.client.query(`INSERT INTO ${read.table('applied')} (event_id) VALUES ($1)`, [event.id]);
+    },
+  },
+});
+
+/** Document upserts only, read back in the same handler: what is held back is seen by the transaction's own reads. */
+const ledger = defineProjection<OrderEvent, PostgresProjectionHandle>({
+  name: 'group-ledger',
+  version: 1,
+  handlers: {
+    OrderCreated: async (event, read) => {
+      const entries = read.collection<{ orderId: string; n: number }>('entries');
+      const { orderId } = event.data;
+      await entries.upsert(`${orderId}-a`, { orderId, n: 1 });
+      await entries.upsert(`${orderId}-b`, { orderId, n: 2 });
+      await entries.upsert(`${orderId}-a`, { orderId, n: 3 });
+      const seen = await entries.find({ where: { orderId } });
+      if (seen.length !== 2 || (await entries.get(`${orderId}-a`))?.n !== 3) throw new Error(`own writes unseen: ${JSON.stringify(seen)}`);
+      if (!(await entries.delete(`${orderId}-b`))) throw new Error('the held-back document was not there to delete');
+      await entries.upsert(`${orderId}-c`, { orderId, n: await entries.count({ orderId }) });
     },
   },
 });
@@ -142,5 +161,29 @@ describe.skipIf(!postgresUrl)('inline projections in group commit (postgres)', (
     const result = await eventStore.appendToStream(next, [created(next.slice('order-'.length), 1)]);
     expect(result.inlineSkipped).toBeUndefined();
     expect(await checkpoint(readModels)).toBe(result.position);
+  });
+
+  it('document upserts held back until a read or the end see their own writes, and a failure when sent fails only its append', async () => {
+    const { eventStore, readModels, schema } = await stores();
+    await addPostgresInlineProjection({ eventStore, readModels, projection: ledger });
+    const streams = Array.from({ length: 12 }, () => uniqueOrderStream());
+    const ids = streams.map((s) => s.slice('order-'.length));
+    // The database refuses one document the document API accepts: found only when the group's upserts are sent.
+    const admin = ownerPool();
+    cleanups.push(() => admin.end());
+    await admin.query(`ALTER TABLE "${schema}".rm_documents ADD CONSTRAINT refuse_one CHECK (id <> $$${ids[4]}-c$$)`);
+    const outcomes = await Promise.allSettled(streams.map((s, i) => eventStore.appendToStream(s, [created(ids[i]!, 1)])));
+    outcomes.forEach((outcome, i) => expect(outcome.status).toBe(i === 4 ? 'rejected' : 'fulfilled'));
+    const failure = (outcomes[4] as PromiseRejectedResult).reason as unknown;
+    expect(failure).toBeInstanceOf(StoreUnavailableError);
+    expect((failure as StoreUnavailableError).cause).toMatchObject({ code: '23514' });
+    expect((await eventStore.streamInfo(streams[4]!)).version).toBe(0n);
+    const entries = await readModels.read('group-ledger', (view) =>
+      Promise.all(ids.map((id) => view.collection<{ orderId: string; n: number }>('entries').find({ where: { orderId: id }, orderBy: ['n'] }))),
+    );
+    entries.forEach((found, i) => expect(found.map((e) => e.n)).toEqual(i === 4 ? [] : [1, 3]));
+    expect((await readModels.listProjections()).find((p) => p.projection.namespace === 'group-ledger@1')?.checkpoint).toBe(
+      await eventStore.headPosition(),
+    );
   });
 });
