@@ -14,6 +14,7 @@ import {
   type DocumentCollection,
   type NormalizedQuery,
 } from '@eventloom/core';
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { countSql, selectSql } from './query-sql.js';
 import type { ReadModelQueries } from './sql.js';
@@ -50,12 +51,17 @@ export class HeldBackWriteFailure extends Error {
 export class WriteBehind {
   /** By namespace and collection (joined by U+0000, which neither holds), then by id: the last upsert of an id wins. */
   readonly #pending = new Map<string, Map<string, string>>();
-  readonly #sql: string;
+  readonly #client: pg.ClientBase;
+  readonly #statement: { readonly name: string; readonly text: string };
 
-  constructor(s: string) {
-    this.#sql = `INSERT INTO ${s}.rm_documents (namespace, collection, id, data)
+  /** `client`: the transaction's; `s`: the quoted schema. */
+  constructor(client: pg.ClientBase, s: string) {
+    this.#client = client;
+    const text = `INSERT INTO ${s}.rm_documents (namespace, collection, id, data)
       SELECT u.namespace, u.collection, u.id, u.data::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(namespace, collection, id, data)
       ON CONFLICT (tenant_id, namespace, collection, id) DO UPDATE SET data = excluded.data`;
+    // Prepared once per connection: sent once per group of appends, planning it each time would cost more than running it.
+    this.#statement = { name: `el_rm_upserts_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`, text };
   }
 
   defer(namespace: string, collection: string, id: string, json: string): void {
@@ -66,7 +72,7 @@ export class WriteBehind {
   }
 
   /** Sends what is held back for one collection, or (no arguments) for all. */
-  async flush(query: DocumentTarget['query'], namespace?: string, collection?: string): Promise<void> {
+  async flush(namespace?: string, collection?: string): Promise<void> {
     const keys = namespace === undefined ? [...this.#pending.keys()] : [`${namespace}\u0000${collection}`];
     const namespaces: string[] = [];
     const collections: string[] = [];
@@ -86,7 +92,7 @@ export class WriteBehind {
     }
     if (ids.length === 0) return;
     try {
-      await query(this.#sql, [namespaces, collections, ids, data]);
+      await this.#client.query({ ...this.#statement, values: [namespaces, collections, ids, data] });
     } catch (error) {
       throw new HeldBackWriteFailure(error);
     }
@@ -104,7 +110,7 @@ export function postgresCollection<T extends object>(target: DocumentTarget, nam
   const { writeBehind } = target;
   // Before anything reads the collection: it sees the transaction's own writes.
   const settle = async (): Promise<void> => {
-    if (writeBehind) await writeBehind.flush(target.query, namespace, name);
+    if (writeBehind) await writeBehind.flush(namespace, name);
   };
   const load = async (id: string): Promise<T | null> => {
     await settle();

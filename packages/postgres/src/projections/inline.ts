@@ -12,6 +12,7 @@
  * `ProjectionRunner` running the same projection catches up. Never silently.
  */
 import { InvalidArgumentError, prepareProjection, type AnyProjection, type RecordedEvent } from '@eventloom/core';
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { InlineAppendFailure, withGroupForm, type GroupInlineHandler } from '../group-append.js';
 import { namesFor, quoteIdent } from '../names.js';
@@ -156,13 +157,14 @@ function readyQuery(
           AND ($4::text[] IS NULL OR split_part(e.stream_id, '-', 1) = ANY ($4::text[]))) AS behind
     FROM p`;
   const types = [...projection.eventTypes];
+  // Prepared once per connection, as the appends' statements are: planning it again for every group costs more than running it.
+  const name = `el_inline_ready_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`;
   return async (client, namespace, first) => {
-    const { rows } = await client.query<{ checkpoint: string | null; failed_at: string | null; behind: boolean }>(sql, [
-      namespace,
-      first.toString(),
-      types,
-      categories,
-    ]);
+    const { rows } = await client.query<{ checkpoint: string | null; failed_at: string | null; behind: boolean }>({
+      name,
+      text: sql,
+      values: [namespace, first.toString(), types, categories],
+    });
     const row = rows[0];
     return (
       row && {

@@ -32,6 +32,7 @@ import {
   type TransactionOptions,
   type WaitForPositionOptions,
 } from '@eventloom/core';
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { isConnectionError, isRetryable, toStoreError } from '../errors.js';
 import { assertStorableBigint } from '../limits.js';
@@ -415,13 +416,14 @@ export class PostgresReadModelTransaction implements ReadModelTransaction<Postgr
       },
       assertOpen: () => this.#assertOpen(),
       writable: true,
-      ...(writeBehind && { writeBehind: new WriteBehind(quoteIdent(schema)) }),
+      ...(writeBehind && { writeBehind: new WriteBehind(client, quoteIdent(schema)) }),
     };
   }
 
   /** Sends the document upserts held back, if any. */
   async flush(): Promise<void> {
-    await this.#target.writeBehind?.flush(this.#target.query);
+    this.#assertOpen();
+    await this.#target.writeBehind?.flush();
   }
 
   handle(projection: ProjectionNamespace): PostgresProjectionHandle {
@@ -462,7 +464,7 @@ export class PostgresReadModelTransaction implements ReadModelTransaction<Postgr
     this.#assertOpen();
     assertStorableBigint(position, 'checkpoint');
     const values = [position.toString(), this.#now(), namespace];
-    this.#requireChange(await this.#notifying(this.queries.setCheckpoint, this.queries.setCheckpointNotify, values), namespace);
+    this.#requireChange(await this.#notifying(this.queries.setCheckpoint, this.queries.setCheckpointNotify, values, true), namespace);
   }
 
   async setFailure(namespace: string, failure: ProjectionFailure | null): Promise<void> {
@@ -524,16 +526,17 @@ export class PostgresReadModelTransaction implements ReadModelTransaction<Postgr
   }
 
   /** `plain`, or where there is a channel `notify` with it as the last parameter (same round trip). */
-  async #notifying(plain: string, notify: string, values: unknown[]): Promise<pg.QueryResult> {
-    if (this.channel === null) return this.#query(plain, values);
-    const result = await this.#query(notify, [...values, this.channel]);
+  async #notifying(plain: string, notify: string, values: unknown[], prepared = false): Promise<pg.QueryResult> {
+    if (this.channel === null) return this.#query(plain, values, prepared);
+    const result = await this.#query(notify, [...values, this.channel], prepared);
     this.notified = true;
     return result;
   }
 
-  #query<R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
+  /** `prepared`: a statement of every batch (the checkpoint's), prepared once per connection rather than planned each time. */
+  #query<R extends pg.QueryResultRow>(text: string, values: unknown[], prepared = false): Promise<pg.QueryResult<R>> {
     this.#assertOpen();
-    return this.client.query<R>(text, values);
+    return prepared ? this.client.query<R>({ name: preparedName(text), text, values }) : this.client.query<R>(text, values);
   }
 
   #requireChange(result: pg.QueryResult, namespace: string): void {
@@ -547,6 +550,18 @@ export class PostgresReadModelTransaction implements ReadModelTransaction<Postgr
   #assertOpen(): void {
     if (!this.#open) throw new InvalidArgumentError('read-model transaction', 'is over: use the handle only inside the transaction that gave it');
   }
+}
+
+const preparedNames = new Map<string, string>();
+
+/** A name for `text` as a prepared statement; the same on every connection, and another for another schema's text. */
+function preparedName(text: string): string {
+  let name = preparedNames.get(text);
+  if (name === undefined) {
+    name = `el_rm_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
+    preparedNames.set(text, name);
+  }
+  return name;
 }
 
 function readView(
