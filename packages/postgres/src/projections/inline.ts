@@ -1,7 +1,8 @@
 /**
  * Inline projections on PostgreSQL: applied inside the append's transaction, on its connection,
  * so whoever appended reads the updated read model as soon as the append resolves. The
- * checkpoint moves in the same transaction.
+ * checkpoint moves in the same transaction. Appends commit in groups (`group-append.ts`): the
+ * projection runs once per group, over the group's new appends.
  *
  * The append holds its tenant's log head (see `sql/log-heads.ts`) until it commits, so no other
  * append of the tenant can commit meanwhile, below or above it: the projection applies at once,
