@@ -186,4 +186,19 @@ describe.skipIf(!postgresUrl)('inline projections in group commit (postgres)', (
       await eventStore.headPosition(),
     );
   });
+
+  it("clears a runner's recorded failure once the checkpoint passes it, as a runner's batch does", async () => {
+    const { eventStore, readModels } = await stores();
+    await addPostgresInlineProjection({ eventStore, readModels, projection: orderTotals });
+    const first = uniqueOrderStream();
+    const at = (await eventStore.appendToStream(first, [created(first.slice('order-'.length), 1)])).position;
+    const failure = { position: at + 1n, eventId: crypto.randomUUID(), eventType: 'OrderPaid', streamId: first, error: 'Error: x', stack: null, attempts: 1 };
+    await readModels.transaction((tx) => tx.setFailure('group-totals@1', { ...failure, failedAt: new Date().toISOString() }));
+    const state = async () => (await readModels.listProjections()).find((p) => p.projection.namespace === 'group-totals@1');
+    expect((await state())?.failure?.position).toBe(at + 1n);
+    const streams = Array.from({ length: 6 }, () => uniqueOrderStream());
+    await Promise.all(streams.map((s) => eventStore.appendToStream(s, [created(s.slice('order-'.length), 2)])));
+    expect((await state())?.failure).toBeNull();
+    expect((await state())?.checkpoint).toBe(await eventStore.headPosition());
+  });
 });
