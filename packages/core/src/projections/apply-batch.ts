@@ -4,7 +4,7 @@
  * someone else applied events meanwhile and the batch is abandoned — so no event is applied twice,
  * even when two runners briefly both believe they hold the lease.
  */
-import type { Position, RecordedEvent } from '../event.js';
+import type { Position, RecordedEvent } from '../envelope/event.js';
 import type { AnyProjection } from './projection.js';
 import type { ProjectionHandle, ProjectionState, ReadModelTransaction } from './read-model-store.js';
 

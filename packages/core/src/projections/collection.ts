@@ -3,7 +3,7 @@
  * the type from the declaration and the stores create the indexes when a projection version
  * that lists it is prepared.
  */
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../envelope/errors.js';
 import { assertCollectionName } from './documents.js';
 import { assertField, MAX_QUERY_TERMS, type JsonObject, type QueryField } from './query.js';
 

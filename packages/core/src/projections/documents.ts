@@ -3,8 +3,8 @@
  * with queries (filters, ordering, cursor paging). Rules and checks shared by every store live
  * here and in `query.ts`, so that each one rejects the same input with the same message.
  */
-import { InvalidArgumentError, InvalidEventError } from '../errors.js';
-import { assertJson } from '../json.js';
+import { InvalidArgumentError, InvalidEventError } from '../envelope/errors.js';
+import { assertJson } from '../envelope/json.js';
 import type { FindQuery, Page, PageQuery, Where } from './query.js';
 
 /**

@@ -2,8 +2,8 @@
  * How a failure on an event is written down — a handler that threw, or an event that could not be
  * read (its upcaster threw): enough to find the event and see what went wrong.
  */
-import { UpcastError } from '../errors.js';
-import type { Position, RecordedEvent } from '../event.js';
+import { UpcastError } from '../envelope/errors.js';
+import type { Position, RecordedEvent } from '../envelope/event.js';
 import type { ProjectionFailure } from './read-model-store.js';
 
 const MAX_MESSAGE_LENGTH = 2_000;

@@ -2,7 +2,7 @@
  * Where a projection version keeps its read model. Each (name, version) pair writes into its own
  * namespace, so a new version can be built beside the one that is serving (blue/green).
  */
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../envelope/errors.js';
 
 export const MAX_PROJECTION_NAME_LENGTH = 100;
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;

@@ -2,7 +2,7 @@
  * Readies a projection version in a transaction: creates its bookkeeping and runs its `init` the
  * first time, and makes it the serving version of its name when none serves yet.
  */
-import type { Position } from '../event.js';
+import type { Position } from '../envelope/event.js';
 import type { AnyProjection } from './projection.js';
 import type { ProjectionFailure, ProjectionHandle, ReadModelTransaction } from './read-model-store.js';
 

@@ -2,7 +2,7 @@
  * Progress of a projection catching up (a rebuild, a blue/green build, a replay): how far, how
  * fast, how long to go — as API events and as a one-line bar for terminals.
  */
-import type { Position } from '../event.js';
+import type { Position } from '../envelope/event.js';
 import type { ProjectionNamespace } from './namespace.js';
 
 export interface ProjectionProgress {

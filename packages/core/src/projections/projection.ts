@@ -2,9 +2,9 @@
  * Declaring a projection: a name, a version and one handler per event type, typed by the event
  * union. The event types it reads are the keys of its handlers.
  */
-import { InvalidArgumentError } from '../errors.js';
-import type { Event, EventOfType, RecordedEvent } from '../event.js';
-import type { LogFilter } from '../event-store.js';
+import { InvalidArgumentError } from '../envelope/errors.js';
+import type { Event, EventOfType, RecordedEvent } from '../envelope/event.js';
+import type { LogFilter } from '../event-store/event-store.js';
 import { assertCollections, type CollectionDefinition } from './collection.js';
 import { projectionNamespace, type ProjectionNamespace } from './namespace.js';
 import type { ProjectionHandle } from './read-model-store.js';

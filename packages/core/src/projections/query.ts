@@ -16,13 +16,13 @@
  * fields and other kinds too. Documents are ordered by `orderBy`, then by id (by code point), the
  * id in the direction of the last `orderBy` entry (ascending when there is none).
  */
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../envelope/errors.js';
 
 /** A value a filter compares with. */
 export type FieldValue = string | number | boolean | null;
 
 /** A document of a collection used without a type. */
-export type { JsonObject } from '../event.js';
+export type { JsonObject } from '../envelope/event.js';
 
 /** The top-level fields of `T` a query can name. */
 export type QueryField<T> = Extract<keyof T, string>;

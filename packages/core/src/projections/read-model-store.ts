@@ -4,7 +4,7 @@
  * double-apply an event), which version of each projection is serving, failures, dead letters
  * and the lease that keeps one runner per projection active across processes.
  */
-import type { Position } from '../event.js';
+import type { Position } from '../envelope/event.js';
 import type { CollectionDefinition, CollectionRef } from './collection.js';
 import type { DocumentCollection, DocumentReader } from './documents.js';
 import type { ProjectionNamespace } from './namespace.js';

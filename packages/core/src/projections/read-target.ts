@@ -1,5 +1,5 @@
 /** Which projection version a reader means: the serving one by default, or one named explicitly. */
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../envelope/errors.js';
 import { assertProjectionName, projectionNamespace, type ProjectionNamespace } from './namespace.js';
 
 export type ReadTarget = string | { readonly name: string; readonly version?: number };

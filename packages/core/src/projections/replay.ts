@@ -2,10 +2,10 @@
  * Replay of a time range of the log into a projection — a read model of what happened between
  * two instants (e.g. sales of one quarter), built once rather than followed live.
  */
-import { InvalidArgumentError, SubscriptionFailedError } from '../errors.js';
-import type { Position, RecordedEvent } from '../event.js';
-import type { EventStore } from '../event-store.js';
-import { recordedWithin, toInstant } from '../time-rule.js';
+import { InvalidArgumentError, SubscriptionFailedError } from '../envelope/errors.js';
+import type { Position, RecordedEvent } from '../envelope/event.js';
+import type { EventStore } from '../event-store/event-store.js';
+import { recordedWithin, toInstant } from '../commands/time-rule.js';
 import { applyBatch, HandlerFailure } from './apply-batch.js';
 import { prepareProjection } from './prepare.js';
 import { ProgressTracker, type ProjectionProgress } from './progress.js';

@@ -1,5 +1,5 @@
 /** What a projection runner reports: statuses, lifecycle events, lag. */
-import type { Position } from '../event.js';
+import type { Position } from '../envelope/event.js';
 import type { ProjectionNamespace } from './namespace.js';
 import type { ProjectionProgress } from './progress.js';
 import type { ProjectionDeadLetter, ProjectionFailure } from './read-model-store.js';

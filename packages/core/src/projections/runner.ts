@@ -4,11 +4,11 @@
  * failure, rebuilds with progress, and blue/green switches when a version changes.
  */
 import { hostname } from 'node:os';
-import { AppendSignal } from '../append-signal.js';
-import { InvalidArgumentError, LeaseHeldError, SubscriptionFailedError, SubscriptionStoppedError } from '../errors.js';
-import type { Position } from '../event.js';
-import type { EventStore, Subscription } from '../event-store.js';
-import { uuidv7 } from '../uuid.js';
+import { AppendSignal } from '../event-store/append-signal.js';
+import { InvalidArgumentError, LeaseHeldError, SubscriptionFailedError, SubscriptionStoppedError } from '../envelope/errors.js';
+import type { Position } from '../envelope/event.js';
+import type { EventStore, Subscription } from '../event-store/event-store.js';
+import { uuidv7 } from '../envelope/uuid.js';
 import { assertProjectionName, projectionNamespace, type ProjectionNamespace } from './namespace.js';
 import type { ProjectionProgress } from './progress.js';
 import type { AnyProjection, FailurePolicy } from './projection.js';

@@ -4,9 +4,9 @@
  * in-process, by LISTEN/NOTIFY, or at the latest after a short poll. Stores supply how to read the
  * checkpoint and how to be woken; the waiting, time-outs and errors are the same everywhere.
  */
-import { EventloomError, InvalidArgumentError, SubscriptionFailedError } from '../errors.js';
-import type { Position } from '../event.js';
-import { isTransientStoreError } from '../transient.js';
+import { EventloomError, InvalidArgumentError, SubscriptionFailedError } from '../envelope/errors.js';
+import type { Position } from '../envelope/event.js';
+import { isTransientStoreError } from '../subscriptions/transient.js';
 import { assertProjectionName, assertProjectionVersion } from './namespace.js';
 import type { ProjectionFailure, WaitForPositionOptions } from './read-model-store.js';
 import type { ReadTarget } from './read-target.js';

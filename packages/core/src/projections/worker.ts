@@ -5,12 +5,12 @@
  * Transient store errors are waited out with backoff; any other error stops the projection
  * visibly (status `failed`, an `error` event, `info.error`) until it is restarted.
  */
-import { AppendSignal } from '../append-signal.js';
-import { StoreClosedError, SubscriptionFailedError, SubscriptionStoppedError } from '../errors.js';
-import type { Position, RecordedEvent } from '../event.js';
-import type { EventStore } from '../event-store.js';
+import { AppendSignal } from '../event-store/append-signal.js';
+import { StoreClosedError, SubscriptionFailedError, SubscriptionStoppedError } from '../envelope/errors.js';
+import type { Position, RecordedEvent } from '../envelope/event.js';
+import type { EventStore } from '../event-store/event-store.js';
 import { applyBatch, CheckpointMoved, HandlerFailure } from './apply-batch.js';
-import { isTransientStoreError } from '../transient.js';
+import { isTransientStoreError } from '../subscriptions/transient.js';
 import { failureRecord, UnreadableEvent, type EventRef } from './failure.js';
 import { prepareProjection } from './prepare.js';
 import { ProgressTracker, type ProjectionProgress } from './progress.js';

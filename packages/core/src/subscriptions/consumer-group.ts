@@ -8,7 +8,7 @@
  * partition's checkpoint is written under its lease's epoch, so a member that lost it cannot
  * move it; the events handled after the last checkpoint — at most one batch — are handled again.
  */
-import { describeValue } from '../describe-value.js';
+import { describeValue } from '../envelope/describe-value.js';
 import {
   GroupConfigMismatchError,
   InvalidArgumentError,
@@ -16,11 +16,11 @@ import {
   SubscriptionFailedError,
   SubscriptionStoppedError,
   SubscriptionWaitTimeoutError,
-} from '../errors.js';
-import type { Event, Position, RecordedEvent } from '../event.js';
-import type { CheckpointStore, DeadLetterRetryResult, SubscribeOptions, Subscription } from '../event-store.js';
-import { abortableSleep, checkSubscribeOptions, startSubscription, type SubscriptionSource } from '../subscription.js';
-import { uuidv7 } from '../uuid.js';
+} from '../envelope/errors.js';
+import type { Event, Position, RecordedEvent } from '../envelope/event.js';
+import type { CheckpointStore, DeadLetterRetryResult, SubscribeOptions, Subscription } from '../event-store/event-store.js';
+import { abortableSleep, checkSubscribeOptions, startSubscription, type SubscriptionSource } from './subscription.js';
+import { uuidv7 } from '../envelope/uuid.js';
 import { reportSubscriptionEvent } from './events.js';
 import type { ConsumerGroupHandlerContext, ConsumerGroupMember, ConsumerGroupOptions } from './group.js';
 import type { LeaseStore } from './lease.js';

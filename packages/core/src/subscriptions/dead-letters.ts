@@ -3,10 +3,10 @@
  * with the error and the attempts made. Each store keeps them (memory, a table in SQLite and
  * PostgreSQL); `list` and `discard` are for people, `record` for subscriptions.
  */
-import { assertSubscriptionId } from '../checkpoint.js';
-import { InvalidArgumentError } from '../errors.js';
-import type { Position } from '../event.js';
-import { normalizePosition } from '../read-options.js';
+import { assertSubscriptionId } from '../event-store/checkpoint.js';
+import { InvalidArgumentError } from '../envelope/errors.js';
+import type { Position } from '../envelope/event.js';
+import { normalizePosition } from '../event-store/read-options.js';
 
 export interface SubscriptionDeadLetter {
   readonly subscriptionId: string;

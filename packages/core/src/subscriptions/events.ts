@@ -3,7 +3,7 @@
  * projection runner's (`retrying`, `failed`, `dead-lettered`, `error`, `leading`, `standby`), so
  * one listener can watch both. Each also goes to the logger, so a failing subscription is never silent.
  */
-import type { Position } from '../event.js';
+import type { Position } from '../envelope/event.js';
 import type { ProjectionFailure } from '../projections/read-model-store.js';
 import type { SubscriptionDeadLetter } from './dead-letters.js';
 

@@ -1,6 +1,6 @@
 /** The consumer-group part of the `EventStore` contract: what `subscribeGroup` takes and returns. */
-import type { Event, Position, RecordedEvent } from '../event.js';
-import type { DeadLetterRetryResult, LogFilter, SubscriptionStart } from '../event-store.js';
+import type { Event, Position, RecordedEvent } from '../envelope/event.js';
+import type { DeadLetterRetryResult, LogFilter, SubscriptionStart } from '../event-store/event-store.js';
 import type { FailurePolicy } from '../projections/projection.js';
 import type { SubscriptionEvent, SubscriptionLogger } from './events.js';
 

@@ -5,7 +5,7 @@
  * a process that lost its lease (paused, partitioned, too slow) can never move a checkpoint,
  * and a checkpoint never moves backwards.
  */
-import type { Position } from '../event.js';
+import type { Position } from '../envelope/event.js';
 
 export interface LeaseInfo {
   readonly name: string;

@@ -1,6 +1,6 @@
 /** The failure policy of subscriptions: projections' `FailurePolicy`, with the same defaults and checks. */
-import { describeValue } from '../describe-value.js';
-import { InvalidArgumentError } from '../errors.js';
+import { describeValue } from '../envelope/describe-value.js';
+import { InvalidArgumentError } from '../envelope/errors.js';
 import type { FailurePolicy } from '../projections/projection.js';
 
 export type ResolvedFailurePolicy = Required<FailurePolicy>;

@@ -4,9 +4,9 @@
  * once on commit — so readers, waiters and listings see only committed state and never wait for
  * a transaction that is held open across an await, and a failed transaction leaves nothing.
  */
-import { AppendSignal } from '../../append-signal.js';
-import { InvalidArgumentError, StoreClosedError } from '../../errors.js';
-import type { Position } from '../../event.js';
+import { AppendSignal } from '../../event-store/append-signal.js';
+import { InvalidArgumentError, StoreClosedError } from '../../envelope/errors.js';
+import type { Position } from '../../envelope/event.js';
 import { collectionName, type CollectionDefinition, type CollectionRef } from '../collection.js';
 import { assertDocumentId, serializeDocument, type DocumentCollection } from '../documents.js';
 import { projectionNamespace, type ProjectionNamespace } from '../namespace.js';

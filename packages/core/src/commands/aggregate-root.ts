@@ -2,9 +2,9 @@
  * Class-based aggregates, as in the seed's `Order`: methods check invariants and `raise` events,
  * `apply` changes state. `aggregateDecider` lets the same command handler serve them as deciders.
  */
-import type { Command } from './command.js';
+import type { Command } from '../envelope/command.js';
 import type { Decider } from './decider.js';
-import type { Event, StreamVersion } from './event.js';
+import type { Event, StreamVersion } from '../envelope/event.js';
 
 export abstract class AggregateRoot<E extends Event> {
   #version: StreamVersion = 0n;

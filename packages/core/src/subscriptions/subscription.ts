@@ -13,10 +13,10 @@
  * stand by, and take over when the holder stops or its lease runs out. Its checkpoint is
  * written under the lease's epoch, so a process that lost the lease cannot move it.
  */
-import { assertSubscriptionId } from './checkpoint.js';
-import { InvalidArgumentError, SubscriptionFailedError, SubscriptionStoppedError, SubscriptionWaitTimeoutError } from './errors.js';
-import { describeValue } from './describe-value.js';
-import type { Event, Position, RecordedEvent } from './event.js';
+import { assertSubscriptionId } from '../event-store/checkpoint.js';
+import { InvalidArgumentError, SubscriptionFailedError, SubscriptionStoppedError, SubscriptionWaitTimeoutError } from '../envelope/errors.js';
+import { describeValue } from '../envelope/describe-value.js';
+import type { Event, Position, RecordedEvent } from '../envelope/event.js';
 import type {
   CheckpointStore,
   DeadLetterRetryResult,
@@ -24,15 +24,15 @@ import type {
   SubscribeOptions,
   Subscription,
   SubscriptionStatus,
-} from './event-store.js';
-import { failureRecord } from './projections/failure.js';
-import { normalizeBatchSize, normalizeFilter, normalizePosition } from './read-options.js';
-import type { SubscriptionDeadLetters } from './subscriptions/dead-letters.js';
-import { reportSubscriptionEvent, type SubscriptionEvent } from './subscriptions/events.js';
-import type { LeaseInfo, LeaseStore } from './subscriptions/lease.js';
-import { resolveFailurePolicy, retryDelay, type ResolvedFailurePolicy } from './subscriptions/policy.js';
+} from '../event-store/event-store.js';
+import { failureRecord } from '../projections/failure.js';
+import { normalizeBatchSize, normalizeFilter, normalizePosition } from '../event-store/read-options.js';
+import type { SubscriptionDeadLetters } from './dead-letters.js';
+import { reportSubscriptionEvent, type SubscriptionEvent } from './events.js';
+import type { LeaseInfo, LeaseStore } from './lease.js';
+import { resolveFailurePolicy, retryDelay, type ResolvedFailurePolicy } from './policy.js';
 import { isTransientStoreError } from './transient.js';
-import { uuidv7 } from './uuid.js';
+import { uuidv7 } from '../envelope/uuid.js';
 
 export interface SubscriptionSource {
   readAll<E extends Event>(options: ReadAllOptions): AsyncIterable<RecordedEvent<E>>;

@@ -1,9 +1,9 @@
 /** Loading a stream's state: from a snapshot when there is a usable one, as of a version or a time. */
 import { AggregateRoot } from './aggregate-root.js';
 import type { Decider } from './decider.js';
-import { InvalidArgumentError } from './errors.js';
-import type { Event, RecordedEvent, StreamVersion } from './event.js';
-import type { EventStore } from './event-store.js';
+import { InvalidArgumentError } from '../envelope/errors.js';
+import type { Event, RecordedEvent, StreamVersion } from '../envelope/event.js';
+import type { EventStore } from '../event-store/event-store.js';
 import type { Snapshot, SnapshotStore } from './snapshot-store.js';
 import { recordedBy } from './time-rule.js';
 

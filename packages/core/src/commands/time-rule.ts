@@ -4,8 +4,8 @@
  * times that never go backwards within a stream, so within a stream the events up to an instant
  * are always a prefix; the rule still holds for events recorded before that guarantee.
  */
-import { describeValue } from './describe-value.js';
-import { InvalidArgumentError } from './errors.js';
+import { describeValue } from '../envelope/describe-value.js';
+import { InvalidArgumentError } from '../envelope/errors.js';
 
 /** `value` as the ISO 8601 UTC form recorded times have, which compares correctly as a string. */
 export function toInstant(value: Date | string, argument: string): string {

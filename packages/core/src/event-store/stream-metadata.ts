@@ -1,9 +1,9 @@
 /** Stream metadata rules (maxCount, maxAge, truncateBefore), written once for every store. */
-import { describeValue } from './describe-value.js';
-import { InvalidArgumentError } from './errors.js';
+import { describeValue } from '../envelope/describe-value.js';
+import { InvalidArgumentError } from '../envelope/errors.js';
 import type { StreamMetadata } from './event-store.js';
 import { MAX_VERSION } from './expected-version.js';
-import { assertJson } from './json.js';
+import { assertJson } from '../envelope/json.js';
 
 /** Validates and normalizes metadata given by a user. */
 export function normalizeStreamMetadata(metadata: StreamMetadata): StreamMetadata {

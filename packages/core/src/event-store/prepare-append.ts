@@ -2,16 +2,16 @@
  * Checks and normalizes an append before any store touches storage, so every adapter rejects
  * the same bad input with the same typed error and writes nothing.
  */
-import { describeValue } from './describe-value.js';
-import { InvalidArgumentError, InvalidEventError, type ExpectedVersionDescription } from './errors.js';
-import type { Event, EventMetadata, EventToAppend } from './event.js';
+import { describeValue } from '../envelope/describe-value.js';
+import { InvalidArgumentError, InvalidEventError, type ExpectedVersionDescription } from '../envelope/errors.js';
+import type { Event, EventMetadata, EventToAppend } from '../envelope/event.js';
 import type { AppendOptions } from './event-store.js';
 import { normalizeExpectedVersion } from './expected-version.js';
-import { assertStorableJson, checkJson, MAX_EVENT_BYTES, tooLarge } from './json.js';
-import type { SchemaRegistry } from './schema-registry.js';
-import { assertStreamId } from './stream-id.js';
-import { unstorableText } from './text.js';
-import { isUuid, uuidv7 } from './uuid.js';
+import { assertStorableJson, checkJson, MAX_EVENT_BYTES, tooLarge } from '../envelope/json.js';
+import type { SchemaRegistry } from '../schemas/schema-registry.js';
+import { assertStreamId } from '../envelope/stream-id.js';
+import { unstorableText } from '../envelope/text.js';
+import { isUuid, uuidv7 } from '../envelope/uuid.js';
 
 export const MAX_EVENT_TYPE_LENGTH = 255;
 

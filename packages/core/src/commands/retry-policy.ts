@@ -1,5 +1,5 @@
 /** Bounded retries with exponential backoff and jitter. */
-import { InvalidArgumentError } from './errors.js';
+import { InvalidArgumentError } from '../envelope/errors.js';
 
 export interface RetryPolicy {
   /** Total attempts, the first included. Default 5. */

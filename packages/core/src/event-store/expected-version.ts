@@ -1,6 +1,6 @@
 /** Expected-version rules, written once for every store. */
-import { describeValue } from './describe-value.js';
-import { InvalidArgumentError, WrongExpectedVersionError, type ExpectedVersionDescription } from './errors.js';
+import { describeValue } from '../envelope/describe-value.js';
+import { InvalidArgumentError, WrongExpectedVersionError, type ExpectedVersionDescription } from '../envelope/errors.js';
 import type { ExpectedVersion } from './event-store.js';
 
 /** Versions and positions are signed 64-bit integers in every store (PostgreSQL and SQLite `bigint`). */

@@ -1,5 +1,5 @@
 /** Snapshots: a stream's folded state at a version, so long streams load without a full replay. */
-import type { StreamVersion } from './event.js';
+import type { StreamVersion } from '../envelope/event.js';
 
 export interface Snapshot<State = unknown> {
   readonly streamId: string;

@@ -1,9 +1,9 @@
 /** Checkpoint rules, written once for every store's `CheckpointStore`. */
-import { describeValue } from './describe-value.js';
-import { InvalidArgumentError } from './errors.js';
-import type { Position } from './event.js';
+import { describeValue } from '../envelope/describe-value.js';
+import { InvalidArgumentError } from '../envelope/errors.js';
+import type { Position } from '../envelope/event.js';
 import { normalizePosition } from './read-options.js';
-import { unstorableText } from './text.js';
+import { unstorableText } from '../envelope/text.js';
 
 export const MAX_SUBSCRIPTION_ID_LENGTH = 255;
 

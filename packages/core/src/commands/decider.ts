@@ -1,6 +1,6 @@
 /** The decider: the centre of a write model — pure functions from command and state to events. */
-import type { Command } from './command.js';
-import type { Event } from './event.js';
+import type { Command } from '../envelope/command.js';
+import type { Event } from '../envelope/event.js';
 
 /**
  * `decide` turns a command and the current state into new events (or throws a domain error);

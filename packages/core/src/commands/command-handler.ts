@@ -5,16 +5,16 @@
  * them in the stream returns the earlier result without deciding or writing again.
  */
 import { AggregateRoot } from './aggregate-root.js';
-import type { Command } from './command.js';
+import type { Command } from '../envelope/command.js';
 import { commandEventId } from './command-event-ids.js';
 import { decisionEvents, type Decider } from './decider.js';
-import { ConcurrencyRetriesExhaustedError, DuplicateEventIdError, InvalidArgumentError, WrongExpectedVersionError } from './errors.js';
-import type { Event, EventToAppend, Position, RecordedEvent, StreamVersion } from './event.js';
-import type { EventStore, ExpectedVersion } from './event-store.js';
+import { ConcurrencyRetriesExhaustedError, DuplicateEventIdError, InvalidArgumentError, WrongExpectedVersionError } from '../envelope/errors.js';
+import type { Event, EventToAppend, Position, RecordedEvent, StreamVersion } from '../envelope/event.js';
+import type { EventStore, ExpectedVersion } from '../event-store/event-store.js';
 import { loadState, type LoadedState, type SnapshotPolicy } from './load-state.js';
 import { backoffDelay, resolveRetryPolicy, type ResolvedRetryPolicy, type RetryPolicy } from './retry-policy.js';
-import { assertStreamId } from './stream-id.js';
-import { uuidv7 } from './uuid.js';
+import { assertStreamId } from '../envelope/stream-id.js';
+import { uuidv7 } from '../envelope/uuid.js';
 
 export interface CommandHandlerOptions<S> {
   /** Retries after a concurrency conflict. */

@@ -1,10 +1,10 @@
 /** Validation of read options, shared by every store. */
-import { describeValue } from './describe-value.js';
-import { InvalidArgumentError } from './errors.js';
-import type { Position } from './event.js';
+import { describeValue } from '../envelope/describe-value.js';
+import { InvalidArgumentError } from '../envelope/errors.js';
+import type { Position } from '../envelope/event.js';
 import type { LogFilter } from './event-store.js';
 import { MAX_VERSION } from './expected-version.js';
-import { unstorableText } from './text.js';
+import { unstorableText } from '../envelope/text.js';
 
 /** Positions are signed 64-bit integers in every store; 0n is before the first event. */
 export const MAX_POSITION = MAX_VERSION;

@@ -2,10 +2,10 @@
  * The in-memory event store: the reference implementation of the contract, small enough to read
  * in one sitting, and the store for unit tests.
  */
-import { AppendSignal } from '../append-signal.js';
-import { assertSubscriptionId, normalizeCheckpoint } from '../checkpoint.js';
-import { DuplicateEventIdError, StoreClosedError, StreamDeletedError, WrongExpectedVersionError } from '../errors.js';
-import type { Event, EventToAppend, Position, RecordedEvent } from '../event.js';
+import { AppendSignal } from './append-signal.js';
+import { assertSubscriptionId, normalizeCheckpoint } from './checkpoint.js';
+import { DuplicateEventIdError, StoreClosedError, StreamDeletedError, WrongExpectedVersionError } from '../envelope/errors.js';
+import type { Event, EventToAppend, Position, RecordedEvent } from '../envelope/event.js';
 import type {
   AppendOptions,
   AppendResult,
@@ -19,9 +19,9 @@ import type {
   StreamMetadata,
   SubscribeOptions,
   Subscription,
-} from '../event-store.js';
-import { checkExpectedVersion, normalizeExpectedVersion, retryMatchesExpectation, type StreamState } from '../expected-version.js';
-import { prepareAppend } from '../prepare-append.js';
+} from './event-store.js';
+import { checkExpectedVersion, normalizeExpectedVersion, retryMatchesExpectation, type StreamState } from './expected-version.js';
+import { prepareAppend } from './prepare-append.js';
 import {
   matchesFilter,
   normalizeBatchSize,
@@ -30,11 +30,11 @@ import {
   normalizeOptions,
   normalizePosition,
   normalizeVersion,
-} from '../read-options.js';
-import type { SchemaRegistry } from '../schema-registry.js';
-import { assertCategory, assertStreamId } from '../stream-id.js';
-import { firstVisibleVersion, normalizeStreamMetadata, oldestVisibleTime } from '../stream-metadata.js';
-import { startSubscription } from '../subscription.js';
+} from './read-options.js';
+import type { SchemaRegistry } from '../schemas/schema-registry.js';
+import { assertCategory, assertStreamId } from '../envelope/stream-id.js';
+import { firstVisibleVersion, normalizeStreamMetadata, oldestVisibleTime } from './stream-metadata.js';
+import { startSubscription } from '../subscriptions/subscription.js';
 import { startGroupMember } from '../subscriptions/consumer-group.js';
 import { MemorySubscriptionDeadLetters, type SubscriptionDeadLetters } from '../subscriptions/dead-letters.js';
 import type { ConsumerGroupMember, ConsumerGroupOptions } from '../subscriptions/group.js';

@@ -1,7 +1,7 @@
 /** Event schemas (Standard Schema: zod, valibot, arktype…) and upcasters, by type and version. */
 import type { StandardSchemaV1 } from '@standard-schema/spec';
-import { InvalidArgumentError, InvalidEventError, UpcastError, type SchemaIssue } from './errors.js';
-import type { Event, RecordedEvent } from './event.js';
+import { InvalidArgumentError, InvalidEventError, UpcastError, type SchemaIssue } from '../envelope/errors.js';
+import type { Event, RecordedEvent } from '../envelope/event.js';
 
 /** Turns data of `type` at `fromVersion` into data of `fromVersion + 1`. */
 export interface Upcaster<From = unknown, To = unknown> {

@@ -1,9 +1,9 @@
 /** The `EventStore` contract every adapter implements and `@eventloom/testing` checks. */
-import type { Event, EventToAppend, Position, RecordedEvent, StreamVersion } from './event.js';
-import type { FailurePolicy } from './projections/projection.js';
-import type { ConsumerGroupMember, ConsumerGroupOptions } from './subscriptions/group.js';
-import type { SubscriptionDeadLetters } from './subscriptions/dead-letters.js';
-import type { SubscriptionEvent, SubscriptionLogger } from './subscriptions/events.js';
+import type { Event, EventToAppend, Position, RecordedEvent, StreamVersion } from '../envelope/event.js';
+import type { FailurePolicy } from '../projections/projection.js';
+import type { ConsumerGroupMember, ConsumerGroupOptions } from '../subscriptions/group.js';
+import type { SubscriptionDeadLetters } from '../subscriptions/dead-letters.js';
+import type { SubscriptionEvent, SubscriptionLogger } from '../subscriptions/events.js';
 
 /**
  * What the stream's version must be for an append to go through:
