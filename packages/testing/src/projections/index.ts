@@ -4,3 +4,9 @@ export { runProjectionConformance, type CreatedProjectionStores, type Projection
 export { givenEvents, type GivenEvent, type ProjectionScenario, type ProjectionScenarioOptions } from './given.js';
 export * as projectionFixtures from './fixtures.js';
 export * as portableProjection from './portable-projection.js';
+export {
+  runProjectionProcessConformance,
+  type CreatedProcessStores,
+  type ProjectionProcessConformanceOptions,
+  type ProjectionProcessStores,
+} from './processes.js';
