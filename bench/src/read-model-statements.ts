@@ -9,7 +9,7 @@
  * compare before and after. PostgreSQL from EVENTLOOM_POSTGRES_URL; a schema of its own, dropped after.
  */
 import { parseArgs } from 'node:util';
-import { projectionNamespace } from '@eventloom/core';
+import { projectionNamespace } from '@eventloom/core/adapter';
 import pg from 'pg';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3000' }, module: { type: 'string' } } });

@@ -1,17 +1,6 @@
 /** The shared input limits at their exact edges, and error messages that build for any value. */
-import {
-  describeValue,
-  InvalidArgumentError,
-  InvalidEventError,
-  MAX_EVENT_BYTES,
-  MAX_JSON_DEPTH,
-  MAX_POSITION,
-  normalizeExpectedVersion,
-  normalizePosition,
-  prepareAppendSync,
-  unstorableText,
-  type EventToAppend,
-} from '@eventloom/core';
+import { InvalidArgumentError, InvalidEventError, MAX_EVENT_BYTES, MAX_JSON_DEPTH, MAX_POSITION, type EventToAppend } from '@eventloom/core';
+import { describeValue, normalizeExpectedVersion, normalizePosition, prepareAppendSync, unstorableText } from '@eventloom/core/adapter';
 import { describe, expect, it } from 'vitest';
 
 function nested(levels: number): unknown {

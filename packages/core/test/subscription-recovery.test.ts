@@ -3,20 +3,8 @@
  * STORE_BUSY) are waited out and the subscription reads on, delivering each event once; other
  * errors stop it visibly. Waits end with typed errors.
  */
-import {
-  InvalidEventError,
-  MemoryEventStore,
-  StoreBusyError,
-  StoreUnavailableError,
-  SubscriptionStoppedError,
-  SubscriptionWaitTimeoutError,
-  startSubscription,
-  type Event,
-  type EventStore,
-  type ReadAllOptions,
-  type SubscriptionEvent,
-  type SubscriptionSource,
-} from '@eventloom/core';
+import { InvalidEventError, MemoryEventStore, StoreBusyError, StoreUnavailableError, SubscriptionStoppedError, SubscriptionWaitTimeoutError, type Event, type EventStore, type ReadAllOptions, type SubscriptionEvent } from '@eventloom/core';
+import { startSubscription, type SubscriptionSource } from '@eventloom/core/adapter';
 import { describe, expect, it } from 'vitest';
 
 /** A subscription source over `store` whose reads and checkpoint writes throw `fail()`'s error while `failing.on`. */

@@ -5,9 +5,9 @@ import {
   type AppendResult,
   type EventMetadata,
   type ExpectedVersionDescription,
-  type PreparedAppend,
   type RecordedEvent,
 } from '@eventloom/core';
+import { type PreparedAppend } from '@eventloom/core/adapter';
 import type pg from 'pg';
 import { run } from './database.js';
 import { eventFromRow, isoFromPg } from './rows.js';

@@ -1,5 +1,6 @@
 /** Checkpoints of named subscriptions, one row per subscription and tenant. */
-import { assertSubscriptionId as assertCoreSubscriptionId, InvalidArgumentError, type CheckpointStore, type Position } from '@eventloom/core';
+import { InvalidArgumentError, type CheckpointStore, type Position } from '@eventloom/core';
+import { assertSubscriptionId as assertCoreSubscriptionId } from '@eventloom/core/adapter';
 import type { StoreDatabase } from './database.js';
 import { assertStorableBigint } from './limits.js';
 

@@ -7,17 +7,11 @@
  * handled after the partition's last checkpoint — at most one batch — are handled again.
  */
 import {
-  checkSubscribeOptions,
-  groupSubscribeOptions,
-  reportGroupError,
-  retryPartitionsDeadLetters,
-  waitForPartitions,
   GroupConfigMismatchError,
   InvalidArgumentError,
   LeaseHeldError,
   StoreBusyError,
   StoreUnavailableError,
-  startSubscription,
   SubscriptionFailedError,
   uuidv7,
   type CheckpointStore,
@@ -32,6 +26,14 @@ import {
   type Subscription,
   type SubscriptionDeadLetters,
 } from '@eventloom/core';
+import {
+  checkSubscribeOptions,
+  groupSubscribeOptions,
+  reportGroupError,
+  retryPartitionsDeadLetters,
+  waitForPartitions,
+  startSubscription,
+} from '@eventloom/core/adapter';
 import { run, type StoreDatabase } from './database.js';
 import { assertStorableBigint } from './limits.js';
 import type { LogQuery } from './read-log.js';

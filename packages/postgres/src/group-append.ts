@@ -14,7 +14,8 @@
  * cost two round trips per append on every group, and could not undo the failed append's events
  * without leaving a gap in the positions the later appends of the group took.
  */
-import type { AppendResult, PreparedAppend, RecordedEvent } from '@eventloom/core';
+import type { AppendResult, RecordedEvent } from '@eventloom/core';
+import type { PreparedAppend } from '@eventloom/core/adapter';
 import type pg from 'pg';
 import { appendOn, appendResult, appendValues, recordedResult, type AppendContext, type JsonArrays } from './append.js';
 import { run, type StoreDatabase } from './database.js';

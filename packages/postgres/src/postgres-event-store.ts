@@ -4,22 +4,12 @@
  * subscriptions woken by LISTEN/NOTIFY, consumer groups, and tenants kept apart by row-level security.
  */
 import {
-  assertCategory,
-  assertStreamId,
   InvalidArgumentError,
-  normalizeExpectedVersion,
-  normalizeOptions,
-  normalizeStreamMetadata,
-  prepareAppend,
-  serializeStreamMetadata,
-  startSubscription,
   StoreClosedError,
   StoreUnavailableError,
-  deserializeStreamMetadata,
   type AppendOptions,
   type AppendResult,
   type CheckpointStore,
-  type LeaseStore,
   type SubscriptionDeadLetters,
   type DeleteStreamOptions,
   type Event,
@@ -37,6 +27,18 @@ import {
   type SubscribeOptions,
   type Subscription,
 } from '@eventloom/core';
+import {
+  assertCategory,
+  assertStreamId,
+  normalizeExpectedVersion,
+  normalizeOptions,
+  normalizeStreamMetadata,
+  prepareAppend,
+  serializeStreamMetadata,
+  startSubscription,
+  deserializeStreamMetadata,
+  type LeaseStore,
+} from '@eventloom/core/adapter';
 import type pg from 'pg';
 import { assertAppendable } from './append.js';
 import { postgresCheckpoints } from './checkpoints.js';

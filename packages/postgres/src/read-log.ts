@@ -2,16 +2,14 @@
  * Reads of the global log (`readAll`, `readCategory`, a consumer group's partition): keyset pages
  * by position. They need no bound: a tenant's appends commit in position order (`sql/log-heads.ts`).
  */
+import { type LogFilter, type Position, type RecordedEvent } from '@eventloom/core';
 import {
   normalizeBatchSize,
   normalizeFilter,
   normalizeMaxCount,
   normalizeOptions,
   normalizePosition,
-  type LogFilter,
-  type Position,
-  type RecordedEvent,
-} from '@eventloom/core';
+} from '@eventloom/core/adapter';
 import type { StoreDatabase } from './database.js';
 import { paged } from './paged.js';
 import { eventFromRow } from './rows.js';

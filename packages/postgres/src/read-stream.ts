@@ -2,6 +2,7 @@
  * `readStream`: the stream's row and first batch in one round trip, then keyset pages by version.
  * Stream metadata (truncateBefore, maxCount, maxAgeSeconds) hides events as in the reference store.
  */
+import { StreamDeletedError, type ReadStreamOptions, type RecordedEvent } from '@eventloom/core';
 import {
   assertStreamId,
   deserializeStreamMetadata,
@@ -11,10 +12,7 @@ import {
   normalizeOptions,
   normalizeVersion,
   oldestVisibleTime,
-  StreamDeletedError,
-  type ReadStreamOptions,
-  type RecordedEvent,
-} from '@eventloom/core';
+} from '@eventloom/core/adapter';
 import type { StoreDatabase } from './database.js';
 import { paged } from './paged.js';
 import { eventFromRow } from './rows.js';

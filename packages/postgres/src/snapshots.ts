@@ -1,5 +1,6 @@
 /** Snapshots in the store's schema: core's `SnapshotStore`, one row per stream and tenant. */
-import { assertJson, assertStreamId, InvalidArgumentError, type Snapshot, type SnapshotStore } from '@eventloom/core';
+import { InvalidArgumentError, type Snapshot, type SnapshotStore } from '@eventloom/core';
+import { assertJson, assertStreamId } from '@eventloom/core/adapter';
 import type { StoreDatabase } from './database.js';
 import { assertStorableBigint, assertStorableInteger } from './limits.js';
 import { findUnstorable } from './storable-text.js';

@@ -3,7 +3,8 @@
  * U+FFFD. Core's checks allow both (JSON can hold them), so an append is checked here, before
  * anything is sent, and the typed error names the field.
  */
-import { assertStreamId, InvalidArgumentError, InvalidEventError, type PreparedEvent } from '@eventloom/core';
+import { InvalidArgumentError, InvalidEventError } from '@eventloom/core';
+import { assertStreamId, type PreparedEvent } from '@eventloom/core/adapter';
 import { assertStorableSchemaVersion } from './limits.js';
 import { hasLoneSurrogate } from './names.js';
 

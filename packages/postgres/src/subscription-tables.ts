@@ -4,15 +4,8 @@
  * under the lease's epoch; dead letters keep the event, error and attempts. Lease times are the
  * server's clock.
  */
-import {
-  assertSubscriptionId,
-  checkDeadLetterKey,
-  type LeaseInfo,
-  type LeaseStore,
-  type Position,
-  type SubscriptionDeadLetter,
-  type SubscriptionDeadLetters,
-} from '@eventloom/core';
+import { type Position, type SubscriptionDeadLetter, type SubscriptionDeadLetters } from '@eventloom/core';
+import { assertSubscriptionId, checkDeadLetterKey, type LeaseInfo, type LeaseStore } from '@eventloom/core/adapter';
 import type { StoreDatabase } from './database.js';
 import { assertStorableBigint } from './limits.js';
 import type { StoreNames } from './names.js';

@@ -15,7 +15,7 @@
  * and serialize every concurrent append; one per append would cost each sequential append
  * another round trip. Another process's subscriber is so woken within about this interval.
  */
-import { AppendSignal } from '@eventloom/core';
+import { AppendSignal } from '@eventloom/core/adapter';
 import type pg from 'pg';
 import { quoteIdent } from './names.js';
 

@@ -3,7 +3,14 @@
  * Unicode in data, metadata and text fields; and names, filters and ids shaped like SQL, which
  * must travel as data. Every rejection is a typed error naming the field, and writes nothing.
  */
-import { collect, InvalidArgumentError, InvalidEventError, StoreClosedError, type EventToAppend, type PreparedAppend } from '@eventloom/core';
+import {
+  collect,
+  InvalidArgumentError,
+  InvalidEventError,
+  StoreClosedError,
+  type EventToAppend,
+} from '@eventloom/core';
+import { type PreparedAppend } from '@eventloom/core/adapter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertAppendable } from '../src/append.js';
 import { MAX_EVENTS_PER_TRANSACTION } from '../src/sql/functions.js';

@@ -7,14 +7,12 @@
 import {
   categoryOf,
   DuplicateEventIdError,
-  expectationHolds,
-  retryMatchesExpectation,
   StreamDeletedError,
   WrongExpectedVersionError,
   type AppendResult,
-  type PreparedAppend,
   type RecordedEvent,
 } from '@eventloom/core';
+import { expectationHolds, retryMatchesExpectation, type PreparedAppend } from '@eventloom/core/adapter';
 import { decodeEvent, type EventRow } from './event-row.js';
 import type { InlineReentry } from './inline-reentry.js';
 import type { SqliteDatabase } from './open-database.js';

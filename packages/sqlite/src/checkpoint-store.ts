@@ -1,5 +1,6 @@
 /** Checkpoints of named subscriptions, in the `checkpoints` table of the store's file. */
-import { assertSubscriptionId, normalizeCheckpoint, type CheckpointStore, type Position } from '@eventloom/core';
+import { type CheckpointStore, type Position } from '@eventloom/core';
+import { assertSubscriptionId, normalizeCheckpoint } from '@eventloom/core/adapter';
 import { retryWhileBusy } from './busy.js';
 import { typedStoreError } from './sqlite-errors.js';
 import type { Statements } from './statements.js';

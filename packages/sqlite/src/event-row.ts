@@ -1,5 +1,6 @@
 /** Turns a raw row of `EVENT_COLUMNS` into a `RecordedEvent`. */
-import { deserializeStreamMetadata, type EventMetadata, type RecordedEvent, type StreamMetadata } from '@eventloom/core';
+import { type EventMetadata, type RecordedEvent, type StreamMetadata } from '@eventloom/core';
+import { deserializeStreamMetadata } from '@eventloom/core/adapter';
 import { corruptFileError } from './sqlite-errors.js';
 
 /** A row as `.raw()` returns it, in the order of `EVENT_COLUMNS`. */

@@ -21,7 +21,8 @@
  * and form the next group. A flush that finds the lock held (a read-model transaction awaiting a
  * handler) waits for it.
  */
-import { StoreBusyError, type AppendResult, type PreparedAppend } from '@eventloom/core';
+import { StoreBusyError, type AppendResult } from '@eventloom/core';
+import { type PreparedAppend } from '@eventloom/core/adapter';
 import { busyBackoffMs, isBusy } from './busy.js';
 import { outsideTransactions, type ConnectionLock } from './connection-lock.js';
 import type { SqliteDatabase } from './open-database.js';

@@ -1,6 +1,7 @@
 /** Opens the SQLite file with the pragmas the store relies on: WAL, the chosen durability, no synchronous busy wait. */
 import Database from 'better-sqlite3';
-import { describeValue, InvalidArgumentError, isEventloomError, StoreBusyError, StoreUnavailableError } from '@eventloom/core';
+import { InvalidArgumentError, isEventloomError, StoreBusyError, StoreUnavailableError } from '@eventloom/core';
+import { describeValue } from '@eventloom/core/adapter';
 import { isBusy } from './busy.js';
 import { storeError } from './sqlite-errors.js';
 

@@ -2,6 +2,7 @@
  * Reads of one stream and of the global log, in keyset-paged batches: the iterable holds one
  * batch at a time, however long the stream or the log.
  */
+import { StreamDeletedError, type ReadAllOptions, type ReadStreamOptions, type RecordedEvent } from '@eventloom/core';
 import {
   assertStreamId,
   firstVisibleVersion,
@@ -12,11 +13,7 @@ import {
   normalizePosition,
   normalizeVersion,
   oldestVisibleTime,
-  StreamDeletedError,
-  type ReadAllOptions,
-  type ReadStreamOptions,
-  type RecordedEvent,
-} from '@eventloom/core';
+} from '@eventloom/core/adapter';
 import { decodeStreamMetadata, type EventRow } from './event-row.js';
 import { corruptFileError } from './sqlite-errors.js';
 import type { Statements } from './statements.js';

@@ -1,12 +1,6 @@
 /** Core's `SnapshotStore` on the `snapshots` table: a stream's latest folded state, beside its events. */
-import {
-  assertJson,
-  assertStreamId,
-  InvalidArgumentError,
-  InvalidEventError,
-  type Snapshot,
-  type SnapshotStore,
-} from '@eventloom/core';
+import { InvalidArgumentError, InvalidEventError, type Snapshot, type SnapshotStore } from '@eventloom/core';
+import { assertJson, assertStreamId } from '@eventloom/core/adapter';
 import { retryWhileBusy } from './busy.js';
 import { parseStored, typedStoreError } from './sqlite-errors.js';
 import type { Statements } from './statements.js';

@@ -3,20 +3,7 @@
  * Semantics are MemoryEventStore's; appends that arrive together share a transaction (group commit).
  */
 import {
-  AppendSignal,
-  assertCategory,
-  assertStreamId,
-  checkExpectedVersion,
-  describeValue,
   InvalidArgumentError,
-  normalizeExpectedVersion,
-  normalizeOptions,
-  normalizeStreamMetadata,
-  prepareAppend,
-  prepareAppendSync,
-  serializeStreamMetadata,
-  startGroupMember,
-  startSubscription,
   StoreClosedError,
   StreamDeletedError,
   type AppendOptions,
@@ -24,15 +11,12 @@ import {
   type CheckpointStore,
   type ConsumerGroupMember,
   type ConsumerGroupOptions,
-  type GroupSubscriptionSource,
-  type LeaseStore,
   type SubscriptionDeadLetters,
   type DeleteStreamOptions,
   type Event,
   type EventStore,
   type EventToAppend,
   type Position,
-  type PreparedAppend,
   type ReadAllOptions,
   type ReadCategoryOptions,
   type ReadStreamOptions,
@@ -44,6 +28,24 @@ import {
   type SubscribeOptions,
   type Subscription,
 } from '@eventloom/core';
+import {
+  AppendSignal,
+  assertCategory,
+  assertStreamId,
+  checkExpectedVersion,
+  describeValue,
+  normalizeExpectedVersion,
+  normalizeOptions,
+  normalizeStreamMetadata,
+  prepareAppend,
+  prepareAppendSync,
+  serializeStreamMetadata,
+  startGroupMember,
+  startSubscription,
+  type GroupSubscriptionSource,
+  type LeaseStore,
+  type PreparedAppend,
+} from '@eventloom/core/adapter';
 import { appendInTransaction, type AppendContext, type InlineHandler } from './append.js';
 import { isBusy, retryWhileBusy } from './busy.js';
 import { sqliteCheckpointStore } from './checkpoint-store.js';

@@ -4,15 +4,8 @@
  * partition is held by one process at a time, and its checkpoint is written only under the lease
  * it holds. Lease times are this machine's wall clock in ms (the processes share one file, so one machine).
  */
-import {
-  checkDeadLetterKey,
-  assertSubscriptionId,
-  type LeaseInfo,
-  type LeaseStore,
-  type Position,
-  type SubscriptionDeadLetter,
-  type SubscriptionDeadLetters,
-} from '@eventloom/core';
+import { type Position, type SubscriptionDeadLetter, type SubscriptionDeadLetters } from '@eventloom/core';
+import { checkDeadLetterKey, assertSubscriptionId, type LeaseInfo, type LeaseStore } from '@eventloom/core/adapter';
 import type { Statement } from 'better-sqlite3';
 import type { SqliteDatabase } from './open-database.js';
 import { retryWhileBusy } from './busy.js';

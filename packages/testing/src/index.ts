@@ -1,5 +1,6 @@
 /** @eventloom/testing: conformance suites for adapters and given/when/then helpers for users. */
-export * from './services.js';
+// The services this repository's adapters need; a spec is added with the adapter that uses it.
+export { POSTGRES, serviceOrSkip, serviceUrl, servicesRequired, type ServiceSpec } from './services.js';
 export * from './event-store/index.js';
 export { runCommandHandlingConformance } from './command-handling.js';
 export { deciderSpec, type DeciderThen, type DeciderWhen } from './decider-spec.js';

@@ -1,5 +1,6 @@
 /** Declaring projections: handlers typed by the event union, event types from the handler keys, bad definitions refused. */
-import { defineProjection, InvalidArgumentError, MemoryReadModelStore, projectionNamespace, type Event, type ProjectionHandle, type RecordedEvent } from '@eventloom/core';
+import { defineProjection, InvalidArgumentError, MemoryReadModelStore, type Event, type ProjectionHandle, type RecordedEvent } from '@eventloom/core';
+import { projectionNamespace } from '@eventloom/core/adapter';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 
 type OrderCreated = Event<'OrderCreated', { orderId: string; total: number }>;

@@ -1,5 +1,8 @@
 /** Progress reports and the terminal bar. */
-import { formatProgress, progressBar, ProgressTracker, projectionNamespace, type ProjectionProgress } from '@eventloom/core';
+import { formatProgress, progressBar, type ProjectionProgress } from '@eventloom/core';
+import { projectionNamespace } from '@eventloom/core/adapter';
+// The tracker is the runner's own; it is tested here, not exported.
+import { ProgressTracker } from '../../src/projections/progress.js';
 import { describe, expect, it } from 'vitest';
 
 const projection = projectionNamespace('order-summary', 2);

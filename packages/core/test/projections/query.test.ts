@@ -1,5 +1,6 @@
 /** The one comparison rule and query validation every read-model store shares. */
-import { compareCodePoints, compareValues, InvalidArgumentError, normalizeQuery, evaluateQuery, encodeCursor } from '@eventloom/core';
+import { InvalidArgumentError } from '@eventloom/core';
+import { compareCodePoints, compareValues, normalizeQuery, evaluateQuery, encodeCursor } from '@eventloom/core/adapter';
 import { describe, expect, it } from 'vitest';
 
 /** What SQLite's BINARY and PostgreSQL's COLLATE "C" compare: the UTF-8 bytes. */

@@ -2,18 +2,16 @@
  * The document API on `rm_documents`: jsonb by (namespace, collection, id), with queries by core's
  * comparison rule (validated by core's `normalizeQuery`, translated in `query-sql.ts`).
  */
+import { InvalidArgumentError, type CollectionRef, type DocumentCollection } from '@eventloom/core';
 import {
   assertDocumentId,
   collectionName,
   encodeCursor,
-  InvalidArgumentError,
   normalizeQuery,
   positionOf,
   serializeDocument,
-  type CollectionRef,
-  type DocumentCollection,
   type NormalizedQuery,
-} from '@eventloom/core';
+} from '@eventloom/core/adapter';
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { countSql, selectSql } from './query-sql.js';

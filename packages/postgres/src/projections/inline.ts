@@ -12,7 +12,8 @@
  * names the projection in `inlineSkipped`: the read model is behind the events until a
  * `ProjectionRunner` running the same projection catches up. Never silently.
  */
-import { InvalidArgumentError, prepareProjection, type AnyProjection, type RecordedEvent } from '@eventloom/core';
+import { InvalidArgumentError, type AnyProjection, type RecordedEvent } from '@eventloom/core';
+import { prepareProjection } from '@eventloom/core/adapter';
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { InlineAppendFailure, withGroupForm, type GroupInlineHandler } from '../group-append.js';

@@ -5,15 +5,10 @@
  * with promises: handlers on this store are `async`.
  */
 import {
-  assertLeaseArguments,
-  collectionName,
   EventloomError,
   InvalidArgumentError,
-  projectionNamespace,
-  resolveReadTarget,
   StoreClosedError,
   StoreUnavailableError,
-  waitForCheckpoint,
   type CollectionDefinition,
   type CollectionRef,
   type DocumentCollection,
@@ -23,15 +18,22 @@ import {
   type ProjectionDeadLetter,
   type ProjectionFailure,
   type ProjectionHandle,
-  type ProjectionNamespace,
   type ProjectionState,
   type ReadModelStore,
   type ReadModelTransaction,
   type ReadModelView,
-  type ReadTarget,
   type TransactionOptions,
   type WaitForPositionOptions,
 } from '@eventloom/core';
+import {
+  assertLeaseArguments,
+  collectionName,
+  projectionNamespace,
+  resolveReadTarget,
+  waitForCheckpoint,
+  type ProjectionNamespace,
+  type ReadTarget,
+} from '@eventloom/core/adapter';
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { isConnectionError, isRetryable, toStoreError } from '../errors.js';

@@ -4,7 +4,14 @@
  * exactly as the declared indexes are, so that PostgreSQL matches them. The tenant, namespace and
  * collection are literals, so that the partial index of the collection is provably usable.
  */
-import type { CursorPosition, FieldValue, NormalizedCondition, NormalizedQuery, NormalizedSort, SortKey } from '@eventloom/core';
+import type { FieldValue } from '@eventloom/core';
+import type {
+  CursorPosition,
+  NormalizedCondition,
+  NormalizedQuery,
+  NormalizedSort,
+  SortKey,
+} from '@eventloom/core/adapter';
 import { fieldExpressions, SQL_KIND } from './index-sql.js';
 
 export interface QueryScope {

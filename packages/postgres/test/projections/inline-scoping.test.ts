@@ -3,7 +3,8 @@
  * store's role) may use tables the projection makes later (a rebuild makes them again, as the
  * read-model store's role), and a read-model store of another tenant is refused.
  */
-import { defineProjection, InvalidArgumentError, prepareProjection } from '@eventloom/core';
+import { defineProjection, InvalidArgumentError } from '@eventloom/core';
+import { prepareProjection } from '@eventloom/core/adapter';
 import { projectionFixtures } from '@eventloom/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { addPostgresInlineProjection, dropPostgresEventStore, openPostgresReadModels, type PostgresProjectionHandle, type PostgresReadModelStore } from '../../src/index.js';

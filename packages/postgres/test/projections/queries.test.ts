@@ -3,7 +3,8 @@
  * `getCustomerOrders(customerId)` is answered from the collection's index (EXPLAIN), conditions
  * and order included, for the store's tenant only; other tenants' indexes are their own.
  */
-import { defineCollection, normalizeQuery, projectionNamespace, type FindQuery } from '@eventloom/core';
+import { defineCollection, type FindQuery } from '@eventloom/core';
+import { normalizeQuery, projectionNamespace } from '@eventloom/core/adapter';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dropPostgresEventStore, openPostgresReadModels, type PostgresReadModelStore } from '../../src/index.js';

@@ -4,7 +4,8 @@
  * edges of doubles, strings where code point and UTF-16 order differ — must give exactly the ids,
  * in exactly the order, the in-memory store gives. Seeded, so a failure repeats.
  */
-import { defineCollection, MemoryReadModelStore, projectionNamespace, type FindQuery, type ReadModelStore } from '@eventloom/core';
+import { defineCollection, MemoryReadModelStore, type FindQuery, type ReadModelStore } from '@eventloom/core';
+import { projectionNamespace } from '@eventloom/core/adapter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dropPostgresEventStore, openPostgresReadModels, type PostgresReadModelStore } from '../../src/index.js';
 import { connectionString, ownerPool, postgresUrl, uniqueSchema } from './support.js';

@@ -3,7 +3,7 @@
  * checkpoint (so it arrives at commit, never on a rollback), on the tenant's own random channel,
  * with an empty payload — another tenant's listener hears nothing.
  */
-import { projectionNamespace } from '@eventloom/core';
+import { projectionNamespace } from '@eventloom/core/adapter';
 import type pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dropPostgresEventStore, openPostgresReadModels, type PostgresReadModelStore } from '../../src/index.js';

@@ -3,17 +3,15 @@
  * translated to SQL by query-sql.ts — matching exactly what the in-memory store matches (core's
  * one comparison rule), and answered from the declared expression indexes where they apply.
  */
+import { InvalidArgumentError, type DocumentCollection, type Page } from '@eventloom/core';
 import {
   assertCollectionName,
   assertDocumentId,
   encodeCursor,
-  InvalidArgumentError,
   normalizeQuery,
   positionOf,
   serializeDocument,
-  type DocumentCollection,
-  type Page,
-} from '@eventloom/core';
+} from '@eventloom/core/adapter';
 import type { Statement } from 'better-sqlite3';
 import type { SqliteDatabase } from '../open-database.js';
 import { parseStored } from '../sqlite-errors.js';

@@ -9,7 +9,8 @@
  * untouched and a `ProjectionRunner` running the same projection catches up; from then on the
  * inline path takes over again. Run the projection in a runner as well, for that reason.
  */
-import { applyBatch, HandlerFailure, InvalidArgumentError, prepareProjection, type AnyProjection, type RecordedEvent } from '@eventloom/core';
+import { InvalidArgumentError, type AnyProjection, type RecordedEvent } from '@eventloom/core';
+import { applyBatch, HandlerFailure, prepareProjection } from '@eventloom/core/adapter';
 import type { SqliteDatabase } from '../open-database.js';
 import { storeError } from '../sqlite-errors.js';
 import type { SqliteEventStore } from '../sqlite-event-store.js';

@@ -9,7 +9,13 @@
  * exactly these two expressions per field (then id), limited to its collection, so the planner
  * answers equality-prefix + orderBy queries from it without sorting.
  */
-import { KIND_RANK, type CursorPosition, type FieldValue, type NormalizedCondition, type NormalizedQuery } from '@eventloom/core';
+import { type FieldValue } from '@eventloom/core';
+import {
+  KIND_RANK,
+  type CursorPosition,
+  type NormalizedCondition,
+  type NormalizedQuery,
+} from '@eventloom/core/adapter';
 
 export type SqlParam = string | number;
 

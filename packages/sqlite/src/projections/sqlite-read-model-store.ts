@@ -5,17 +5,9 @@
  * Handlers get the raw `Database` for plain SQL beside the document API.
  */
 import {
-  AppendSignal,
-  assertLeaseArguments,
-  collectionName,
-  describeValue,
   InvalidArgumentError,
-  projectionNamespace,
-  resolveReadTarget,
   StoreBusyError,
   StoreClosedError,
-  waitForCheckpoint,
-  type CheckpointSnapshot,
   type CollectionDefinition,
   type CollectionRef,
   type DocumentCollection,
@@ -25,15 +17,25 @@ import {
   type ProjectionDeadLetter,
   type ProjectionFailure,
   type ProjectionHandle,
-  type ProjectionNamespace,
   type ProjectionState,
   type ReadModelStore,
   type ReadModelTransaction,
   type ReadModelView,
-  type ReadTarget,
   type TransactionOptions,
   type WaitForPositionOptions,
 } from '@eventloom/core';
+import {
+  AppendSignal,
+  assertLeaseArguments,
+  collectionName,
+  describeValue,
+  projectionNamespace,
+  resolveReadTarget,
+  waitForCheckpoint,
+  type CheckpointSnapshot,
+  type ProjectionNamespace,
+  type ReadTarget,
+} from '@eventloom/core/adapter';
 import type { Statement } from 'better-sqlite3';
 import { busyBackoffMs, isBusy, retryWhileBusy } from '../busy.js';
 import { connectionLock, type ConnectionLock } from '../connection-lock.js';

@@ -2,12 +2,11 @@
 import {
   defineCollection,
   InvalidArgumentError,
-  normalizeQuery,
-  projectionNamespace,
   StoreUnavailableError,
   TransactionClosedError,
   type FindQuery,
 } from '@eventloom/core';
+import { normalizeQuery, projectionNamespace } from '@eventloom/core/adapter';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqliteEventStore, openSqliteReadModels, type SqliteReadModelStore } from '../../src/index.js';
 import { querySql, type SqlParam } from '../../src/projections/query-sql.js';

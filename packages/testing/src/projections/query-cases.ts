@@ -6,13 +6,12 @@
 import {
   defineCollection,
   InvalidArgumentError,
-  projectionNamespace,
   type DocumentReader,
   type FindQuery,
   type PageQuery,
-  type ProjectionNamespace,
   type ReadModelStore,
 } from '@eventloom/core';
+import { projectionNamespace, type ProjectionNamespace } from '@eventloom/core/adapter';
 import { describe, expect } from 'vitest';
 
 type Test = (name: string, fn: () => Promise<void>) => void;

@@ -5,13 +5,13 @@
 import {
   defineCollection,
   InvalidArgumentError,
-  projectionNamespace,
   type FindQuery,
   type ProjectionDeadLetter,
   type ProjectionFailure,
   type ProjectionHandle,
   type ReadModelStore,
 } from '@eventloom/core';
+import { projectionNamespace } from '@eventloom/core/adapter';
 import { afterEach, describe, expect, it } from 'vitest';
 import { queryCases } from './query-cases.js';
 import { waitCases } from './wait-cases.js';

@@ -5,13 +5,12 @@
  */
 import {
   InvalidArgumentError,
-  projectionNamespace,
   ProjectionWaitTimeoutError,
   SubscriptionFailedError,
   type ProjectionFailure,
-  type ProjectionNamespace,
   type ReadModelStore,
 } from '@eventloom/core';
+import { projectionNamespace, type ProjectionNamespace } from '@eventloom/core/adapter';
 import { describe, expect } from 'vitest';
 
 type Test = (name: string, fn: (context: { skip: () => void }) => Promise<void>) => void;
