@@ -40,6 +40,16 @@ export {
   deserializeStreamMetadata,
 } from './event-store/stream-metadata.js';
 
+// Schema migrations: ordered versions, newer storage refused, each step recorded.
+export {
+  MigrationPlan,
+  runMigrations,
+  runMigrationsAsync,
+  type AsyncMigrationStorage,
+  type MigrationStorage,
+  type VersionedMigration,
+} from './event-store/migrations.js';
+
 // Subscriptions and consumer groups: the loop, leases, dead letters, group members.
 export { startSubscription, checkSubscribeOptions, type SubscriptionSource, type InternalSubscribeOptions } from './subscriptions/subscription.js';
 export { MemorySubscriptionDeadLetters, checkDeadLetterKey } from './subscriptions/dead-letters.js';

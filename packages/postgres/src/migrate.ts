@@ -4,6 +4,7 @@
  * same time take turns. Also makes sure the store's ordinary role exists and may use the schema.
  */
 import { InvalidArgumentError } from '@eventloom/core';
+import { MigrationPlan, runMigrationsAsync } from '@eventloom/core/adapter';
 import type pg from 'pg';
 import type { StoreNames } from './names.js';
 import { MIGRATIONS, type Migration } from './sql/migrations.js';
@@ -33,32 +34,32 @@ export async function migrate(
       name text NOT NULL,
       applied_at timestamptz NOT NULL DEFAULT now()
     )`);
-    const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${qschema}.schema_migrations`);
-    const done = new Set(rows.map((row) => row.version));
-    const known = migrations.at(-1)?.version ?? 0;
-    const newest = Math.max(0, ...done);
-    if (newest > known) {
-      throw new InvalidArgumentError(
-        'schema',
-        `${names.schema} is at migration ${newest}, but this version of @eventloom/postgres knows migrations up to ${known}; upgrade the package`,
-      );
-    }
+    const plan = new MigrationPlan(
+      migrations,
+      (newest, known) =>
+        new InvalidArgumentError(
+          'schema',
+          `${names.schema} is at migration ${newest}, but this version of @eventloom/postgres knows migrations up to ${known}; upgrade the package`,
+        ),
+    );
+    const { rows } = await client.query<{ version: number }>(`SELECT coalesce(max(version), 0)::integer AS version FROM ${qschema}.schema_migrations`);
+    const found = rows[0]!.version;
+    plan.assertNotNewer(found);
     const createdRole = await ensureRole(client, names);
-    const applied: number[] = [];
-    for (const migration of migrations) {
-      if (done.has(migration.version)) {
-        // A role made anew (dropped by someone since) needs the grants of what is already there.
-        if (createdRole) await client.query(migration.grants(names));
-        continue;
-      }
-      await client.query(migration.sql(names));
-      await client.query(migration.grants(names));
-      await client.query(`INSERT INTO ${qschema}.schema_migrations (version, name) VALUES ($1, $2)`, [
-        migration.version,
-        migration.name,
-      ]);
-      applied.push(migration.version);
-    }
+    // A role made anew (dropped by someone since) needs the grants of what is already there.
+    if (createdRole) for (const migration of migrations.filter((m) => m.version <= found)) await client.query(migration.grants(names));
+    // One transaction under the advisory lock: the steps are part of it, and nobody else migrates meanwhile.
+    const applied = await runMigrationsAsync(plan, {
+      found: async () => found,
+      step: (work) => work(),
+      current: async () => found,
+      apply: async (migration) => {
+        await client.query(migration.sql(names));
+        await client.query(migration.grants(names));
+        await client.query(`INSERT INTO ${qschema}.schema_migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
+      },
+    });
+    const known = plan.latest;
     await client.query('COMMIT');
     return { applied, version: known };
   } catch (error) {

@@ -1,5 +1,6 @@
 /** Applies the pending migrations of `sql/migrations.ts`, each once, each in its own transaction. */
-import { InvalidArgumentError, StoreBusyError, StoreUnavailableError } from '@eventloom/core';
+import { StoreBusyError, StoreUnavailableError } from '@eventloom/core';
+import { MigrationPlan, runMigrations } from '@eventloom/core/adapter';
 import { isBusy } from './busy.js';
 import type { SqliteDatabase } from './open-database.js';
 import { storeError } from './sqlite-errors.js';
@@ -24,26 +25,17 @@ export function migrate(db: SqliteDatabase, migrations: readonly Migration[] = M
 }
 
 function applyMigrations(db: SqliteDatabase, migrations: readonly Migration[], now: () => Date): number[] {
-  assertOrdered(migrations);
-  const latest = migrations.at(-1)?.version ?? 0;
-  const found = recordedSchemaVersion(db);
-  assertNotNewer(db.name, found, latest);
-  if (found === latest) return [];
-  const applied: number[] = [];
-  inTransaction(db, () => db.exec(CREATE_MIGRATIONS_TABLE));
-  const current = db.prepare<[], number>(CURRENT_SCHEMA_VERSION).pluck();
-  assertNotNewer(db.name, current.get()!, latest);
-  for (const migration of migrations) {
-    inTransaction(db, () => {
-      const version = current.get()!;
-      assertNotNewer(db.name, version, latest);
-      if (version >= migration.version) return;
+  const current = (): number => db.prepare<[], number>(CURRENT_SCHEMA_VERSION).pluck().get()!;
+  return runMigrations(plan(db, migrations), {
+    found: () => recordedSchemaVersion(db),
+    begin: () => inTransaction(db, () => db.exec(CREATE_MIGRATIONS_TABLE)),
+    step: (work) => inTransaction(db, work),
+    current,
+    apply: (migration) => {
       db.exec(migration.sql);
       db.prepare(RECORD_MIGRATION).run(migration.version, migration.name, now().toISOString());
-      applied.push(migration.version);
-    });
-  }
-  return applied;
+    },
+  });
 }
 
 export function schemaVersion(db: SqliteDatabase): number {
@@ -70,8 +62,8 @@ export function recordedSchemaVersion(db: SqliteDatabase): number {
 }
 
 /** Refuses a file written by newer code before anything in it is changed (even its journal mode). */
-export function assertSchemaNotNewer(db: SqliteDatabase, latest = LATEST_SCHEMA_VERSION): void {
-  assertNotNewer(db.name, recordedSchemaVersion(db), latest);
+export function assertSchemaNotNewer(db: SqliteDatabase, migrations: readonly Migration[] = MIGRATIONS): void {
+  plan(db, migrations).assertNotNewer(recordedSchemaVersion(db));
 }
 
 function inTransaction(db: SqliteDatabase, work: () => void): void {
@@ -85,19 +77,13 @@ function inTransaction(db: SqliteDatabase, work: () => void): void {
   }
 }
 
-function assertNotNewer(filename: string, version: number, latest: number): void {
-  if (version > latest) {
-    throw new StoreUnavailableError(
-      `The SQLite file ${filename} has schema version ${version}, newer than the ${latest} this @eventloom/sqlite knows; ` +
-        'upgrade @eventloom/sqlite to open it (nothing was changed)',
-    );
-  }
-}
-
-function assertOrdered(migrations: readonly Migration[]): void {
-  migrations.forEach((migration, i) => {
-    if (migration.version !== i + 1) {
-      throw new InvalidArgumentError('migrations', `${migration.name} has version ${migration.version}; versions must run 1, 2, 3… without gaps`);
-    }
-  });
+function plan(db: SqliteDatabase, migrations: readonly Migration[]): MigrationPlan<Migration> {
+  return new MigrationPlan(
+    migrations,
+    (version, latest) =>
+      new StoreUnavailableError(
+        `The SQLite file ${db.name} has schema version ${version}, newer than the ${latest} this @eventloom/sqlite knows; ` +
+          'upgrade @eventloom/sqlite to open it (nothing was changed)',
+      ),
+  );
 }

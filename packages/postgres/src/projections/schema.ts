@@ -5,11 +5,12 @@
  * the store's statements run as that role, so that row-level security applies to them.
  */
 import { StoreUnavailableError } from '@eventloom/core';
+import { MigrationPlan, runMigrationsAsync } from '@eventloom/core/adapter';
 import type pg from 'pg';
 import { ensureRole } from '../migrate.js';
 import { namesFor, quoteIdent } from '../names.js';
 import { fieldFunctions } from './index-sql.js';
-import { LATEST_READ_MODEL_SCHEMA_VERSION, READ_MODEL_MIGRATIONS } from './sql.js';
+import { READ_MODEL_MIGRATIONS } from './sql.js';
 
 /** Returns the versions this call applied. */
 export async function migrateReadModels(client: pg.ClientBase, schema: string, now: () => Date = () => new Date()): Promise<number[]> {
@@ -23,24 +24,29 @@ export async function migrateReadModels(client: pg.ClientBase, schema: string, n
       name       text NOT NULL,
       applied_at text NOT NULL
     )`);
+    const plan = new MigrationPlan(
+      READ_MODEL_MIGRATIONS,
+      (version, latest) =>
+        new StoreUnavailableError(
+          `The read models in schema ${schema} have schema version ${version}, newer than the ${latest} this @eventloom/postgres knows; upgrade it to open them (nothing was changed)`,
+        ),
+    );
     const { rows } = await client.query<{ version: number }>(`SELECT coalesce(max(version), 0)::integer AS version FROM ${s}.read_model_migrations`);
     const current = rows[0]!.version;
-    if (current > LATEST_READ_MODEL_SCHEMA_VERSION) {
-      throw new StoreUnavailableError(
-        `The read models in schema ${schema} have schema version ${current}, newer than the ${LATEST_READ_MODEL_SCHEMA_VERSION} this @eventloom/postgres knows; upgrade it to open them (nothing was changed)`,
-      );
-    }
-    const applied: number[] = [];
-    for (const migration of READ_MODEL_MIGRATIONS) {
-      if (migration.version <= current) continue;
-      await client.query(migration.sql(s));
-      await client.query(`INSERT INTO ${s}.read_model_migrations (version, name, applied_at) VALUES ($1, $2, $3)`, [
-        migration.version,
-        migration.name,
-        now().toISOString(),
-      ]);
-      applied.push(migration.version);
-    }
+    // One transaction under the advisory lock: the steps are part of it, and nobody else migrates meanwhile.
+    const applied = await runMigrationsAsync(plan, {
+      found: async () => current,
+      step: (work) => work(),
+      current: async () => current,
+      apply: async (migration) => {
+        await client.query(migration.sql(s));
+        await client.query(`INSERT INTO ${s}.read_model_migrations (version, name, applied_at) VALUES ($1, $2, $3)`, [
+          migration.version,
+          migration.name,
+          now().toISOString(),
+        ]);
+      },
+    });
     const names = namesFor(schema);
     await ensureRole(client, names);
     // CREATE: projections make their own tables (handle.table) in their transactions, as this role.

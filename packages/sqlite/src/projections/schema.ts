@@ -1,8 +1,9 @@
 /** Brings the read-model tables up to date: each migration once, under the write lock, even with several processes. */
 import { StoreUnavailableError } from '@eventloom/core';
+import { MigrationPlan, runMigrations } from '@eventloom/core/adapter';
 import { migrationError } from '../migrate.js';
 import { withOpeningWait, type SqliteDatabase } from '../open-database.js';
-import { CREATE_MIGRATIONS_TABLE, CURRENT_VERSION, READ_MODEL_MIGRATIONS, RECORD_MIGRATION } from './sql.js';
+import { CREATE_MIGRATIONS_TABLE, CURRENT_VERSION, READ_MODEL_MIGRATIONS, RECORD_MIGRATION, type ReadModelMigration } from './sql.js';
 
 export const LATEST_READ_MODEL_SCHEMA_VERSION = READ_MODEL_MIGRATIONS.at(-1)!.version;
 
@@ -16,26 +17,23 @@ export function migrateReadModels(db: SqliteDatabase, now: () => Date = () => ne
 }
 
 function applyReadModelMigrations(db: SqliteDatabase, now: () => Date): number[] {
+  const plan = readModelPlan(db);
+  // Up to date: only read, no write lock, no wait.
   const found = recordedReadModelVersion(db);
-  assertNotNewer(db, found);
-  if (found === LATEST_READ_MODEL_SCHEMA_VERSION) return [];
-  return withOpeningWait(db, () => {
-    const applied: number[] = [];
-    const inTransaction = (work: () => void): void => db.transaction(work).immediate();
-    inTransaction(() => db.exec(CREATE_MIGRATIONS_TABLE));
-    const current = db.prepare<[], number>(CURRENT_VERSION).pluck();
-    for (const migration of READ_MODEL_MIGRATIONS) {
-      inTransaction(() => {
-        const version = current.get()!;
-        assertNotNewer(db, version);
-        if (version >= migration.version) return;
+  if (plan.pending(found).length === 0) return [];
+  const inTransaction = (work: () => void): void => db.transaction(work).immediate();
+  return withOpeningWait(db, () =>
+    runMigrations(plan, {
+      found: () => found,
+      begin: () => inTransaction(() => db.exec(CREATE_MIGRATIONS_TABLE)),
+      step: inTransaction,
+      current: () => db.prepare<[], number>(CURRENT_VERSION).pluck().get()!,
+      apply: (migration) => {
         db.exec(migration.sql);
         db.prepare(RECORD_MIGRATION).run(migration.version, migration.name, now().toISOString());
-        applied.push(migration.version);
-      });
-    }
-    return applied;
-  });
+      },
+    }),
+  );
 }
 
 /** The read models' schema version by reading alone (0 when they were never created). */
@@ -45,9 +43,15 @@ export function recordedReadModelVersion(db: SqliteDatabase): number {
 }
 
 export function assertNotNewer(db: SqliteDatabase, version: number): void {
-  if (version > LATEST_READ_MODEL_SCHEMA_VERSION) {
-    throw new StoreUnavailableError(
-      `The read models in ${db.name} have schema version ${version}, newer than the ${LATEST_READ_MODEL_SCHEMA_VERSION} this @eventloom/sqlite knows; upgrade it to open them (nothing was changed)`,
-    );
-  }
+  readModelPlan(db).assertNotNewer(version);
+}
+
+function readModelPlan(db: SqliteDatabase): MigrationPlan<ReadModelMigration> {
+  return new MigrationPlan(
+    READ_MODEL_MIGRATIONS,
+    (version, latest) =>
+      new StoreUnavailableError(
+        `The read models in ${db.name} have schema version ${version}, newer than the ${latest} this @eventloom/sqlite knows; upgrade it to open them (nothing was changed)`,
+      ),
+  );
 }
