@@ -86,4 +86,5 @@ export { waitForCheckpoint, type CheckpointSnapshot, type CheckpointSource } fro
 export { resolveReadTarget, type ReadTarget } from './projections/read-target.js';
 export { prepareProjection, type PreparedProjection, type PrepareOptions } from './projections/prepare.js';
 export { applyBatch, HandlerFailure, type BatchOptions } from './projections/apply-batch.js';
+export { applyInline, inlineEventFilter, inlineGroup, inlineSkip, type InlineGroup, type InlineSkip, type InlineState } from './projections/inline.js';
 export { assertLeaseArguments } from './projections/memory/memory-read-model-store.js';

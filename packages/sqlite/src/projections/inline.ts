@@ -3,14 +3,14 @@
  * updated read model as soon as the append resolves (read-your-writes). The checkpoint moves in
  * the same transaction.
  *
- * An inline projection only applies an append's events on top of an up-to-date checkpoint. When
- * events it has not seen lie between its checkpoint and the append (it was added after them, it
- * is still being built, or another process appended without it), the append goes through
- * untouched and a `ProjectionRunner` running the same projection catches up; from then on the
- * inline path takes over again. Run the projection in a runner as well, for that reason.
+ * When it applies is core's rule (`@eventloom/core/adapter`'s inline.ts): only on top of an
+ * up-to-date checkpoint. Otherwise the append goes through untouched and a `ProjectionRunner`
+ * running the same projection catches up; from then on the inline path takes over again. Run the
+ * projection in a runner as well, for that reason. This module supplies SQLite's part: the look
+ * for unseen events and the savepoint the handlers run in.
  */
-import { InvalidArgumentError, type AnyProjection, type RecordedEvent } from '@eventloom/core';
-import { applyBatch, HandlerFailure, prepareProjection } from '@eventloom/core/adapter';
+import { InvalidArgumentError, type AnyProjection } from '@eventloom/core';
+import { applyInline, inlineEventFilter, inlineGroup, inlineSkip, prepareProjection } from '@eventloom/core/adapter';
 import type { SqliteDatabase } from '../open-database.js';
 import { storeError } from '../sqlite-errors.js';
 import type { SqliteEventStore } from '../sqlite-event-store.js';
@@ -42,10 +42,7 @@ export function addInlineProjection(options: InlineProjectionOptions): () => voi
     throw new InvalidArgumentError('readModels', "must be a SqliteReadModelStore on the event store's own connection: openSqliteReadModels({ database: eventStore.database })");
   }
   if (!projection || typeof projection.apply !== 'function') throw new InvalidArgumentError('projection', 'must be made with defineProjection');
-  const types = new Set(projection.eventTypes);
-  const prefixes = projection.filter.streamPrefixes;
-  const handles = (event: RecordedEvent): boolean =>
-    types.has(event.type) && (prefixes === undefined || prefixes.some((prefix) => event.streamId.startsWith(prefix)));
+  const handles = inlineEventFilter(projection);
   let unseen: (after: bigint, before: bigint) => boolean;
   try {
     unseen = unseenEventsQuery(eventStore.database, projection);
@@ -63,24 +60,20 @@ export function addInlineProjection(options: InlineProjectionOptions): () => voi
   );
 
   return eventStore.addInlineHandler(async (events) => {
-    const relevant = events.filter(handles);
-    if (relevant.length === 0) return;
+    const group = inlineGroup([events], handles);
+    if (!group) return;
     // Inside the append's transaction: these nest as savepoints, and commit with the append.
     if (!prepared) {
       await prepare();
       prepared = true;
     }
     await readModels.transaction(async (tx) => {
-      const state = await tx.getState(namespace);
-      // Dropped for a rebuild meanwhile: the runner rebuilding it will catch up.
-      if (!state) return;
-      const from = state.checkpoint ?? 0n;
-      if (unseen(from, relevant[0]!.position)) return;
-      try {
-        await applyBatch(tx, projection, relevant, { expected: state.checkpoint, checkpoint: events.at(-1)!.position });
-      } catch (error) {
-        throw error instanceof HandlerFailure ? error.cause : error;
-      }
+      const found = await tx.getState(namespace);
+      const state = found && { checkpoint: found.checkpoint, failedAt: found.failure?.position ?? null };
+      // Dropped for a rebuild meanwhile, or behind: the runner running it catches up (SQLite says nothing in the append's result).
+      if (!state || inlineSkip(state, group, unseen)) return;
+      // A handler's own error fails the append.
+      await applyInline(tx, projection, group, state, (_, cause) => cause);
     });
   });
 }
