@@ -207,6 +207,7 @@ const ADAPTER_VALUES = [
   'matchesFilter',
   'MemoryLeaseStore',
   'MemorySubscriptionDeadLetters',
+  'MigrationPlan',
   'normalizeBatchSize',
   'normalizeCheckpoint',
   'normalizeExpectedVersion',
@@ -227,6 +228,8 @@ const ADAPTER_VALUES = [
   'resolveReadTarget',
   'retryMatchesExpectation',
   'retryPartitionsDeadLetters',
+  'runMigrations',
+  'runMigrationsAsync',
   'serializeDocument',
   'serializeStreamMetadata',
   'startGroupMember',
@@ -236,6 +239,7 @@ const ADAPTER_VALUES = [
   'waitForPartitions',
 ];
 const ADAPTER_TYPES = [
+  'AsyncMigrationStorage',
   'BatchOptions',
   'CheckpointSnapshot',
   'CheckpointSource',
@@ -245,6 +249,7 @@ const ADAPTER_TYPES = [
   'KindRank',
   'LeaseInfo',
   'LeaseStore',
+  'MigrationStorage',
   'NormalizedCondition',
   'NormalizedQuery',
   'NormalizedSort',
@@ -257,6 +262,7 @@ const ADAPTER_TYPES = [
   'SortKey',
   'StreamState',
   'SubscriptionSource',
+  'VersionedMigration',
 ];
 
 /** Every name a module exports, values and types apart, as the compiler sees them. */
