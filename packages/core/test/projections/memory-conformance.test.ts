@@ -2,11 +2,14 @@
 import { MemoryEventStore, MemoryReadModelStore } from '@eventloom/core';
 import { runProjectionConformance, runReadModelStoreConformance } from '@eventloom/testing';
 
+// #region read-model-store-conformance
 runReadModelStoreConformance({
   name: 'memory',
   create: async () => ({ readModels: new MemoryReadModelStore() }),
 });
+// #endregion read-model-store-conformance
 
+// #region projection-conformance
 runProjectionConformance({
   name: 'memory',
   create: async (options) => ({
@@ -14,3 +17,4 @@ runProjectionConformance({
     readModels: new MemoryReadModelStore(),
   }),
 });
+// #endregion projection-conformance
