@@ -13,7 +13,7 @@
  * `ProjectionRunner` running the same projection catches up. Never silently.
  */
 import { InvalidArgumentError, type AnyProjection, type RecordedEvent } from '@eventloom/core';
-import { prepareProjection } from '@eventloom/core/adapter';
+import { applyInline, inlineEventFilter, inlineGroup, inlineSkip, prepareProjection, type InlineState } from '@eventloom/core/adapter';
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { InlineAppendFailure, withGroupForm, type GroupInlineHandler } from '../group-append.js';
@@ -61,29 +61,25 @@ export async function addPostgresInlineProjection(options: PostgresInlineProject
   // Ready now, so the first append after this applies inline when nothing came before it.
   await readModels.transaction((tx) => prepareProjection(tx, projection, false));
 
-  const types = new Set(projection.eventTypes);
-  const prefixes = projection.filter.streamPrefixes;
-  const handles = (event: RecordedEvent): boolean =>
-    types.has(event.type) && (prefixes === undefined || prefixes.some((prefix) => event.streamId.startsWith(prefix)));
+  const handles = inlineEventFilter(projection);
   const { namespace } = projection.namespace;
   const skipped = (reason: string): InlineSkipped => ({ handler: namespace, reason });
   const ready = readyQuery(eventStore.schema, readModels.schema, projection);
 
-  const { namespace: projectionNamespace } = projection;
   // Once per group of appends (`group-append.ts`), all of it spent holding the tenant's log head:
   // one round trip locks the state, reads the checkpoint and looks for unseen events; then the
-  // handlers' own statements; then one checkpoint write.
+  // handlers' own statements; then one checkpoint write. When it applies is core's rule.
   const group: GroupInlineHandler = async (appends, client) => {
-    const relevant = appends.map((events) => events.filter(handles));
     const answers = new Array<InlineSkipped | undefined>(appends.length).fill(undefined);
-    const firstIndex = relevant.findIndex((events) => events.length > 0);
-    if (firstIndex < 0) return answers;
-    const lastIndex = relevant.findLastIndex((events) => events.length > 0);
+    const seen = inlineGroup(appends, handles);
+    if (!seen) return answers;
     const skipAll = (reason: InlineSkipped): readonly (InlineSkipped | undefined)[] =>
-      relevant.map((events) => (events.length > 0 ? reason : undefined));
-    const state = await ready(client, namespace, relevant[firstIndex]![0]!.position);
-    if (!state) return skipAll(skipped('its state is locked by a runner working on it, or it was dropped (a rebuild?); that runner catches up'));
-    if (state.behind) {
+      seen.relevant.map((events) => (events.length > 0 ? reason : undefined));
+    const state = await ready(client, namespace, seen.from);
+    // The look for unseen events came with the state, in the same round trip.
+    const skip = inlineSkip(state, seen, () => state!.behind);
+    if (!state || skip === 'missing') return skipAll(skipped('its state is locked by a runner working on it, or it was dropped (a rebuild?); that runner catches up'));
+    if (skip === 'behind') {
       // The appends of a group commit together, so each later one would find the same.
       return skipAll(
         skipped(
@@ -91,24 +87,10 @@ export async function addPostgresInlineProjection(options: PostgresInlineProject
         ),
       );
     }
-    // As the last append it handles left it, like one append at a time: appends of the group after it are none of its business.
-    const checkpoint = appends[lastIndex]!.at(-1)!.position;
     try {
-      await readModels.inTransaction(client, async (tx) => {
-        const handle = tx.handle(projectionNamespace);
-        for (let i = firstIndex; i <= lastIndex; i++) {
-          for (const event of relevant[i]!) {
-            try {
-              await projection.apply(event, handle);
-            } catch (cause) {
-              if (cause instanceof HeldBackWriteFailure) throw cause;
-              throw new InlineAppendFailure(i, cause);
-            }
-          }
-        }
-        await tx.setCheckpoint(namespace, checkpoint);
-        if (state.failedAt !== null && checkpoint >= state.failedAt) await tx.setFailure(namespace, null);
-      });
+      await readModels.inTransaction(client, (tx) =>
+        applyInline(tx, projection, seen, state, (index, cause) => (cause instanceof HeldBackWriteFailure ? cause : new InlineAppendFailure(index, cause))),
+      );
     } catch (error) {
       // Document upserts of the whole group, sent together, failed: not pinned on one append, so
       // the group fails whole and its appends run again one by one (`group-append.ts`).
@@ -126,10 +108,7 @@ export async function addPostgresInlineProjection(options: PostgresInlineProject
   return eventStore.addInlineHandler(withGroupForm(single, group));
 }
 
-interface InlineState {
-  readonly checkpoint: bigint | null;
-  /** The position of the event whose failure stopped it (a runner's), cleared once the checkpoint passes it. */
-  readonly failedAt: bigint | null;
+interface ReadyState extends InlineState {
   /** The checkpoint is at or past this append, or an event the projection handles lies between them. */
   readonly behind: boolean;
 }
@@ -143,7 +122,7 @@ function readyQuery(
   eventSchema: string,
   readModelSchema: string,
   projection: AnyProjection<PostgresProjectionHandle>,
-): (client: pg.ClientBase, namespace: string, first: bigint) => Promise<InlineState | undefined> {
+): (client: pg.ClientBase, namespace: string, first: bigint) => Promise<ReadyState | undefined> {
   const categories = projection.filter.streamPrefixes?.map((prefix) => prefix.slice(0, -1)) ?? null;
   // The checkpoint comes out of a CTE, so that it reaches the scan of the events as a parameter
   // and both ends of the range bound the index scan; as a correlated value it was only a filter,
