@@ -35,7 +35,7 @@ import type { SchemaRegistry } from '../schemas/schema-registry.js';
 import { assertCategory, assertStreamId } from '../envelope/stream-id.js';
 import { firstVisibleVersion, normalizeStreamMetadata, oldestVisibleTime } from './stream-metadata.js';
 import { startSubscription } from '../subscriptions/subscription.js';
-import { startGroupMember } from '../subscriptions/consumer-group.js';
+import { startGroupMember, type GroupSubscriptionSource } from '../subscriptions/consumer-group.js';
 import { MemorySubscriptionDeadLetters, type SubscriptionDeadLetters } from '../subscriptions/dead-letters.js';
 import type { ConsumerGroupMember, ConsumerGroupOptions } from '../subscriptions/group.js';
 import { MemoryLeaseStore } from '../subscriptions/lease.js';
@@ -260,32 +260,24 @@ export class MemoryEventStore implements EventStore {
 
   subscribe<E extends Event = Event>(options: SubscribeOptions<E>): Subscription {
     this.#assertOpen();
-    return startSubscription(
-      {
-        readAll: (o) => this.readAll(o),
-        headPosition: () => this.headPosition(),
-        checkpoints: this.checkpoints,
-        waitForAppend: (ms, signal) => this.#signal.wait(ms, signal),
-        leases: this.#leases,
-        deadLetters: this.subscriptionDeadLetters,
-      },
-      options,
-    );
+    return startSubscription(this.#subscriptionSource(), options);
   }
 
   subscribeGroup<E extends Event = Event>(options: ConsumerGroupOptions<E>): ConsumerGroupMember {
     this.#assertOpen();
-    return startGroupMember(
-      {
-        readAll: (o) => this.readAll(o),
-        headPosition: () => this.headPosition(),
-        checkpoints: this.checkpoints,
-        waitForAppend: (ms, signal) => this.#signal.wait(ms, signal),
-        leases: this.#leases,
-        deadLetters: this.subscriptionDeadLetters,
-      },
-      options,
-    );
+    return startGroupMember(this.#subscriptionSource(), options);
+  }
+
+  /** What subscriptions and group members read through: one source for both. */
+  #subscriptionSource(): GroupSubscriptionSource {
+    return {
+      readAll: (o) => this.readAll(o),
+      headPosition: () => this.headPosition(),
+      checkpoints: this.checkpoints,
+      waitForAppend: (ms, signal) => this.#signal.wait(ms, signal),
+      leases: this.#leases,
+      deadLetters: this.subscriptionDeadLetters,
+    };
   }
 
   async close(): Promise<void> {
