@@ -53,13 +53,20 @@ describe('subscriptions and transient store errors', () => {
       handler: (event) => void seen.push(event.data.n),
     });
     let last = 0n;
+    let failuresAtOutage = 0;
     for (let n = 0; n < 60; n++) {
       // Outages come and go while events are appended, of both transient kinds.
       if (n % 10 === 3) {
         failing.on = true;
+        failuresAtOutage = failing.failures;
         failing.fail = n % 20 === 3 ? () => new StoreUnavailableError('connection lost') : () => new StoreBusyError('readAll', 10);
       }
-      if (n % 10 === 6) failing.on = false;
+      if (n % 10 === 6) {
+        // Each outage lasts until the subscription has met it at least twice, however loaded the machine.
+        const until = Date.now() + 5_000;
+        while (failing.failures < failuresAtOutage + 2 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 2));
+        failing.on = false;
+      }
       last = await append(inner, n);
       await new Promise((resolve) => setTimeout(resolve, 3));
     }
