@@ -31,6 +31,25 @@ const E_COLUMNS = `e.position, e.id, e.stream_id, e.stream_version, e.type, e.sc
 const OLD_APPEND_SIGNATURE =
   'text, smallint, bigint, uuid[], text[], integer[], jsonb, jsonb, text[], text[], timestamptz, text, boolean';
 
+/** What `append` and `append_or_error` take and answer (the latter adds the error it caught). */
+const APPEND_PARAMETERS = `  p_stream_id text,
+  p_expected_kind smallint,
+  p_expected_version bigint,
+  p_ids uuid[],
+  p_types text[],
+  p_schema_versions integer[],
+  p_data jsonb,
+  p_metadata jsonb,
+  p_correlation_ids text[],
+  p_causation_ids text[],
+  p_time timestamptz,
+  p_source text,
+  p_ids_given boolean,
+  OUT first_position bigint,
+  OUT first_version bigint,
+  OUT idempotent boolean,
+  OUT recorded_time timestamptz`;
+
 function tablesSql(s: string): string {
   return `
 -- One row per tenant: the last position handed out. Updated by every append, so kept HOT.
@@ -196,23 +215,7 @@ END
   return `
 DROP FUNCTION ${s}.append(${OLD_APPEND_SIGNATURE});
 CREATE FUNCTION ${s}.append(
-  p_stream_id text,
-  p_expected_kind smallint,
-  p_expected_version bigint,
-  p_ids uuid[],
-  p_types text[],
-  p_schema_versions integer[],
-  p_data jsonb,
-  p_metadata jsonb,
-  p_correlation_ids text[],
-  p_causation_ids text[],
-  p_time timestamptz,
-  p_source text,
-  p_ids_given boolean,
-  OUT first_position bigint,
-  OUT first_version bigint,
-  OUT idempotent boolean,
-  OUT recorded_time timestamptz
+${APPEND_PARAMETERS}
 ) LANGUAGE plpgsql AS ${dollarQuoted(body)};
 `;
 }
@@ -236,23 +239,7 @@ END
 `;
   return `
 CREATE FUNCTION ${s}.append_or_error(
-  p_stream_id text,
-  p_expected_kind smallint,
-  p_expected_version bigint,
-  p_ids uuid[],
-  p_types text[],
-  p_schema_versions integer[],
-  p_data jsonb,
-  p_metadata jsonb,
-  p_correlation_ids text[],
-  p_causation_ids text[],
-  p_time timestamptz,
-  p_source text,
-  p_ids_given boolean,
-  OUT first_position bigint,
-  OUT first_version bigint,
-  OUT idempotent boolean,
-  OUT recorded_time timestamptz,
+${APPEND_PARAMETERS},
   OUT error_code text,
   OUT error_message text,
   OUT error_detail text,
