@@ -19,7 +19,12 @@ export type EventloomErrorCode =
   | 'STORE_CORRUPT'
   | 'STORE_READ_ONLY'
   | 'TRANSACTION_CLOSED'
-  | 'GROUP_CONFIG_MISMATCH';
+  | 'GROUP_CONFIG_MISMATCH'
+  | 'TRANSPORT_UNAVAILABLE'
+  | 'TRANSPORT_CLOSED'
+  | 'TOPOLOGY_CONFLICT'
+  | 'INVALID_MESSAGE'
+  | 'NOT_SUPPORTED';
 
 /** Base class: `code` is stable across releases, `message` is for people. */
 export abstract class EventloomError extends Error {
@@ -284,6 +289,63 @@ export class GroupConfigMismatchError extends EventloomError {
     readonly memberValue: string,
   ) {
     super(`Consumer group ${group} has ${setting} ${groupValue}, but this member asked for ${memberValue}; use the group's value, or resize the group first`);
+  }
+}
+
+/** The broker or queue storage stayed unreachable for longer than the transport's bound; `sent` says whether a send may have been stored. */
+export class TransportUnavailableError extends EventloomError {
+  readonly code = 'TRANSPORT_UNAVAILABLE' as const;
+
+  constructor(
+    readonly transport: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`The ${transport} transport is unavailable: ${detail}`, options);
+  }
+}
+
+/** The transport was closed; nothing was sent or received. */
+export class TransportClosedError extends EventloomError {
+  readonly code = 'TRANSPORT_CLOSED' as const;
+
+  constructor(readonly transport: string) {
+    super(`The ${transport} transport is closed; create a new one`);
+  }
+}
+
+/** A queue, topic, stream or exchange exists with settings other than the ones asked for. Nothing was changed. */
+export class TopologyConflictError extends EventloomError {
+  readonly code = 'TOPOLOGY_CONFLICT' as const;
+
+  constructor(
+    readonly resource: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${resource} already exists with other settings: ${detail}. Delete it or use the settings it has`, options);
+  }
+}
+
+/** A received message could not be read: not a CloudEvent, not JSON, or a required attribute missing. */
+export class InvalidMessageError extends EventloomError {
+  readonly code = 'INVALID_MESSAGE' as const;
+
+  constructor(detail: string, options?: { cause?: unknown }) {
+    super(`Invalid message: ${detail}`, options);
+  }
+}
+
+/** The adapter cannot do this (e.g. withdraw a delayed message on RabbitMQ); its capabilities say so. */
+export class NotSupportedError extends EventloomError {
+  readonly code = 'NOT_SUPPORTED' as const;
+
+  constructor(
+    readonly operation: string,
+    readonly adapter: string,
+    hint = '',
+  ) {
+    super(`${operation} is not supported by the ${adapter} adapter${hint ? `: ${hint}` : ''}`);
   }
 }
 

@@ -1,0 +1,2 @@
+/** @eventloom/nats — the transport (in progress). */
+export {};

@@ -1,0 +1,2 @@
+/** @eventloom/rabbitmq — the transport (in progress). */
+export {};
