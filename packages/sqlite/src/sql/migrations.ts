@@ -73,4 +73,62 @@ CREATE TABLE snapshots (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    version: 2,
+    name: 'message queues, topic groups, queue dead letters',
+    sql: `
+-- Messages of the SQLite transport waiting for their consumer: one row per queue message, and one
+-- per topic message and group. Times are ms since 1970 on this machine's clock (the processes
+-- sharing a file share one machine). seq orders rows by when they were stored.
+CREATE TABLE queue_messages (
+  seq             INTEGER PRIMARY KEY,
+  destination     TEXT    NOT NULL, -- the queue, or the topic
+  group_name      TEXT    NOT NULL, -- '' on a queue, the group on a topic
+  id              TEXT    NOT NULL,
+  partition_key   TEXT,
+  visible_at      INTEGER NOT NULL, -- not delivered before (deliverAt, a retry's delay)
+  attempts        INTEGER NOT NULL DEFAULT 0, -- deliveries so far
+  lease_owner     TEXT,             -- the receiver that holds it
+  lease_until     INTEGER NOT NULL DEFAULT 0,
+  first_failed_at TEXT,
+  last_error      TEXT,
+  envelope        TEXT    NOT NULL  -- JSON
+);
+-- A message can be claimed once max(visible_at, lease_until) has passed: claims read this index
+-- from its start, so delayed and leased messages cost nothing however many there are.
+CREATE INDEX queue_messages_ready ON queue_messages (destination, group_name, max(visible_at, lease_until), seq);
+-- Per-key order: the earlier messages of a key, and the ones of a key leased or waiting for a retry.
+CREATE INDEX queue_messages_key_order ON queue_messages (destination, group_name, partition_key, seq) WHERE partition_key IS NOT NULL;
+CREATE INDEX queue_messages_key_busy ON queue_messages (destination, group_name, partition_key, max(visible_at, lease_until))
+  WHERE partition_key IS NOT NULL;
+-- cancelScheduled finds a message by its id.
+CREATE INDEX queue_messages_id ON queue_messages (id);
+
+-- A topic's groups: a message published to the topic is stored once for each.
+CREATE TABLE queue_topic_groups (
+  topic      TEXT NOT NULL,
+  group_name TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  PRIMARY KEY (topic, group_name)
+) WITHOUT ROWID;
+
+CREATE TABLE queue_dead_letters (
+  seq             INTEGER PRIMARY KEY,
+  id              TEXT    NOT NULL UNIQUE,
+  destination     TEXT    NOT NULL,
+  group_name      TEXT    NOT NULL,
+  consumer        TEXT    NOT NULL,
+  type            TEXT,             -- the message's type; NULL when it could not be decoded
+  message         TEXT,             -- the envelope, JSON
+  raw             TEXT,             -- {headers, body} JSON, when it could not be decoded
+  reason          TEXT    NOT NULL,
+  error           TEXT    NOT NULL,
+  stack           TEXT,
+  attempts        INTEGER NOT NULL,
+  first_failed_at TEXT    NOT NULL,
+  last_failed_at  TEXT    NOT NULL
+);
+CREATE INDEX queue_dead_letters_by_source ON queue_dead_letters (destination, group_name);
+`,
+  },
 ];
