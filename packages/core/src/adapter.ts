@@ -36,6 +36,7 @@ export {
   normalizeStreamMetadata,
   firstVisibleVersion,
   oldestVisibleTime,
+  softDeletedMetadata,
   serializeStreamMetadata,
   deserializeStreamMetadata,
 } from './event-store/stream-metadata.js';

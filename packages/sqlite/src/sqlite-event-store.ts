@@ -40,6 +40,7 @@ import {
   prepareAppend,
   prepareAppendSync,
   serializeStreamMetadata,
+  softDeletedMetadata,
   startGroupMember,
   startSubscription,
   type GroupSubscriptionSource,
@@ -286,7 +287,7 @@ export class SqliteEventStore implements EventStore {
         s.tombstoneStream.run(streamId);
       } else {
         const metadata = row ? this.#metadataOf(streamId, row[1]) : {};
-        s.softDeleteStream.run(streamId, serializeStreamMetadata({ ...metadata, truncateBefore: version + 1n }));
+        s.softDeleteStream.run(streamId, serializeStreamMetadata(softDeletedMetadata(metadata, version)));
       }
     });
   }

@@ -33,7 +33,7 @@ import {
 } from './read-options.js';
 import type { SchemaRegistry } from '../schemas/schema-registry.js';
 import { assertCategory, assertStreamId } from '../envelope/stream-id.js';
-import { firstVisibleVersion, normalizeStreamMetadata, oldestVisibleTime } from './stream-metadata.js';
+import { firstVisibleVersion, normalizeStreamMetadata, oldestVisibleTime, softDeletedMetadata } from './stream-metadata.js';
 import { startSubscription } from '../subscriptions/subscription.js';
 import { startGroupMember, type GroupSubscriptionSource } from '../subscriptions/consumer-group.js';
 import { MemorySubscriptionDeadLetters, type SubscriptionDeadLetters } from '../subscriptions/dead-letters.js';
@@ -253,7 +253,7 @@ export class MemoryEventStore implements EventStore {
       record.tombstoned = true;
     } else {
       record.softDeleted = true;
-      record.metadata = Object.freeze({ ...record.metadata, truncateBefore: record.version + 1n });
+      record.metadata = Object.freeze(softDeletedMetadata(record.metadata, record.version));
     }
     if (!stream) this.#streams.set(streamId, record);
   }

@@ -49,6 +49,15 @@ export function firstVisibleVersion(metadata: StreamMetadata, version: bigint): 
   return first;
 }
 
+/**
+ * The metadata a soft delete leaves: every event up to `version` hidden, so the stream reads as
+ * empty and a later append starts it again after them. (PostgreSQL's delete function writes the
+ * same in SQL, atomically with its version check.)
+ */
+export function softDeletedMetadata(metadata: StreamMetadata, version: bigint): StreamMetadata {
+  return { ...metadata, truncateBefore: version + 1n };
+}
+
 /** ISO time before which events are hidden by `maxAgeSeconds`, or undefined. */
 export function oldestVisibleTime(metadata: StreamMetadata, now: Date): string | undefined {
   if (metadata.maxAgeSeconds === undefined) return undefined;

@@ -197,7 +197,8 @@ BEGIN
       ON CONFLICT (tenant_id, stream_id) DO UPDATE SET tombstoned = true;
     UPDATE ${s}.events SET tombstoned = true WHERE stream_id = p_stream_id;
   ELSE
-    -- Soft delete hides what is there now; the next append makes the stream visible again.
+    -- Soft delete hides what is there now; the next append makes the stream visible again
+    -- (core's softDeletedMetadata rule, here in SQL to stay atomic with the version check).
     INSERT INTO ${s}.streams AS s (stream_id, version, soft_deleted, metadata)
       VALUES (p_stream_id, v_version, true, jsonb_build_object('truncateBefore', (v_version + 1)::text))
       ON CONFLICT (tenant_id, stream_id) DO UPDATE
