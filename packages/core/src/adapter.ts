@@ -52,11 +52,13 @@ export {
 } from './event-store/migrations.js';
 
 // Subscriptions and consumer groups: the loop, leases, dead letters, group members.
-export { startSubscription, checkSubscribeOptions, type SubscriptionSource, type InternalSubscribeOptions } from './subscriptions/subscription.js';
+export { startSubscription, checkSubscribeOptions, abortableSleep, type SubscriptionSource, type InternalSubscribeOptions } from './subscriptions/subscription.js';
 export { MemorySubscriptionDeadLetters, checkDeadLetterKey } from './subscriptions/dead-letters.js';
 export { MemoryLeaseStore, type LeaseInfo, type LeaseStore } from './subscriptions/lease.js';
 export {
   startGroupMember,
+  groupIntegerOption,
+  groupNameOption,
   groupSubscribeOptions,
   reportGroupError,
   retryPartitionsDeadLetters,

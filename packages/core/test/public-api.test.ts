@@ -185,6 +185,7 @@ const ROOT_TYPES = [
   'Where',
 ];
 const ADAPTER_VALUES = [
+  'abortableSleep',
   'AppendSignal',
   'applyBatch',
   'applyInline',
@@ -207,6 +208,8 @@ const ADAPTER_VALUES = [
   'evaluateQuery',
   'expectationHolds',
   'firstVisibleVersion',
+  'groupIntegerOption',
+  'groupNameOption',
   'groupSubscribeOptions',
   'HandlerFailure',
   'inlineEventFilter',

@@ -27,7 +27,10 @@ import {
   type SubscriptionDeadLetters,
 } from '@eventloom/core';
 import {
+  abortableSleep,
   checkSubscribeOptions,
+  groupIntegerOption,
+  groupNameOption,
   groupSubscribeOptions,
   reportGroupError,
   retryPartitionsDeadLetters,
@@ -72,21 +75,6 @@ export function startConsumerGroupMember<E extends Event>(source: GroupSource, o
   return new GroupMember(source, options as unknown as ConsumerGroupOptions);
 }
 
-function integerOption(value: number | undefined, fallback: number, name: string, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new InvalidArgumentError(name, `must be an integer from ${min} to ${max}, got ${value}`);
-  }
-  return value;
-}
-
-function nameOption(value: unknown, name: string): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > 255 || value.includes('\u0000')) {
-    throw new InvalidArgumentError(name, 'must be a string of 1 to 255 characters without U+0000');
-  }
-  return value;
-}
-
 class GroupMember implements ConsumerGroupMember {
   readonly group: string;
   readonly memberId: string;
@@ -112,10 +100,10 @@ class GroupMember implements ConsumerGroupMember {
   constructor(source: GroupSource, options: ConsumerGroupOptions) {
     if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options', 'must be an object');
     if (typeof options.handler !== 'function') throw new InvalidArgumentError('handler', 'must be a function');
-    this.group = nameOption(options.group, 'group');
-    this.memberId = options.memberId === undefined ? uuidv7() : nameOption(options.memberId, 'memberId');
-    this.#partitionCount = integerOption(options.partitions, DEFAULT_PARTITIONS, 'partitions', 1, 10_000);
-    this.#leaseMs = integerOption(options.leaseMs, DEFAULT_LEASE_MS, 'leaseMs', 100, 3_600_000);
+    this.group = groupNameOption(options.group, 'group');
+    this.memberId = options.memberId === undefined ? uuidv7() : groupNameOption(options.memberId, 'memberId');
+    this.#partitionCount = groupIntegerOption(options.partitions, DEFAULT_PARTITIONS, 'partitions', 1, 10_000);
+    this.#leaseMs = groupIntegerOption(options.leaseMs, DEFAULT_LEASE_MS, 'leaseMs', 100, 3_600_000);
     if (options.fromPosition !== undefined) assertStorableBigint(options.fromPosition, 'fromPosition');
     // The partitions' subscriptions take these options: checked once, before anything is written.
     checkSubscribeOptions(source, groupSubscribeOptions(options, `${this.group}#0`));
@@ -322,19 +310,6 @@ class GroupMember implements ConsumerGroupMember {
   }
 }
 
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
 export interface ResizeConsumerGroupOptions {
   readonly group: string;
   /** The group's new number of partitions. */
@@ -360,8 +335,8 @@ export async function resizeConsumerGroup(
   options: ResizeConsumerGroupOptions,
 ): Promise<ResizeConsumerGroupResult> {
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options', 'must be { group, partitions }');
-  const group = nameOption(options.group, 'group');
-  const partitions = integerOption(options.partitions, DEFAULT_PARTITIONS, 'partitions', 1, 10_000);
+  const group = groupNameOption(options.group, 'group');
+  const partitions = groupIntegerOption(options.partitions, DEFAULT_PARTITIONS, 'partitions', 1, 10_000);
   const { db, names } = source;
   const [row] = await db.rows(groupStatements(names).resize, [group, partitions], { operation: `resizing group ${group}`, writes: true });
   const [previous, start] = (row ?? [null, null]) as [number | null, bigint | null];
