@@ -17,7 +17,7 @@ describe('schema migrations', () => {
   it('creates the whole schema in a fresh file and records each migration once', async () => {
     file = tempFile();
     const store = openSqliteEventStore({ filename: file.filename });
-    expect(tables(store.database)).toEqual(['checkpoints', 'events', 'queue_dead_letters', 'queue_messages', 'queue_topic_groups', 'schema_migrations', 'snapshots', 'streams']);
+    expect(tables(store.database)).toEqual(['checkpoints', 'events', 'inbox_records', 'outbox_messages', 'outbox_relays', 'queue_dead_letters', 'queue_messages', 'queue_topic_groups', 'schema_migrations', 'snapshots', 'streams']);
     const applied = store.database.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all();
     expect(applied).toEqual(MIGRATIONS.map((m) => ({ version: m.version, name: m.name })));
     expect(schemaVersion(store.database)).toBe(LATEST_SCHEMA_VERSION);

@@ -3,6 +3,8 @@
  * recorded in `schema_migrations`; never edit a released one, append a new one instead.
  */
 
+import { OUTBOX_INBOX_MIGRATION_SQL } from '../messaging/outbox-sql.js';
+
 export interface Migration {
   /** 1, 2, 3…: contiguous, in the order they are applied. */
   readonly version: number;
@@ -130,5 +132,10 @@ CREATE TABLE queue_dead_letters (
 );
 CREATE INDEX queue_dead_letters_by_source ON queue_dead_letters (destination, group_name);
 `,
+  },
+  {
+    version: 3,
+    name: 'outbox messages, outbox relays, inbox records',
+    sql: OUTBOX_INBOX_MIGRATION_SQL,
   },
 ];
