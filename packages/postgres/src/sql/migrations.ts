@@ -3,6 +3,7 @@ import type { StoreNames } from '../names.js';
 import { functionsSql } from './functions.js';
 import { groupsSql, groupsV4Grants, groupsV4Sql } from './groups.js';
 import { logHeadsGrants, logHeadsSql } from './log-heads.js';
+import { queueGrants, queueSql } from '../messaging/sql.js';
 import { partitionReadSql, readGrants, readsSql } from './reads.js';
 import { subscriptionsGrants, subscriptionsSql } from './subscriptions.js';
 import { tablesSql } from './tables.js';
@@ -55,5 +56,11 @@ GRANT EXECUTE ON FUNCTION ${s}.partition_of, ${s}.group_heartbeat, ${s}.read_par
     name: 'subscription leases and dead letters',
     sql: subscriptionsSql,
     grants: subscriptionsGrants,
+  },
+  {
+    version: 6,
+    name: 'durable queues: messages, partition keys, topic groups, dead letters',
+    sql: queueSql,
+    grants: queueGrants,
   },
 ];
