@@ -45,3 +45,5 @@ export { MemorySnapshotStore, type Snapshot, type SnapshotStore } from './comman
 export { SchemaRegistry, type Upcaster } from './schemas/schema-registry.js';
 
 export * from './projections/index.js';
+
+export * from './sagas/index.js';

@@ -24,7 +24,12 @@ export type EventloomErrorCode =
   | 'TRANSPORT_CLOSED'
   | 'TOPOLOGY_CONFLICT'
   | 'INVALID_MESSAGE'
-  | 'NOT_SUPPORTED';
+  | 'NOT_SUPPORTED'
+  | 'SAGA_NOT_FOUND'
+  | 'SAGA_STEP_REJECTED'
+  | 'SAGA_STEP_TIMEOUT'
+  | 'SAGA_CONFLICT'
+  | 'RESOURCE_LOCKED';
 
 /** Base class: `code` is stable across releases, `message` is for people. */
 export abstract class EventloomError extends Error {
@@ -346,6 +351,56 @@ export class NotSupportedError extends EventloomError {
     hint = '',
   ) {
     super(`${operation} is not supported by the ${adapter} adapter${hint ? `: ${hint}` : ''}`);
+  }
+}
+
+/** No saga log (`saga-<id>`) exists for this id, or it belongs to another saga definition. */
+export class SagaNotFoundError extends EventloomError {
+  readonly code = 'SAGA_NOT_FOUND' as const;
+
+  constructor(readonly sagaId: string, detail = 'has no saga log') {
+    super(`Saga ${sagaId} ${detail}; start it first (orchestrator.start) or check the id`);
+  }
+}
+
+/** Thrown by a saga step (`context.reject(reason)`): a business refusal, compensated at once and never retried. */
+export class SagaStepRejectedError extends EventloomError {
+  readonly code = 'SAGA_STEP_REJECTED' as const;
+
+  constructor(readonly step: string, readonly reason: string) {
+    super(`Saga step ${step} was rejected: ${reason}`);
+  }
+}
+
+/** A saga step or compensation did not finish within its `timeoutMs`; counted as a failed attempt. */
+export class SagaStepTimeoutError extends EventloomError {
+  readonly code = 'SAGA_STEP_TIMEOUT' as const;
+
+  constructor(readonly step: string, readonly timeoutMs: number) {
+    super(`Saga step ${step} did not finish within ${timeoutMs} ms; raise its timeoutMs or make the action faster (it is retried with the same idempotency key)`);
+  }
+}
+
+/** Another executor advanced this saga (or process) first; this one stopped without acting. */
+export class SagaConflictError extends EventloomError {
+  readonly code = 'SAGA_CONFLICT' as const;
+
+  constructor(readonly sagaId: string, options?: { cause?: unknown }) {
+    super(`Saga ${sagaId} is being executed by another executor; nothing was done here (resume it later if that executor died)`, options);
+  }
+}
+
+/** A semantic lock is held by another owner (e.g. stock RESERVED by another saga) and has not expired. */
+export class ResourceLockedError extends EventloomError {
+  readonly code = 'RESOURCE_LOCKED' as const;
+
+  constructor(
+    readonly resource: string,
+    readonly holder: string,
+    readonly state: string,
+    readonly expiresAt: string | null,
+  ) {
+    super(`${resource} is ${state} by ${holder}${expiresAt ? ` until ${expiresAt}` : ''}; wait for its release or expiry, or use another resource`);
   }
 }
 
