@@ -91,3 +91,17 @@ export { prepareProjection, type PreparedProjection, type PrepareOptions } from 
 export { applyBatch, HandlerFailure, type BatchOptions } from './projections/apply-batch.js';
 export { applyInline, inlineEventFilter, inlineGroup, inlineSkip, type InlineGroup, type InlineSkip, type InlineState } from './projections/inline.js';
 export { assertLeaseArguments } from './projections/memory/memory-read-model-store.js';
+
+// The outbox and the inbox: what a store supplies, and the shared checks and relay loop.
+export {
+  assertOutboxName,
+  decodeStoredOutboxMessage,
+  encodeStoredOutboxMessage,
+  outgoingFromStored,
+  prepareOutboxMessages,
+  type OutboxRecord,
+  type OutboxStorage,
+  type StoredOutboxMessage,
+} from './messaging/outbox/outbox.js';
+export { relayOutbox } from './messaging/outbox/outbox-relay.js';
+export { assertInboxConsumer, assertInboxHandler, assertInboxMessage, checkRetention, pruneCutoff, startPeriodicPrune } from './messaging/inbox/inbox.js';

@@ -47,3 +47,6 @@ export { SchemaRegistry, type Upcaster } from './schemas/schema-registry.js';
 export * from './projections/index.js';
 
 export * from './sagas/index.js';
+
+export * from './messaging/outbox/index.js';
+export * from './messaging/inbox/index.js';
