@@ -1,0 +1,2 @@
+export { runTransportConformance } from './conformance.js';
+export type { TransportConformanceOptions, TransportFactory, TransportTestContext } from './context.js';
