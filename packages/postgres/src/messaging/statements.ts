@@ -146,11 +146,13 @@ RETURNING id, dead_lettered_at`,
       `SELECT d.destination, NULL::text AS topic, d.message_id AS id, d.partition_key, now() AS visible_at, d.envelope, d.seq AS ord FROM d`,
       `d AS (
   DELETE FROM ${s}.queue_dead_letters
-  WHERE id IN (${selected(' FOR UPDATE SKIP LOCKED', ' AND envelope IS NOT NULL')})
+  WHERE id = ANY (ARRAY(${selected(' FOR UPDATE SKIP LOCKED', ' AND envelope IS NOT NULL')}))
   RETURNING destination, message_id, partition_key, envelope, seq
 ),
 `,
     ),
-    purge: `DELETE FROM ${s}.queue_dead_letters WHERE id IN (${selected(' FOR UPDATE')})`,
+    // ARRAY(…) runs the pick once: as the inner side of a semi-join it would run again per row and,
+    // skipping rows this statement already deleted, pick more than the limit.
+    purge: `DELETE FROM ${s}.queue_dead_letters WHERE id = ANY (ARRAY(${selected(' FOR UPDATE')}))`,
   };
 }
