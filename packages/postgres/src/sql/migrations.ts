@@ -7,6 +7,7 @@ import { queueGrants, queueSql } from '../messaging/sql.js';
 import { partitionReadSql, readGrants, readsSql } from './reads.js';
 import { subscriptionsGrants, subscriptionsSql } from './subscriptions.js';
 import { tablesSql } from './tables.js';
+import { outboxInboxGrants, outboxInboxSql } from '../messaging/outbox-sql.js';
 
 export interface Migration {
   readonly version: number;
@@ -62,5 +63,11 @@ GRANT EXECUTE ON FUNCTION ${s}.partition_of, ${s}.group_heartbeat, ${s}.read_par
     name: 'durable queues: messages, partition keys, topic groups, dead letters',
     sql: queueSql,
     grants: queueGrants,
+  },
+  {
+    version: 7,
+    name: 'outbox messages, outbox relays, inbox records',
+    sql: outboxInboxSql,
+    grants: outboxInboxGrants,
   },
 ];
