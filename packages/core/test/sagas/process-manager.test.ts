@@ -1,4 +1,4 @@
-import { collect, MemoryEventStore, ProcessManager, TimerService, VirtualClock, type Command, type Event, type ProcessManagerDefinition } from '@eventloom/core';
+import { collect, MemoryEventStore, ProcessManager, TimerService, VirtualClock, type Command, type Event, type ProcessManagerDefinition, type RecordedEvent } from '@eventloom/core';
 import { describe, expect, it } from 'vitest';
 
 type Ev =
@@ -34,7 +34,7 @@ const definition = (afterCompletion: 'ignore' | 'log' | 'dead-letter' = 'dead-le
 
 async function placed(store: MemoryEventStore, orderId: string) {
   const r = await store.appendToStream<Ev>(`order-${orderId}`, [{ type: 'OrderPlaced', data: { orderId, amount: 10 } }]);
-  return r.events[0]!;
+  return r.events[0] as RecordedEvent<Ev>;
 }
 
 describe('ProcessManager', () => {
@@ -48,7 +48,7 @@ describe('ProcessManager', () => {
     expect(await pm.handle(e1)).toBe('handled');
     expect(sent[0]).toMatchObject({ type: 'CapturePayment', correlationId: e1.correlationId, causationId: e1.id });
     expect((await timers.list({ state: 'scheduled' })).map((t) => t.id)).toEqual(['fulfilment_1_payment']);
-    const paid = (await store.appendToStream<Ev>('payment-1', [{ type: 'PaymentCaptured', data: { orderId: '1' } }])).events[0]!;
+    const paid = (await store.appendToStream<Ev>('payment-1', [{ type: 'PaymentCaptured', data: { orderId: '1' } }])).events[0] as RecordedEvent<Ev>;
     await pm.handle(paid);
     expect(sent.map((c) => c.type)).toEqual(['CapturePayment', 'ShipOrder']);
     expect((await timers.list({ state: 'cancelled' })).map((t) => t.id)).toEqual(['fulfilment_1_payment']);
@@ -79,7 +79,7 @@ describe('ProcessManager', () => {
     expect(await timers.fireDue()).toBe(1);
     expect(sent.map((c) => c.type)).toEqual(['CapturePayment', 'CancelOrder']);
     expect((await pm.instance('3'))!.complete).toBe(true);
-    const late = (await store.appendToStream<Ev>('payment-3', [{ type: 'PaymentCaptured', data: { orderId: '3' } }])).events[0]!;
+    const late = (await store.appendToStream<Ev>('payment-3', [{ type: 'PaymentCaptured', data: { orderId: '3' } }])).events[0] as RecordedEvent<Ev>;
     expect(await pm.handle(late)).toBe('late');
     expect(sent).toHaveLength(2);
     expect(await store.subscriptionDeadLetters.list('fulfilment')).toMatchObject([{ eventId: late.id, eventType: 'PaymentCaptured', error: expect.stringMatching(/LateMessage/) }]);
@@ -88,7 +88,7 @@ describe('ProcessManager', () => {
   it("ignores late messages under 'ignore', and runs on a store subscription", async () => {
     const store = new MemoryEventStore();
     const sent: Cmd[] = [];
-    const pm = new ProcessManager({ store, definition: { ...definition('ignore'), react: (m) => (m.type === 'OrderPlaced' ? [{ type: 'ShipOrder', data: { orderId: m.data.orderId } }] : []) }, dispatch: async (c) => void sent.push(c) });
+    const pm = new ProcessManager({ store, definition: { ...definition('ignore'), react: (m) => (m.type === 'OrderPlaced' ? [{ type: 'ShipOrder' as const, data: { orderId: m.data.orderId } }] : []) }, dispatch: async (c) => void sent.push(c) });
     const sub = pm.subscribe({ subscriptionId: 'fulfilment-pm', filter: { streamPrefixes: ['order-', 'ship-'] } });
     try {
       await placed(store, '4');

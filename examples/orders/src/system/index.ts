@@ -1,0 +1,5 @@
+export { catalogue, plannedOrders, type PlannedOrder, type Product } from './catalogue.js';
+export { census, type Census, type Invariant } from './invariants.js';
+export { orderSaga } from './orchestrated.js';
+export { formatSummary, runSystem, type RunOptions, type RunResult, type Variant } from './run.js';
+export * from './services/index.js';
