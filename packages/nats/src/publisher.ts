@@ -1,0 +1,88 @@
+/**
+ * Publishing awaited on PubAcks, a window of them outstanding (no round trip per message).
+ * Each message carries `Nats-Msg-Id` = its id, so a publish retried after a lost PubAck (or a
+ * reconnect) is dropped by the stream as a duplicate inside the dedupe window. JetStream 2.9
+ * has no atomic batch: when a batch fails part-way, what was acknowledged stays stored, and the
+ * rest is retried with the same ids until `unavailableAfterMs` has passed.
+ */
+import { TransportUnavailableError } from '@eventloom/core';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { headers as natsHeaders } from '@nats-io/transport-node';
+import { isTransient, KIND, toEventloomError } from './errors.js';
+
+export interface OutgoingWire {
+  readonly subject: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Uint8Array;
+  readonly msgId: string;
+}
+
+export interface PublisherSettings {
+  /** PubAcks outstanding at most. */
+  readonly window: number;
+  /** Give up (TransportUnavailableError) when the server has not answered for this long. */
+  readonly unavailableAfterMs: number;
+  /** Per-attempt wait for a PubAck. */
+  readonly ackTimeoutMs: number;
+}
+
+export class Publisher {
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly settings: PublisherSettings,
+    /** Called before a retry, when the failure may mean a missing stream (recreate it). */
+    private readonly beforeRetry: (subject: string) => Promise<void>,
+  ) {}
+
+  async publishAll(messages: readonly OutgoingWire[]): Promise<void> {
+    if (messages.length === 0) return;
+    const deadline = Date.now() + this.settings.unavailableAfterMs;
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < messages.length) {
+        const message = messages[next++]!;
+        await this.publishOne(message, deadline);
+      }
+    };
+    const lanes = Array.from({ length: Math.min(this.settings.window, messages.length) }, lane);
+    const results = await Promise.allSettled(lanes);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  private async publishOne(message: OutgoingWire, deadline: number): Promise<void> {
+    const h = natsHeaders();
+    for (const [key, value] of Object.entries(message.headers)) h.set(key, value);
+    let lastError: unknown;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.js.publish(message.subject, message.body, { msgID: message.msgId, headers: h, timeout: this.settings.ackTimeoutMs });
+        return;
+      } catch (error) {
+        lastError = error;
+        if (!isTransient(error)) throw toEventloomError(error, `publish to ${message.subject}`);
+      }
+      if (Date.now() >= deadline) break;
+      await sleep(Math.min(50 * 2 ** attempt, 1_000));
+      await this.beforeRetry(message.subject).catch(() => undefined);
+    }
+    throw new TransportUnavailableError(
+      KIND,
+      `no PubAck for ${message.subject} within ${this.settings.unavailableAfterMs} ms (messages of this batch acknowledged before stay stored; sending again is safe: Nats-Msg-Id dedupes)`,
+      { cause: lastError },
+    );
+  }
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

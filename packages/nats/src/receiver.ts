@@ -1,0 +1,246 @@
+/**
+ * A receiver on the durable pull consumers of one queue or topic group: one for unkeyed
+ * messages, one per partition (max_ack_pending = 1, so one message of a partition is out at a
+ * time across every process — per-key order held by the server, also through `nak(delay)`
+ * retries, which keep the message pending).
+ *
+ * Claims never exceed what the engine asked for: every pull request is sized so that messages
+ * buffered here plus requests outstanding fit in `max` of the `receive` that made them, so a
+ * stalled handler bounds what this process holds (back-pressure), and the rest stays on the
+ * server for other consumers.
+ */
+import { TransportClosedError, TransportUnavailableError } from '@eventloom/core';
+import type { ConsumeSource, DeadLetter } from '@eventloom/core';
+import type { DeadLetterDraft, ReceivedMessage, Receiver } from '@eventloom/core/adapter';
+import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { KIND, mapped } from './errors.js';
+import { GROUP_HEADER, headerRecord, headerValue, PARTITION_KEY_HEADER } from './headers.js';
+import { sleep } from './publisher.js';
+
+interface Slot {
+  readonly name: string;
+  readonly consumer: Consumer;
+  readonly partition: boolean;
+  active: number;
+}
+
+export interface NatsReceiverSettings {
+  readonly source: ConsumeSource;
+  readonly stream: string;
+  readonly unkeyed: string;
+  readonly partitions: readonly string[];
+  /** How long a pull request waits on the server for messages. */
+  readonly pullExpiresMs: number;
+  readonly unavailableAfterMs: number;
+  readonly deadLetter: (message: JsMsg, draft: DeadLetterDraft) => Promise<DeadLetter>;
+}
+
+export async function openNatsReceiver(nc: NatsConnection, js: JetStreamClient, settings: NatsReceiverSettings): Promise<NatsReceiver> {
+  const slots = await mapped(`open consumers of ${settings.stream}`, () =>
+    Promise.all([
+      js.consumers.get(settings.stream, settings.unkeyed).then((consumer) => ({ name: settings.unkeyed, consumer, partition: false, active: 0 })),
+      ...settings.partitions.map((name) => js.consumers.get(settings.stream, name).then((consumer) => ({ name, consumer, partition: true, active: 0 }))),
+    ]),
+  );
+  return new NatsReceiver(nc, settings, slots);
+}
+
+export class NatsReceiver implements Receiver {
+  private readonly stash: JsMsg[] = [];
+  /** Messages asked of the server by pulls still open and not yet arrived. */
+  private outstanding = 0;
+  private readonly pulls = new Set<ConsumerMessages>();
+  private wake: (() => void) | null = null;
+  private rotation = 0;
+  private closed = false;
+  private lastSuccess = Date.now();
+  private lastError: unknown = null;
+  private readonly group: string | null;
+  /**
+   * When each message first failed here (JetStream keeps no such thing and a message cannot be
+   * changed): by stream sequence, forgotten on ack. Another process that gets the message after
+   * a retry starts counting from its own first failure.
+   */
+  private readonly firstFailures = new Map<number, string>();
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly settings: NatsReceiverSettings,
+    private readonly slots: readonly Slot[],
+  ) {
+    this.group = 'group' in settings.source ? settings.source.group : null;
+  }
+
+  async receive(max: number, signal: AbortSignal): Promise<readonly ReceivedMessage[]> {
+    while (!this.closed && !signal.aborted) {
+      if (this.nc.isClosed()) throw new TransportClosedError(KIND);
+      if (this.stash.length > 0) return this.stash.splice(0, Math.max(1, max)).map((m) => toReceived(m, this.firstFailures.get(m.info.streamSequence) ?? null));
+      this.issuePulls(max);
+      if (this.lastError !== null && Date.now() - this.lastSuccess > this.settings.unavailableAfterMs) {
+        const cause = this.lastError;
+        this.lastError = null;
+        this.lastSuccess = Date.now();
+        throw new TransportUnavailableError(KIND, `no answer to pulls on ${this.settings.stream} for ${this.settings.unavailableAfterMs} ms`, { cause });
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, 500);
+        const self = this;
+        function done(): void {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', done);
+          if (self.wake === done) self.wake = null;
+          resolve();
+        }
+        this.wake = done;
+        signal.addEventListener('abort', done, { once: true });
+      });
+    }
+    return [];
+  }
+
+  private issuePulls(max: number): void {
+    let budget = max - this.outstanding - this.stash.length;
+    if (budget <= 0 || this.nc.isClosed()) return;
+    const count = this.slots.length;
+    const idle = [];
+    for (let i = 0; i < count; i++) {
+      const slot = this.slots[(this.rotation + i) % count]!;
+      if (slot.partition ? slot.active === 0 : slot.active < 2) idle.push(slot);
+    }
+    this.rotation = (this.rotation + 1) % count;
+    const partitionsIdle = idle.filter((s) => s.partition);
+    const unkeyed = idle.find((s) => !s.partition);
+    if (budget >= partitionsIdle.length + (unkeyed ? 1 : 0)) {
+      for (const slot of partitionsIdle) this.pull(slot, 1);
+      budget -= partitionsIdle.length;
+      if (unkeyed && budget > 0) this.pull(unkeyed, budget);
+      return;
+    }
+    // Fewer messages wanted than consumers idle: ask the next ones in rotation for one each.
+    for (const slot of idle.slice(0, budget)) this.pull(slot, 1);
+  }
+
+  private pull(slot: Slot, n: number): void {
+    this.outstanding += n;
+    slot.active++;
+    void (async () => {
+      let arrived = 0;
+      try {
+        const messages = await slot.consumer.fetch({ max_messages: n, expires: this.settings.pullExpiresMs });
+        this.pulls.add(messages);
+        try {
+          for await (const message of messages) {
+            arrived++;
+            this.outstanding--;
+            this.accept(message);
+          }
+        } finally {
+          this.pulls.delete(messages);
+        }
+        this.lastSuccess = Date.now();
+        this.lastError = null;
+      } catch (error) {
+        this.lastError = error;
+        await sleep(200);
+      } finally {
+        this.outstanding -= n - arrived;
+        slot.active--;
+        this.wake?.();
+      }
+    })();
+  }
+
+  private accept(message: JsMsg): void {
+    if (this.closed) {
+      message.nak();
+      return;
+    }
+    const target = message.headers?.get(GROUP_HEADER);
+    if (target && this.group !== null && target !== this.group) {
+      // Redriven to another group of this topic: not ours, but interest retention needs our ack.
+      message.ack();
+      return;
+    }
+    this.stash.push(message);
+    this.wake?.();
+  }
+
+  async ack(messages: readonly ReceivedMessage[]): Promise<void> {
+    for (const m of messages) {
+      const message = m.token as JsMsg;
+      message.ack();
+      this.firstFailures.delete(message.info.streamSequence);
+    }
+    await this.flush('ack');
+  }
+
+  async retry(message: ReceivedMessage, delayMs: number): Promise<'redelivered' | 'hold'> {
+    const token = message.token as JsMsg;
+    if (!this.firstFailures.has(token.info.streamSequence)) {
+      if (this.firstFailures.size >= 100_000) this.firstFailures.delete(this.firstFailures.keys().next().value!);
+      this.firstFailures.set(token.info.streamSequence, message.firstFailedAt ?? new Date().toISOString());
+    }
+    // nak keeps the message pending: on a partition nothing after it is delivered meanwhile.
+    token.nak(Math.max(0, Math.round(delayMs)));
+    await this.flush('nak');
+    return 'redelivered';
+  }
+
+  async deadLetter(message: ReceivedMessage, draft: DeadLetterDraft): Promise<DeadLetter> {
+    const stored = await this.settings.deadLetter(message.token as JsMsg, draft);
+    (message.token as JsMsg).ack();
+    this.firstFailures.delete((message.token as JsMsg).info.streamSequence);
+    await this.flush('ack');
+    return stored;
+  }
+
+  async release(messages: readonly ReceivedMessage[]): Promise<void> {
+    for (const m of messages) (m.token as JsMsg).nak();
+    await this.flush('nak');
+  }
+
+  async extend(messages: readonly ReceivedMessage[]): Promise<void> {
+    // AckWait restarts in full: JetStream cannot extend by an arbitrary amount.
+    for (const m of messages) (m.token as JsMsg).working();
+    await this.flush('working');
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.wake?.();
+    const left = this.stash.splice(0);
+    for (const m of left) m.nak();
+    await Promise.all([...this.pulls].map((p) => p.close().catch(() => undefined)));
+    if (left.length > 0) await this.flush('nak').catch(() => undefined);
+  }
+
+  private async flush(what: string): Promise<void> {
+    if (this.nc.isClosed()) throw new TransportClosedError(KIND);
+    await mapped(`${what} on ${this.settings.stream}`, () => this.nc.flush());
+  }
+}
+
+function toReceived(message: JsMsg, firstFailedAt: string | null): ReceivedMessage {
+  const headers = headerRecord(message.headers);
+  return {
+    token: message,
+    deliveryCount: message.info.deliveryCount,
+    firstFailedAt,
+    partitionKey: percentDecoded(headerValue(headers, PARTITION_KEY_HEADER)),
+    kind: 'raw',
+    headers,
+    body: message.data,
+  };
+}
+
+/** The codec percent-encodes header values (the CloudEvents HTTP binding's rule). */
+function percentDecoded(value: string | undefined): string | null {
+  if (value === undefined) return null;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
