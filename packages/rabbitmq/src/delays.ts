@@ -1,0 +1,54 @@
+/**
+ * Delayed delivery without the delayed-message plugin: a message to deliver later goes through
+ * `<ns>:delay` into the delay queue of its bucket (a quorum queue with `x-message-ttl`), expires
+ * from there into `<ns>:return`, which routes it by its `eventloom-target` header back to its
+ * queue or topic. Buckets are powers of two; a message that arrives before its
+ * `eventloom-deliver-at` takes another hop (the receiver sends it round again), so it is never
+ * early and at most a few ms late per hop.
+ */
+import type { Options } from 'amqplib';
+import { DELAY_HEADER, delayBucket, DELIVER_AT_HEADER, exchangeTarget, queueTarget, TARGET_HEADER } from './names.js';
+import type { Publication, Publisher } from './publisher.js';
+import type { Topology } from './topology.js';
+
+export type DelayTarget = { readonly queue: string } | { readonly exchange: string; readonly routingKey: string };
+
+export class Delays {
+  constructor(
+    private readonly topology: Topology,
+    private readonly publisher: Publisher,
+  ) {}
+
+  /** The publication that puts `content` on `target`, now or (through a delay queue) at `deliverAt` (epoch ms). */
+  async publication(target: DelayTarget, content: Buffer, properties: Options.Publish, deliverAt: number | null): Promise<Publication> {
+    const bucket = deliverAt === null ? null : delayBucket(deliverAt - Date.now());
+    if (bucket === null) {
+      const headers = { ...(properties.headers as Record<string, unknown> | undefined) };
+      delete headers[DELIVER_AT_HEADER];
+      if ('queue' in target) return { exchange: '', routingKey: target.queue, content, properties: { ...properties, headers, mandatory: true } };
+      return { exchange: target.exchange, routingKey: target.routingKey, content, properties: { ...properties, headers } };
+    }
+    await this.topology.ensureDelay(bucket);
+    return {
+      exchange: this.topology.shared.delayExchange,
+      routingKey: 'queue' in target ? '' : target.routingKey,
+      content,
+      properties: {
+        ...properties,
+        // Unroutable only if the delay queue vanished: then the publish fails rather than a message going missing.
+        mandatory: true,
+        headers: {
+          ...(properties.headers as Record<string, unknown> | undefined),
+          [DELAY_HEADER]: String(bucket),
+          [TARGET_HEADER]: 'queue' in target ? queueTarget(target.queue) : exchangeTarget(target.exchange),
+          [DELIVER_AT_HEADER]: deliverAt,
+        },
+      },
+    };
+  }
+
+  async send(target: DelayTarget, content: Buffer, properties: Options.Publish, deliverAt: number | null): Promise<void> {
+    await this.publisher.publish(await this.publication(target, content, properties, deliverAt));
+  }
+}
+
