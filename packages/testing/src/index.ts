@@ -6,3 +6,4 @@ export * from './transport/index.js';
 export { runCommandHandlingConformance } from './command-handling.js';
 export { deciderSpec, type DeciderThen, type DeciderWhen } from './decider-spec.js';
 export * from './projections/index.js';
+export * from './outbox-inbox/index.js';

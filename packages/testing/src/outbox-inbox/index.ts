@@ -1,0 +1,2 @@
+export { runOutboxInboxConformance } from './conformance.js';
+export type { OutboxInboxFactory, OutboxInboxFixture } from './context.js';
