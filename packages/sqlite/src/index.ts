@@ -7,3 +7,5 @@ export { migrate, schemaVersion, LATEST_SCHEMA_VERSION } from './migrate.js';
 export { MIGRATIONS, type Migration } from './sql/migrations.js';
 export { SqliteSnapshotStore } from './snapshot-store.js';
 export * from './projections/index.js';
+export { openSqliteOutbox, SqliteOutbox, type SqliteOutboxOptions } from './messaging/outbox.js';
+export { openSqliteInbox, SqliteInbox, type SqliteInboxOptions } from './messaging/inbox.js';
