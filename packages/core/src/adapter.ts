@@ -92,6 +92,25 @@ export { applyBatch, HandlerFailure, type BatchOptions } from './projections/app
 export { applyInline, inlineEventFilter, inlineGroup, inlineSkip, type InlineGroup, type InlineSkip, type InlineState } from './projections/inline.js';
 export { assertLeaseArguments } from './projections/memory/memory-read-model-store.js';
 
+// Messaging: the consumer engine over a transport driver, the name and input rules, the CloudEvents codec.
+export { createTransport, DEFAULT_SOURCE } from './messaging/create-transport.js';
+export type { DeadLetterDraft, PreparedMessage, ReceivedMessage, Receiver, ReceiverOptions, TransportDriver } from './messaging/driver.js';
+export { assertDestinationName, assertConsumeSource, consumerName, sourceKey } from './messaging/names.js';
+export { prepareMessages, type CausingEnvelope, type PrepareMessagesOptions } from './messaging/prepare.js';
+export {
+  encodeMessage,
+  decodeMessage,
+  headerValue,
+  CLOUD_EVENT_ATTRIBUTES,
+  MAX_MESSAGE_BYTES,
+  type CloudEventsMode,
+  type EncodedMessage,
+  type EncodeOptions,
+} from './messaging/codec.js';
+export { checkDeadLetterFilter, matchesDeadLetter } from './messaging/dead-letter-filter.js';
+export { isTransientTransportError } from './messaging/consumer/transient.js';
+export { MemoryTransportDriver } from './messaging/memory/memory-transport.js';
+
 // The outbox and the inbox: what a store supplies, and the shared checks and relay loop.
 export {
   assertOutboxName,

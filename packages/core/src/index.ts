@@ -46,6 +46,28 @@ export { SchemaRegistry, type Upcaster } from './schemas/schema-registry.js';
 
 export * from './projections/index.js';
 
+export type { ConsumeSource, DeliveredMessage, Destination, MessageEnvelope, OutgoingMessage, SentMessage } from './messaging/message.js';
+export type {
+  Consumer,
+  ConsumerEvent,
+  ConsumerLogger,
+  ConsumerOptions,
+  ConsumerStatus,
+  MessageContext,
+  MessageFailurePolicy,
+  MessageHandler,
+  MessageHandlers,
+  SendOptions,
+  Transport,
+  TransportCapabilities,
+} from './messaging/transport.js';
+export type { DeadLetter, DeadLetterFilter, DeadLetterQueue, DeadLetterReason } from './messaging/dead-letters.js';
+export { MAX_DESTINATION_NAME_LENGTH } from './messaging/names.js';
+export { MAX_MESSAGES_PER_SEND, MAX_PARTITION_KEY_LENGTH, MAX_SUBJECT_LENGTH, MAX_DELAY_MS } from './messaging/prepare.js';
+export { MemoryTransport, type MemoryTransportOptions } from './messaging/memory/memory-transport.js';
+export { MemoryTransportStorage, type MemoryTransportStorageOptions } from './messaging/memory/memory-storage.js';
+export type { TransportOptions } from './messaging/create-transport.js';
+
 export * from './sagas/index.js';
 
 export * from './messaging/outbox/index.js';

@@ -13,6 +13,9 @@ import type { TransportCapabilities } from './transport.js';
 export interface PreparedMessage {
   readonly envelope: MessageEnvelope;
   readonly deliverAt: Date | null;
+  /** `envelope.data` and `envelope.metadata` as JSON, as the checks wrote them: drivers store these instead of writing the JSON again. */
+  readonly dataJson?: string;
+  readonly metadataJson?: string;
 }
 
 /** What a receiver hands the engine: a claimed message, decoded or raw. */

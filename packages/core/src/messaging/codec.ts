@@ -1,0 +1,288 @@
+/**
+ * The one CloudEvents 1.0 codec of every transport: how a message envelope travels as headers
+ * and a body (NATS, RabbitMQ, anything with headers), and how such bytes are read back.
+ *
+ * Binary mode (the default): every attribute is a `ce-` header, the body is the data as JSON
+ * (`content-type: application/json`). Structured mode: the whole event is one JSON object
+ * (`content-type: application/cloudevents+json`). Header values are percent-encoded as the
+ * CloudEvents HTTP binding says (space, `"`, `%` and everything outside printable ASCII), so any
+ * header transport carries them unchanged. The attribute names are `envelope/cloud-event.ts`'s.
+ */
+import { describeValue } from '../envelope/describe-value.js';
+import { InvalidMessageError } from '../envelope/errors.js';
+import type { EventMetadata } from '../envelope/event.js';
+import { MAX_EVENT_BYTES } from '../envelope/json.js';
+import { isUuid } from '../envelope/uuid.js';
+import { MAX_EVENT_TYPE_LENGTH, MAX_SCHEMA_VERSION } from '../event-store/prepare-append.js';
+import type { MessageEnvelope } from './message.js';
+
+export type CloudEventsMode = 'binary' | 'structured';
+
+/** A message on the wire: header names lowercase, the body bytes. */
+export interface EncodedMessage {
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Uint8Array;
+}
+
+export interface EncodeOptions {
+  /** Default `'binary'`. */
+  readonly mode?: CloudEventsMode;
+  /** `envelope.data` as JSON, when the caller has it already (saves writing it again). */
+  readonly dataJson?: string | undefined;
+  readonly metadataJson?: string | undefined;
+}
+
+/** The CloudEvents attributes an envelope maps onto; the extensions are Eventloom's. */
+export const CLOUD_EVENT_ATTRIBUTES = {
+  specversion: 'specversion',
+  id: 'id',
+  type: 'type',
+  source: 'source',
+  time: 'time',
+  subject: 'subject',
+  datacontenttype: 'datacontenttype',
+  correlationId: 'correlationid',
+  causationId: 'causationid',
+  schemaVersion: 'schemaversion',
+  partitionKey: 'partitionkey',
+  traceparent: 'traceparent',
+  tenantId: 'tenantid',
+  metadata: 'metadata',
+} as const;
+
+export const JSON_CONTENT_TYPE = 'application/json';
+export const STRUCTURED_CONTENT_TYPE = 'application/cloudevents+json';
+/** The largest body `decodeMessage` reads: the largest event plus room for the attributes. */
+export const MAX_MESSAGE_BYTES = MAX_EVENT_BYTES + 64 * 1024;
+
+const A = CLOUD_EVENT_ATTRIBUTES;
+const EMPTY_METADATA: EventMetadata = Object.freeze({});
+
+/** `envelope` as CloudEvents 1.0 headers and body. */
+export function encodeMessage(envelope: MessageEnvelope, options: EncodeOptions = {}): EncodedMessage {
+  const dataJson = options.dataJson ?? JSON.stringify(envelope.data ?? null);
+  const metadata = envelope.metadata ?? EMPTY_METADATA;
+  const metadataJson = options.metadataJson ?? JSON.stringify(metadata);
+  const hasMetadata = metadataJson !== '{}';
+  const traceparent = typeof metadata.traceparent === 'string' ? metadata.traceparent : undefined;
+  const tenantId = typeof metadata.tenantId === 'string' ? metadata.tenantId : undefined;
+  if (options.mode === 'structured') {
+    // Built as text so the data's JSON is not parsed and written again.
+    let json = `{"${A.specversion}":"1.0","${A.id}":${JSON.stringify(envelope.id)},"${A.type}":${JSON.stringify(envelope.type)},"${A.source}":${JSON.stringify(envelope.source)},"${A.time}":${JSON.stringify(envelope.time)}`;
+    if (envelope.subject !== null) json += `,"${A.subject}":${JSON.stringify(envelope.subject)}`;
+    json += `,"${A.datacontenttype}":"${JSON_CONTENT_TYPE}","${A.correlationId}":${JSON.stringify(envelope.correlationId)}`;
+    if (envelope.causationId !== null) json += `,"${A.causationId}":${JSON.stringify(envelope.causationId)}`;
+    json += `,"${A.schemaVersion}":${envelope.schemaVersion}`;
+    if (envelope.partitionKey !== null) json += `,"${A.partitionKey}":${JSON.stringify(envelope.partitionKey)}`;
+    if (traceparent !== undefined) json += `,"${A.traceparent}":${JSON.stringify(traceparent)}`;
+    if (tenantId !== undefined) json += `,"${A.tenantId}":${JSON.stringify(tenantId)}`;
+    if (hasMetadata) json += `,"${A.metadata}":${JSON.stringify(metadataJson)}`;
+    json += `,"data":${dataJson}}`;
+    return { headers: { 'content-type': STRUCTURED_CONTENT_TYPE }, body: Buffer.from(json, 'utf8') };
+  }
+  const headers: Record<string, string> = {
+    'content-type': JSON_CONTENT_TYPE,
+    'ce-specversion': '1.0',
+    'ce-id': envelope.id,
+    'ce-type': headerValue(envelope.type),
+    'ce-source': headerValue(envelope.source),
+    'ce-time': envelope.time,
+    'ce-correlationid': headerValue(envelope.correlationId),
+    'ce-schemaversion': String(envelope.schemaVersion),
+  };
+  if (envelope.subject !== null) headers['ce-subject'] = headerValue(envelope.subject);
+  if (envelope.causationId !== null) headers['ce-causationid'] = headerValue(envelope.causationId);
+  if (envelope.partitionKey !== null) headers['ce-partitionkey'] = headerValue(envelope.partitionKey);
+  if (traceparent !== undefined) {
+    headers['ce-traceparent'] = headerValue(traceparent);
+    // The W3C header too, so tracing instrumentation of the broker's client finds it.
+    headers.traceparent = headerValue(traceparent);
+  }
+  if (tenantId !== undefined) headers['ce-tenantid'] = headerValue(tenantId);
+  if (hasMetadata) headers['ce-metadata'] = headerValue(metadataJson);
+  return { headers, body: Buffer.from(dataJson, 'utf8') };
+}
+
+/**
+ * Reads CloudEvents 1.0 headers and body (binary or structured mode, told apart by
+ * `content-type`) into an envelope. Header names may have any case.
+ * @throws InvalidMessageError saying precisely what is wrong (not a CloudEvent, not JSON, an attribute missing or malformed)
+ */
+export function decodeMessage(headers: Readonly<Record<string, string | undefined>>, body: Uint8Array | string): MessageEnvelope {
+  if (headers === null || typeof headers !== 'object') throw new InvalidMessageError(`headers must be an object, got ${describeValue(headers)}`);
+  const lower = lowerCaseKeys(headers);
+  const contentType = mediaType(lower['content-type']);
+  if (contentType === STRUCTURED_CONTENT_TYPE) return decodeStructured(text(body));
+  if (lower['ce-specversion'] === undefined) {
+    throw new InvalidMessageError(
+      `not a CloudEvent: no ce-specversion header, and content-type is ${contentType === undefined ? 'missing' : `'${contentType}'`}, not ${STRUCTURED_CONTENT_TYPE}`,
+    );
+  }
+  if (contentType !== undefined && !isJsonType(contentType)) {
+    throw new InvalidMessageError(`content-type is '${contentType}'; Eventloom messages carry JSON data (${JSON_CONTENT_TYPE})`);
+  }
+  const bodyText = text(body);
+  const attribute = (name: string): unknown => {
+    const value = lower[`ce-${name}`];
+    return value === undefined ? undefined : percentDecode(value);
+  };
+  const data = bodyText.length === 0 ? null : parseJson(bodyText, 'the body (the data)');
+  return envelopeOf(attribute, data, 'ce-', lower.traceparent === undefined ? undefined : percentDecode(lower.traceparent));
+}
+
+function decodeStructured(bodyText: string): MessageEnvelope {
+  const event = parseJson(bodyText, 'the body (a structured CloudEvent)');
+  if (event === null || typeof event !== 'object' || Array.isArray(event)) {
+    throw new InvalidMessageError(`the body of a structured CloudEvent must be a JSON object, got ${describeValue(event)}`);
+  }
+  const record = event as Record<string, unknown>;
+  if ('data_base64' in record) throw new InvalidMessageError('data_base64 (binary data) is given; Eventloom messages carry JSON data');
+  const contentType = mediaType(typeof record.datacontenttype === 'string' ? record.datacontenttype : undefined);
+  if (contentType !== undefined && !isJsonType(contentType)) {
+    throw new InvalidMessageError(`datacontenttype is '${contentType}'; Eventloom messages carry JSON data (${JSON_CONTENT_TYPE})`);
+  }
+  return envelopeOf((name) => record[name], record.data === undefined ? null : record.data, '', undefined);
+}
+
+function envelopeOf(attribute: (name: string) => unknown, data: unknown, prefix: string, w3cTraceparent: string | undefined): MessageEnvelope {
+  const label = (name: string): string => `${prefix}${name}`;
+  const required = (name: string, max: number): string => {
+    const value = attribute(name);
+    if (value === undefined || value === null || value === '') throw new InvalidMessageError(`${label(name)} is missing`);
+    if (typeof value !== 'string') throw new InvalidMessageError(`${label(name)} must be a string, got ${describeValue(value)}`);
+    if (value.length > max) throw new InvalidMessageError(`${label(name)} is ${value.length} characters long; the limit is ${max}`);
+    return value;
+  };
+  const optional = (name: string, max = 255): string | null => {
+    const value = attribute(name);
+    if (value === undefined || value === null || value === '') return null;
+    if (typeof value !== 'string') throw new InvalidMessageError(`${label(name)} must be a string, got ${describeValue(value)}`);
+    if (value.length > max) throw new InvalidMessageError(`${label(name)} is ${value.length} characters long; the limit is ${max}`);
+    return value;
+  };
+  const specversion = attribute(A.specversion);
+  if (specversion === undefined) throw new InvalidMessageError(`${label(A.specversion)} is missing: not a CloudEvent`);
+  if (specversion !== '1.0') throw new InvalidMessageError(`${label(A.specversion)} is ${describeValue(specversion)}; only CloudEvents 1.0 is read`);
+  const id = required(A.id, 255);
+  if (!isUuid(id)) throw new InvalidMessageError(`${label(A.id)} '${id}' is not a UUID; Eventloom message ids are UUIDs (consumers dedupe by them)`);
+  const type = required(A.type, MAX_EVENT_TYPE_LENGTH);
+  const source = required(A.source, 1024);
+  const timeText = optional(A.time, 64);
+  let time = new Date(0).toISOString();
+  if (timeText !== null) {
+    const ms = RFC3339.test(timeText) ? Date.parse(timeText) : NaN;
+    if (!Number.isFinite(ms)) throw new InvalidMessageError(`${label(A.time)} '${timeText}' is not an RFC 3339 time`);
+    time = new Date(ms).toISOString();
+  }
+  const versionValue = attribute(A.schemaVersion);
+  let schemaVersion = 1;
+  if (versionValue !== undefined && versionValue !== null && versionValue !== '') {
+    schemaVersion = typeof versionValue === 'number' ? versionValue : typeof versionValue === 'string' && /^\d{1,10}$/.test(versionValue) ? Number(versionValue) : NaN;
+    if (!Number.isInteger(schemaVersion) || schemaVersion < 1 || schemaVersion > MAX_SCHEMA_VERSION) {
+      throw new InvalidMessageError(`${label(A.schemaVersion)} must be an integer from 1 to ${MAX_SCHEMA_VERSION}, got ${describeValue(versionValue)}`);
+    }
+  }
+  let metadata: EventMetadata = EMPTY_METADATA;
+  const metadataText = optional(A.metadata, MAX_EVENT_BYTES);
+  if (metadataText !== null) {
+    const parsed = parseJson(metadataText, label(A.metadata));
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new InvalidMessageError(`${label(A.metadata)} must be a JSON object, got ${describeValue(parsed)}`);
+    }
+    metadata = parsed as EventMetadata;
+  }
+  const traceparent = optional(A.traceparent) ?? w3cTraceparent ?? null;
+  if (traceparent !== null && metadata.traceparent !== traceparent) metadata = { ...metadata, traceparent };
+  const tenantId = optional(A.tenantId);
+  if (tenantId !== null && metadata.tenantId === undefined) metadata = { ...metadata, tenantId };
+  return {
+    id: id.toLowerCase(),
+    type,
+    schemaVersion,
+    time,
+    source,
+    correlationId: optional(A.correlationId) ?? id.toLowerCase(),
+    causationId: optional(A.causationId),
+    subject: optional(A.subject),
+    partitionKey: optional(A.partitionKey),
+    data,
+    metadata,
+  };
+}
+
+// RFC 3339 date-time: a zone is required.
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+function text(body: Uint8Array | string): string {
+  if (typeof body === 'string') return body;
+  if (!(body instanceof Uint8Array)) throw new InvalidMessageError(`the body must be bytes, got ${describeValue(body)}`);
+  if (body.byteLength > MAX_MESSAGE_BYTES) throw new InvalidMessageError(`the body is ${body.byteLength} bytes; the limit is ${MAX_MESSAGE_BYTES}`);
+  try {
+    return decoder.decode(body);
+  } catch {
+    throw new InvalidMessageError('the body is not valid UTF-8, so it cannot be JSON');
+  }
+}
+
+function parseJson(json: string, what: string): unknown {
+  try {
+    return JSON.parse(json) as unknown;
+  } catch (cause) {
+    throw new InvalidMessageError(`${what} is not JSON (${cause instanceof Error ? cause.message : describeValue(cause)})`, { cause });
+  }
+}
+
+function lowerCaseKeys(headers: Readonly<Record<string, string | undefined>>): Readonly<Record<string, string | undefined>> {
+  for (const key in headers) {
+    if (key !== key.toLowerCase()) {
+      const out: Record<string, string | undefined> = {};
+      for (const [k, v] of Object.entries(headers)) out[k.toLowerCase()] = v;
+      return out;
+    }
+  }
+  return headers;
+}
+
+function mediaType(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const type = value.split(';', 1)[0]!.trim().toLowerCase();
+  return type.length === 0 ? undefined : type;
+}
+
+function isJsonType(type: string): boolean {
+  return type === JSON_CONTENT_TYPE || type === 'text/json' || type.endsWith('+json');
+}
+
+// Printable ASCII but space, '"' and '%' travel as they are; the rest is percent-encoded (UTF-8).
+const NEEDS_ENCODING = /[^\x21\x23\x24\x26-\x7e]/;
+
+/** A header value as the CloudEvents HTTP binding writes it. */
+export function headerValue(value: string): string {
+  if (!NEEDS_ENCODING.test(value)) return value;
+  let out = '';
+  for (const char of value) {
+    out += NEEDS_ENCODING.test(char) ? encodeChar(char) : char;
+  }
+  return out;
+}
+
+function encodeChar(char: string): string {
+  try {
+    return encodeURIComponent(char);
+  } catch {
+    // Half a surrogate pair has no UTF-8 form; the replacement character is what a UTF-8 reader makes of it.
+    return '%EF%BF%BD';
+  }
+}
+
+function percentDecode(value: string): string {
+  if (!value.includes('%')) return value;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    // A producer that did not encode a literal '%': read the value as it is.
+    return value;
+  }
+}

@@ -1,0 +1,578 @@
+/**
+ * The consumer engine: one receive loop per consumer over any `Receiver`. It keeps at most
+ * `prefetch` messages claimed and unfinished, runs `concurrency` handlers, never two of one
+ * partition key at once, decodes and checks what it gets, retries with backoff and jitter,
+ * dead-letters what it gives up on (nothing is dropped), renews leases while handlers run,
+ * batches acks and shuts down gracefully. Every transport runs this same loop.
+ */
+import { describeValue } from '../../envelope/describe-value.js';
+import { InvalidArgumentError, InvalidMessageError } from '../../envelope/errors.js';
+import type { Event } from '../../envelope/event.js';
+import { decodeMessage } from '../codec.js';
+import type { DeadLetter, DeadLetterReason } from '../dead-letters.js';
+import type { DeadLetterDraft, ReceivedMessage, Receiver, TransportDriver } from '../driver.js';
+import type { ConsumeSource, DeliveredMessage, Destination, MessageEnvelope } from '../message.js';
+import { consumerName } from '../names.js';
+import type { Tracing } from '../tracing.js';
+import type { Consumer, ConsumerEvent, ConsumerStatus, MessageHandler, MessageHandlers, Transport } from '../transport.js';
+import { describeError, reportConsumerEvent } from './events.js';
+import { messageRetryDelay } from './failure-policy.js';
+import { HandlerContext, type CausedSend } from './message-context.js';
+import type { ResolvedConsumerOptions } from './options.js';
+import { checkAgainstSchemas } from './schema-check.js';
+import { isTransientTransportError, transportBackoff } from './transient.js';
+
+/** What the consumer needs from the transport that started it. */
+export interface ConsumerHost {
+  readonly driver: TransportDriver;
+  readonly transport: Transport;
+  readonly causedSend: CausedSend;
+  readonly tracing: Tracing;
+  /** Called once the consumer has stopped or failed. */
+  readonly onFinished: (consumer: MessageConsumer) => void;
+}
+
+type JobState = 'queued' | 'running' | 'holding' | 'settling' | 'done' | 'released';
+
+/** One claimed message on its way through the consumer. */
+interface Job {
+  readonly received: ReceivedMessage;
+  /** As decoded (what a dead letter keeps); `null` until decoded. */
+  original: MessageEnvelope | null;
+  /** As checked against the schemas (what the handler sees). */
+  checked: MessageEnvelope | null;
+  /** Attempts failed and re-run here (a `'hold'` retry), beyond the transport's delivery count. */
+  heldAttempts: number;
+  firstFailedAt: string | null;
+  state: JobState;
+  holdTimer: ReturnType<typeof setTimeout> | null;
+}
+
+type Outcome =
+  | { readonly kind: 'ack' }
+  | { readonly kind: 'retry'; readonly delayMs: number; readonly attempt: number; readonly error: unknown }
+  | { readonly kind: 'dead-letter'; readonly reason: DeadLetterReason; readonly error: string; readonly stack: string | null; readonly cause: unknown };
+
+/** Acks wait at most one turn of the event loop, or until this many are ready. */
+const ACK_BATCH = 256;
+
+export class MessageConsumer implements Consumer {
+  readonly name: string;
+  readonly ready: Promise<void>;
+  readonly done: Promise<void>;
+  #status: ConsumerStatus = 'starting';
+  #handled = 0;
+
+  readonly #source: ConsumeSource;
+  readonly #destination: Destination;
+  readonly #handlers: MessageHandlers<Event>;
+  readonly #options: ResolvedConsumerOptions;
+  readonly #host: ConsumerHost;
+  #receiver: Receiver | null = null;
+
+  /** Claimed and unfinished: what prefetch bounds. */
+  readonly #claimed = new Set<Job>();
+  readonly #runnable: Job[] = [];
+  #runnableHead = 0;
+  /** Partition keys with a job in the consumer, and the jobs of that key waiting behind it. */
+  readonly #keys = new Map<string, Job[]>();
+  #running = 0;
+  /** Jobs running a handler or settling: what a graceful stop waits for. */
+  #busy = 0;
+  #acks: Job[] = [];
+  #ackFlushScheduled = false;
+  readonly #inFlightOps = new Set<Promise<unknown>>();
+
+  readonly #receiveAbort = new AbortController();
+  readonly #handlerAbort = new AbortController();
+  #wakeLoop: (() => void) | null = null;
+  #wakeIdle: (() => void) | null = null;
+  #extendTimer: ReturnType<typeof setInterval> | null = null;
+  #extending = false;
+  #stopping: Promise<void> | null = null;
+  #resolveReady!: () => void;
+  #rejectReady!: (error: unknown) => void;
+  #resolveDone!: () => void;
+  #rejectDone!: (error: unknown) => void;
+
+  constructor(source: ConsumeSource, handlers: MessageHandlers<Event>, options: ResolvedConsumerOptions, host: ConsumerHost) {
+    this.#source = source;
+    this.name = consumerName(source);
+    this.#destination = 'queue' in source ? { kind: 'queue', name: source.queue } : { kind: 'topic', name: source.topic };
+    this.#handlers = handlers;
+    this.#options = options;
+    this.#host = host;
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.#resolveReady = resolve;
+      this.#rejectReady = reject;
+    });
+    this.done = new Promise<void>((resolve, reject) => {
+      this.#resolveDone = resolve;
+      this.#rejectDone = reject;
+    });
+    // Whoever does not await them must not get an unhandled rejection; those who do still see it.
+    this.ready.catch(() => {});
+    this.done.catch(() => {});
+    void this.#start();
+  }
+
+  get status(): ConsumerStatus {
+    return this.#status;
+  }
+
+  get handled(): number {
+    return this.#handled;
+  }
+
+  stop(options?: { readonly drainMs?: number }): Promise<void> {
+    const drainMs = options?.drainMs ?? 10_000;
+    if (typeof drainMs !== 'number' || !Number.isFinite(drainMs) || drainMs < 0) {
+      return Promise.reject(new InvalidArgumentError('drainMs', `must be a non-negative number of milliseconds, got ${describeValue(drainMs)}`));
+    }
+    if (this.#stopping === null) this.#stopping = this.#stop(drainMs);
+    return this.#stopping.then(() => this.done.catch(() => {}));
+  }
+
+  // ---- starting and the receive loop ----
+
+  async #start(): Promise<void> {
+    const { driver } = this.#host;
+    try {
+      await driver.declare([this.#source]);
+      this.#receiver = await driver.openReceiver(this.#source, {
+        consumer: this.name,
+        visibilityTimeoutMs: this.#options.visibilityTimeoutMs,
+        prefetch: this.#options.prefetch,
+      });
+    } catch (error) {
+      this.#report({ type: 'error', consumer: this.name, error, willRetry: false });
+      this.#status = 'failed';
+      this.#rejectReady(error);
+      this.#rejectDone(error);
+      this.#host.onFinished(this);
+      return;
+    }
+    this.#status = 'running';
+    this.#resolveReady();
+    this.#report({ type: 'ready', consumer: this.name });
+    const every = Math.max(10, Math.floor(this.#options.visibilityTimeoutMs / 3));
+    this.#extendTimer = setInterval(() => this.#extendLeases(), every);
+    this.#extendTimer.unref?.();
+    await this.#loop();
+  }
+
+  async #loop(): Promise<void> {
+    const { prefetch } = this.#options;
+    // Fetch again once half the window is free, so receives come in batches, not one by one.
+    const lowWater = Math.max(1, Math.floor(prefetch / 2));
+    let failures = 0;
+    while (this.#status === 'running') {
+      const room = prefetch - this.#claimed.size;
+      if (room < lowWater) {
+        await new Promise<void>((resolve) => (this.#wakeLoop = resolve));
+        this.#wakeLoop = null;
+        continue;
+      }
+      let batch: readonly ReceivedMessage[];
+      try {
+        batch = await this.#receiver!.receive(room, this.#receiveAbort.signal);
+        failures = 0;
+      } catch (error) {
+        if (this.#status !== 'running') break;
+        if (!isTransientTransportError(error)) {
+          this.#fail(error);
+          return;
+        }
+        failures++;
+        this.#report({ type: 'error', consumer: this.name, error, willRetry: true });
+        await sleep(transportBackoff(failures), this.#receiveAbort.signal);
+        continue;
+      }
+      for (const received of batch) this.#accept(received);
+      this.#pump();
+    }
+  }
+
+  #accept(received: ReceivedMessage): void {
+    const job: Job = { received, original: null, checked: null, heldAttempts: 0, firstFailedAt: null, state: 'queued', holdTimer: null };
+    this.#claimed.add(job);
+    if (this.#status !== 'running') return; // released by stop
+    const key = received.partitionKey;
+    if (key !== null) {
+      const waiting = this.#keys.get(key);
+      if (waiting !== undefined) {
+        waiting.push(job);
+        return;
+      }
+      this.#keys.set(key, []);
+    }
+    this.#runnable.push(job);
+  }
+
+  #pump(): void {
+    const { concurrency } = this.#options;
+    while (this.#running < concurrency && this.#runnableHead < this.#runnable.length && this.#status === 'running') {
+      const job = this.#runnable[this.#runnableHead++]!;
+      if (this.#runnableHead > 1024 && this.#runnableHead * 2 > this.#runnable.length) {
+        this.#runnable.splice(0, this.#runnableHead);
+        this.#runnableHead = 0;
+      }
+      if (job.state !== 'queued') continue;
+      void this.#run(job);
+    }
+  }
+
+  // ---- one message ----
+
+  async #run(job: Job): Promise<void> {
+    job.state = 'running';
+    this.#running++;
+    this.#busy++;
+    let outcome: Outcome;
+    try {
+      outcome = await this.#attempt(job);
+    } catch (error) {
+      // #attempt catches handlers' errors; this is the engine's own bug, still never a lost message.
+      outcome = deadLetterOutcome('max-attempts', error);
+    }
+    this.#running--;
+    // Stop may have handed it back while the handler ran (state changed under the await).
+    if ((job.state as JobState) === 'released') {
+      this.#busyDone();
+      return;
+    }
+    job.state = 'settling';
+    await this.#settle(job, outcome);
+    this.#busyDone();
+    this.#pump();
+  }
+
+  async #attempt(job: Job): Promise<Outcome> {
+    const { received } = job;
+    if (job.original === null) {
+      try {
+        job.original = received.kind === 'envelope' ? received.envelope : decodeMessage(received.headers, received.body);
+      } catch (error) {
+        return deadLetterOutcome('undecodable', error instanceof InvalidMessageError ? error : new InvalidMessageError(describeError(error), { cause: error }));
+      }
+    }
+    const envelope = job.original;
+    const handler = (this.#handlers as Record<string, MessageHandler<Event> | undefined>)[envelope.type];
+    if (typeof handler !== 'function') {
+      if (this.#options.unhandled === 'ack') return { kind: 'ack' };
+      return deadLetterOutcome('unknown-type', new UnknownMessageTypeError(this.name, envelope.type));
+    }
+    if (job.checked === null) {
+      try {
+        job.checked = this.#options.schemas ? await checkAgainstSchemas(envelope, this.#options.schemas) : envelope;
+      } catch (error) {
+        return deadLetterOutcome('invalid-schema', error);
+      }
+    }
+    const attempt = received.deliveryCount + job.heldAttempts;
+    const message: DeliveredMessage = { ...job.checked, attempt, destination: this.#destination };
+    const context = new HandlerContext(this.#host.transport, this.#handlerAbort.signal, this.#host.causedSend, job.checked);
+    let failure: { error: unknown } | null = null;
+    try {
+      await this.#host.tracing.process(message, this.name, (parent) => {
+        context.traceParent = parent;
+        return handler(message, context);
+      });
+    } catch (error) {
+      failure = { error };
+    }
+    const decision = context.decision;
+    if (failure === null && decision === null) return { kind: 'ack' };
+    if (failure === null && decision?.kind === 'dead-letter') return deadLetterOutcome('rejected', new MessageRejectedError(decision.reason));
+    const error = failure !== null ? failure.error : new RetryRequestedError();
+    const { failurePolicy } = this.#options;
+    if (attempt >= failurePolicy.maxAttempts) return deadLetterOutcome('max-attempts', error);
+    const asked = failure === null && decision?.kind === 'retry' ? decision.delayMs : undefined;
+    return { kind: 'retry', delayMs: asked ?? messageRetryDelay(failurePolicy, attempt), attempt, error };
+  }
+
+  async #settle(job: Job, outcome: Outcome): Promise<void> {
+    const receiver = this.#receiver!;
+    const now = new Date().toISOString();
+    switch (outcome.kind) {
+      case 'ack':
+        this.#acks.push(job);
+        this.#scheduleAckFlush();
+        this.#handled++;
+        this.#releaseKey(job);
+        return;
+      case 'retry': {
+        job.firstFailedAt ??= job.received.firstFailedAt ?? now;
+        this.#report({ type: 'retrying', consumer: this.name, messageId: job.original?.id ?? '', attempt: outcome.attempt, delayMs: outcome.delayMs, error: outcome.error });
+        const answer = await this.#withRetries(() => receiver.retry(job.received, outcome.delayMs, describeError(outcome.error)));
+        if (answer === undefined) return;
+        if (answer === 'hold') {
+          this.#hold(job, outcome.delayMs);
+          return;
+        }
+        this.#handled++;
+        this.#finish(job);
+        return;
+      }
+      case 'dead-letter': {
+        const draft: DeadLetterDraft = {
+          message: job.original,
+          raw: job.original === null && job.received.kind === 'raw' ? { headers: job.received.headers, body: Buffer.from(job.received.body).toString('utf8') } : null,
+          source: this.#source,
+          consumer: this.name,
+          reason: outcome.reason,
+          error: outcome.error,
+          stack: outcome.stack,
+          attempts: job.received.deliveryCount + job.heldAttempts,
+          firstFailedAt: job.firstFailedAt ?? job.received.firstFailedAt ?? now,
+          lastFailedAt: now,
+        };
+        const deadLetter = await this.#withRetries(() => receiver.deadLetter(job.received, draft));
+        if (deadLetter === undefined) return;
+        this.#handled++;
+        this.#report({ type: 'dead-lettered', consumer: this.name, deadLetter: deadLetter satisfies DeadLetter });
+        this.#finish(job);
+        return;
+      }
+    }
+  }
+
+  /** The transport cannot redeliver in order: keep the message, wait here, and run it again. */
+  #hold(job: Job, delayMs: number): void {
+    job.heldAttempts++;
+    job.state = 'holding';
+    job.holdTimer = setTimeout(() => {
+      job.holdTimer = null;
+      if (job.state !== 'holding' || this.#status !== 'running') return;
+      job.state = 'queued';
+      // Its key stays taken by it, so it goes first among its key's messages wherever it queues.
+      this.#runnable.push(job);
+      this.#pump();
+    }, delayMs);
+  }
+
+  /** Runs a transport call, waiting out transient errors; `undefined` when the consumer gave up (stopping, or failed). */
+  async #withRetries<T>(operation: () => Promise<T>): Promise<T | undefined> {
+    let failures = 0;
+    for (;;) {
+      const pending = operation();
+      this.#inFlightOps.add(pending);
+      try {
+        return await pending;
+      } catch (error) {
+        if (this.#status === 'stopped' || this.#status === 'failed') return undefined;
+        if (!isTransientTransportError(error)) {
+          this.#fail(error);
+          return undefined;
+        }
+        failures++;
+        this.#report({ type: 'error', consumer: this.name, error, willRetry: this.#status === 'running' });
+        // Stopping: the message stays claimed and comes back after the visibility timeout.
+        if (this.#status !== 'running') return undefined;
+        await sleep(transportBackoff(failures), this.#receiveAbort.signal);
+      } finally {
+        this.#inFlightOps.delete(pending);
+      }
+    }
+  }
+
+  #scheduleAckFlush(): void {
+    if (this.#acks.length >= ACK_BATCH) {
+      void this.#flushAcks();
+      return;
+    }
+    if (this.#ackFlushScheduled) return;
+    this.#ackFlushScheduled = true;
+    setImmediate(() => {
+      this.#ackFlushScheduled = false;
+      void this.#flushAcks();
+    });
+  }
+
+  async #flushAcks(): Promise<void> {
+    if (this.#acks.length === 0) return;
+    const batch = this.#acks;
+    this.#acks = [];
+    this.#busy++;
+    const acked = await this.#withRetries(() => this.#receiver!.ack(batch.map((job) => job.received)).then(() => true));
+    for (const job of batch) {
+      job.state = 'done';
+      this.#claimed.delete(job);
+    }
+    if (acked === undefined) {
+      // Not acked: the transport delivers them again (at least once); nothing is lost.
+    }
+    this.#busyDone();
+    this.#wakeLoop?.();
+  }
+
+  #finish(job: Job): void {
+    job.state = 'done';
+    this.#claimed.delete(job);
+    this.#releaseKey(job);
+    this.#wakeLoop?.();
+  }
+
+  /** The next message of the job's key may run. */
+  #releaseKey(job: Job): void {
+    const key = job.received.partitionKey;
+    if (key === null) return;
+    const waiting = this.#keys.get(key);
+    if (waiting === undefined) return;
+    const next = waiting.shift();
+    if (next === undefined) this.#keys.delete(key);
+    else this.#runnable.push(next);
+  }
+
+  #busyDone(): void {
+    this.#busy--;
+    if (this.#busy === 0) this.#wakeIdle?.();
+  }
+
+  #extendLeases(): void {
+    if (this.#extending || this.#status !== 'running' || this.#claimed.size === 0) return;
+    const messages: ReceivedMessage[] = [];
+    for (const job of this.#claimed) if (job.state !== 'done' && job.state !== 'released') messages.push(job.received);
+    if (messages.length === 0) return;
+    this.#extending = true;
+    this.#receiver!.extend(messages, this.#options.visibilityTimeoutMs).then(
+      () => (this.#extending = false),
+      (error: unknown) => {
+        this.#extending = false;
+        // A lease not renewed means a possible second delivery, not a loss: report and go on.
+        if (this.#status === 'running') this.#report({ type: 'error', consumer: this.name, error, willRetry: true });
+      },
+    );
+  }
+
+  // ---- stopping ----
+
+  async #stop(drainMs: number): Promise<void> {
+    if (this.#status === 'starting') {
+      await this.ready.catch(() => {});
+      if ((this.#status as ConsumerStatus) === 'failed') return;
+    }
+    if (this.#status === 'failed' || this.#status === 'stopped') return;
+    this.#status = 'stopping';
+    this.#receiveAbort.abort();
+    this.#wakeLoop?.();
+    for (const job of this.#claimed) {
+      if (job.state === 'holding' && job.holdTimer !== null) {
+        clearTimeout(job.holdTimer);
+        job.holdTimer = null;
+      }
+    }
+    if (this.#busy > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, drainMs);
+        this.#wakeIdle = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#wakeIdle = null;
+    }
+    this.#handlerAbort.abort();
+    await this.#flushAcks();
+    // Transport calls under way (a dead letter being written) finish before the receiver closes.
+    await Promise.race([Promise.allSettled([...this.#inFlightOps]), sleep(2_000)]);
+    await this.#releaseUnfinished();
+    await this.#closeReceiver();
+    this.#status = 'stopped';
+    this.#report({ type: 'stopped', consumer: this.name });
+    this.#resolveDone();
+    this.#host.onFinished(this);
+  }
+
+  async #releaseUnfinished(): Promise<void> {
+    const unfinished: Job[] = [];
+    for (const job of this.#claimed) {
+      if (job.state === 'queued' || job.state === 'running' || job.state === 'holding') {
+        job.state = 'released';
+        unfinished.push(job);
+      }
+    }
+    this.#claimed.clear();
+    if (unfinished.length === 0 || this.#receiver === null) return;
+    try {
+      await this.#receiver.release(unfinished.map((job) => job.received));
+    } catch (error) {
+      // They come back after the visibility timeout instead.
+      this.#report({ type: 'error', consumer: this.name, error, willRetry: false });
+    }
+  }
+
+  async #closeReceiver(): Promise<void> {
+    if (this.#extendTimer !== null) clearInterval(this.#extendTimer);
+    this.#extendTimer = null;
+    try {
+      await this.#receiver?.close();
+    } catch (error) {
+      this.#report({ type: 'error', consumer: this.name, error, willRetry: false });
+    }
+  }
+
+  /** A transport error time cannot fix: the consumer stops visibly, its messages handed back where possible. */
+  #fail(error: unknown): void {
+    if (this.#status === 'failed' || this.#status === 'stopped') return;
+    this.#status = 'failed';
+    this.#report({ type: 'error', consumer: this.name, error, willRetry: false });
+    this.#receiveAbort.abort();
+    this.#handlerAbort.abort();
+    this.#wakeLoop?.();
+    this.#wakeIdle?.();
+    void (async () => {
+      await this.#releaseUnfinished();
+      await this.#closeReceiver();
+      this.#rejectDone(error);
+      this.#host.onFinished(this);
+    })();
+  }
+
+  #report(event: ConsumerEvent): void {
+    reportConsumerEvent(event, this.#options.onEvent, this.#options.logger);
+  }
+}
+
+function deadLetterOutcome(reason: DeadLetterReason, error: unknown): Outcome {
+  return { kind: 'dead-letter', reason, error: describeError(error), stack: error instanceof Error ? (error.stack ?? null) : null, cause: error };
+}
+
+/** Dead-letter reason `unknown-type`: the consumer has no handler for the message's type. */
+class UnknownMessageTypeError extends Error {
+  constructor(consumer: string, type: string) {
+    super(`consumer ${consumer} has no handler for message type '${type}'; add one, or consume with unhandled: 'ack' to skip such messages`);
+    this.name = 'UnknownMessageType';
+  }
+}
+
+/** Dead-letter reason `rejected`: the handler called `context.deadLetter(reason)`. */
+class MessageRejectedError extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'Rejected';
+  }
+}
+
+/** The handler called `context.retry()` on the last attempt. */
+class RetryRequestedError extends Error {
+  constructor() {
+    super('the handler asked for a retry (context.retry) and no attempts are left');
+    this.name = 'RetryRequested';
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal === undefined) return new Promise((resolve) => setTimeout(resolve, ms).unref?.());
+  if (signal.aborted) return Promise.resolve();
+  const abort = signal;
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      abort.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,261 @@
+/**
+ * The in-memory transport: the reference every other transport is measured against, and the
+ * one for tests and single-process apps. Its storage keeps the durable queues' semantics
+ * (visibility timeouts, head-of-key claims, delays, retries, dead letters) for as long as the
+ * process lives; transports sharing one `MemoryTransportStorage` act like processes sharing a
+ * queue database, and `crash()` abandons one the way a killed process would.
+ */
+import { TransportClosedError } from '../../envelope/errors.js';
+import type { Event } from '../../envelope/event.js';
+import { createTransport, type TransportOptions } from '../create-transport.js';
+import type { DeadLetter, DeadLetterFilter, DeadLetterQueue } from '../dead-letters.js';
+import type { DeadLetterDraft, PreparedMessage, ReceivedMessage, Receiver, ReceiverOptions, TransportDriver } from '../driver.js';
+import type { ConsumeSource, Destination, MessageEnvelope, OutgoingMessage, SentMessage } from '../message.js';
+import type { Consumer, ConsumerOptions, MessageHandlers, SendOptions, Transport, TransportCapabilities } from '../transport.js';
+import type { Entry, Lane } from './lane.js';
+import { MemoryTransportStorage } from './memory-storage.js';
+
+export interface MemoryTransportOptions extends TransportOptions {
+  /** Share one storage between transports to act like several processes on one queue database. Default: a new one. */
+  readonly storage?: MemoryTransportStorage;
+  /**
+   * `'json'` (default): each delivery gets its own copy of data and metadata, read back from
+   * their JSON as a queue table would, so neither sender nor handler can change what another
+   * sees. `'shared'`: the sent objects themselves, for the fastest hand-off (benchmarks).
+   */
+  readonly isolation?: 'json' | 'shared';
+}
+
+const CAPABILITIES: TransportCapabilities = Object.freeze({ cancelScheduled: true });
+
+interface MemoryToken {
+  readonly lane: Lane;
+  readonly entry: Entry;
+  readonly claim: number;
+}
+
+/** A `TransportDriver` over a `MemoryTransportStorage`. */
+export class MemoryTransportDriver implements TransportDriver {
+  readonly kind = 'memory';
+  readonly capabilities = CAPABILITIES;
+  readonly deadLetters: DeadLetterQueue;
+  readonly storage: MemoryTransportStorage;
+  readonly #isolation: 'json' | 'shared';
+  readonly #receivers = new Set<MemoryReceiver>();
+  #closed = false;
+
+  constructor(storage: MemoryTransportStorage = new MemoryTransportStorage(), isolation: 'json' | 'shared' = 'json') {
+    this.storage = storage;
+    this.#isolation = isolation;
+    const assertOpen = (): void => this.#assertOpen();
+    this.deadLetters = {
+      list: async (filter?: DeadLetterFilter): Promise<readonly DeadLetter[]> => (assertOpen(), storage.listDeadLetters(filter ?? {})),
+      get: async (id: string): Promise<DeadLetter | null> => (assertOpen(), storage.getDeadLetter(id)),
+      redrive: async (filter?: DeadLetterFilter): Promise<number> => (assertOpen(), storage.redrive(filter ?? {})),
+      purge: async (filter?: DeadLetterFilter): Promise<number> => (assertOpen(), storage.purge(filter ?? {})),
+    };
+  }
+
+  async enqueue(destination: Destination, messages: readonly PreparedMessage[]): Promise<void> {
+    this.#assertOpen();
+    this.storage.enqueue(destination, messages);
+  }
+
+  async declare(sources: readonly ConsumeSource[]): Promise<void> {
+    this.#assertOpen();
+    for (const source of sources) this.storage.lane(source);
+  }
+
+  async openReceiver(source: ConsumeSource, options: ReceiverOptions): Promise<Receiver> {
+    this.#assertOpen();
+    const receiver = new MemoryReceiver(this.storage, this.storage.lane(source), options, this.#isolation, () => this.#receivers.delete(receiver));
+    this.#receivers.add(receiver);
+    return receiver;
+  }
+
+  async cancelScheduled(destination: ConsumeSource | { readonly topic: string }, messageId: string): Promise<boolean> {
+    this.#assertOpen();
+    return this.storage.cancelScheduled(destination, messageId);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const receiver of this.#receivers) receiver.abandon();
+    this.#receivers.clear();
+  }
+
+  /** Like a killed process: every receiver stops mid-work, nothing it claimed is released or acked; leases run out. */
+  crash(): void {
+    for (const receiver of this.#receivers) receiver.abandon();
+    this.#receivers.clear();
+    this.#closed = true;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new TransportClosedError('memory');
+  }
+}
+
+class MemoryReceiver implements Receiver {
+  /** A dead receiver's calls change nothing, as a killed process's would never arrive. */
+  #dead = false;
+
+  constructor(
+    private readonly storage: MemoryTransportStorage,
+    private readonly lane: Lane,
+    private readonly options: ReceiverOptions,
+    private readonly isolation: 'json' | 'shared',
+    private readonly onClose: () => void,
+  ) {}
+
+  async receive(max: number, signal: AbortSignal): Promise<readonly ReceivedMessage[]> {
+    for (;;) {
+      if (signal.aborted) return [];
+      if (this.#dead) {
+        await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+        return [];
+      }
+      const entries = this.lane.claim(Math.max(1, max), this, this.options.visibilityTimeoutMs);
+      if (entries.length > 0) return entries.map((entry) => this.#received(entry));
+      await this.lane.waitForWork(signal);
+    }
+  }
+
+  async ack(messages: readonly ReceivedMessage[]): Promise<void> {
+    if (this.#dead) return;
+    for (const message of messages) {
+      const token = message.token as MemoryToken;
+      token.lane.remove(token.entry, token.claim);
+    }
+  }
+
+  async retry(message: ReceivedMessage, delayMs: number, error: string): Promise<'redelivered' | 'hold'> {
+    if (this.#dead) return 'redelivered';
+    const token = message.token as MemoryToken;
+    token.lane.retry(token.entry, token.claim, delayMs, error);
+    return 'redelivered';
+  }
+
+  async deadLetter(message: ReceivedMessage, draft: DeadLetterDraft): Promise<DeadLetter> {
+    const token = message.token as MemoryToken;
+    if (this.#dead) return { id: '00000000-0000-7000-8000-000000000000', ...draft };
+    return this.storage.deadLetter(token.lane, token.entry, token.claim, draft);
+  }
+
+  async release(messages: readonly ReceivedMessage[]): Promise<void> {
+    if (this.#dead) return;
+    for (const message of messages) {
+      const token = message.token as MemoryToken;
+      token.lane.release(token.entry, token.claim);
+    }
+  }
+
+  async extend(messages: readonly ReceivedMessage[], ms: number): Promise<void> {
+    if (this.#dead) return;
+    for (const message of messages) {
+      const token = message.token as MemoryToken;
+      token.lane.extend(token.entry, token.claim, ms);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#dead = true;
+    this.onClose();
+  }
+
+  abandon(): void {
+    this.#dead = true;
+  }
+
+  #received(entry: Entry): ReceivedMessage {
+    const token: MemoryToken = { lane: this.lane, entry, claim: entry.claim };
+    const stored = entry.stored;
+    const common = { token, deliveryCount: entry.deliveryCount, firstFailedAt: entry.firstFailedAt };
+    if (stored.kind === 'raw') return { ...common, partitionKey: stored.partitionKey, kind: 'raw', headers: stored.headers, body: stored.body };
+    return { ...common, partitionKey: stored.envelope.partitionKey, kind: 'envelope', envelope: this.#envelope(stored) };
+  }
+
+  #envelope(stored: Extract<Entry['stored'], { kind: 'envelope' }>): MessageEnvelope {
+    const { envelope } = stored;
+    if (this.isolation === 'shared') return envelope;
+    return {
+      ...envelope,
+      data: JSON.parse(stored.dataJson ?? JSON.stringify(envelope.data)) as unknown,
+      metadata: JSON.parse(stored.metadataJson ?? JSON.stringify(envelope.metadata)) as MessageEnvelope['metadata'],
+    };
+  }
+}
+
+/**
+ * The in-memory `Transport`.
+ *
+ * @example
+ * const transport = new MemoryTransport({ source: 'registration' });
+ * transport.consume({ topic: 'users', group: 'mailer' }, { UserRegistered: async (m) => sendWelcome(m.data.email) });
+ * await transport.publish('users', { type: 'UserRegistered', data: { email: 'ada@example.com' } });
+ */
+export class MemoryTransport implements Transport {
+  readonly kind = 'memory';
+  readonly capabilities = CAPABILITIES;
+  readonly storage: MemoryTransportStorage;
+  readonly #driver: MemoryTransportDriver;
+  readonly #transport: Transport;
+  readonly #consumers = new Set<Consumer>();
+
+  constructor(options: MemoryTransportOptions = {}) {
+    const { storage = new MemoryTransportStorage(), isolation = 'json', ...transportOptions } = options;
+    this.storage = storage;
+    this.#driver = new MemoryTransportDriver(storage, isolation);
+    this.#transport = createTransport(this.#driver, transportOptions);
+  }
+
+  get deadLetters(): DeadLetterQueue {
+    return this.#transport.deadLetters;
+  }
+
+  send<M extends Event>(queue: string, messages: OutgoingMessage<M> | readonly OutgoingMessage<M>[], options?: SendOptions): Promise<readonly SentMessage[]> {
+    return this.#transport.send(queue, messages, options);
+  }
+
+  publish<M extends Event>(topic: string, messages: OutgoingMessage<M> | readonly OutgoingMessage<M>[], options?: SendOptions): Promise<readonly SentMessage[]> {
+    return this.#transport.publish(topic, messages, options);
+  }
+
+  consume<M extends Event>(source: ConsumeSource, handlers: MessageHandlers<M>, options?: ConsumerOptions): Consumer {
+    const consumer = this.#transport.consume(source, handlers, options);
+    this.#consumers.add(consumer);
+    void consumer.done.then(
+      () => this.#consumers.delete(consumer),
+      () => this.#consumers.delete(consumer),
+    );
+    return consumer;
+  }
+
+  declare(sources: readonly ConsumeSource[]): Promise<void> {
+    return this.#transport.declare(sources);
+  }
+
+  cancelScheduled(destination: ConsumeSource | { readonly topic: string }, messageId: string): Promise<boolean> {
+    return this.#transport.cancelScheduled(destination, messageId);
+  }
+
+  close(): Promise<void> {
+    return this.#transport.close();
+  }
+
+  /**
+   * Test hook: dies like a killed process. Its consumers stop at once without acking or handing
+   * back what they hold (their handlers' signals abort); those messages come back to other
+   * transports on the same storage after the visibility timeout, their delivery counted.
+   */
+  async crash(): Promise<void> {
+    this.#driver.crash();
+    await Promise.allSettled([...this.#consumers].map((consumer) => consumer.stop({ drainMs: 0 })));
+    await this.#transport.close().catch(() => {});
+  }
+
+  /** Test hook: puts bytes on `source` as a broker would deliver them (e.g. not a CloudEvent), to see them dead-lettered. */
+  injectRaw(source: ConsumeSource, headers: Readonly<Record<string, string>>, body: Uint8Array | string): void {
+    this.storage.enqueueRaw(source, headers, typeof body === 'string' ? Buffer.from(body, 'utf8') : body);
+  }
+}
