@@ -4,9 +4,10 @@
  *
  * Binary mode (the default): every attribute is a `ce-` header, the body is the data as JSON
  * (`content-type: application/json`). Structured mode: the whole event is one JSON object
- * (`content-type: application/cloudevents+json`). Header values are percent-encoded as the
- * CloudEvents HTTP binding says (space, `"`, `%` and everything outside printable ASCII), so any
- * header transport carries them unchanged. The attribute names are `envelope/cloud-event.ts`'s.
+ * (`content-type: application/cloudevents+json`). In header values, control characters and `%`
+ * are percent-encoded (UTF-8), so no header transport can break a value at a line end, and the
+ * rest travels as UTF-8 text, as the cloudevents SDK writes and reads it (it encodes nothing) and
+ * as NATS and AMQP headers carry it. The attribute names are `envelope/cloud-event.ts`'s.
  */
 import { describeValue } from '../envelope/describe-value.js';
 import { InvalidMessageError } from '../envelope/errors.js';
@@ -108,7 +109,7 @@ export function encodeMessage(envelope: MessageEnvelope, options: EncodeOptions 
  * `content-type`) into an envelope. Header names may have any case.
  * @throws InvalidMessageError saying precisely what is wrong (not a CloudEvent, not JSON, an attribute missing or malformed)
  */
-export function decodeMessage(headers: Readonly<Record<string, string | undefined>>, body: Uint8Array | string): MessageEnvelope {
+export function decodeMessage(headers: Readonly<Record<string, unknown>>, body: Uint8Array | string): MessageEnvelope {
   if (headers === null || typeof headers !== 'object') throw new InvalidMessageError(`headers must be an object, got ${describeValue(headers)}`);
   const lower = lowerCaseKeys(headers);
   const contentType = mediaType(lower['content-type']);
@@ -234,15 +235,30 @@ function parseJson(json: string, what: string): unknown {
   }
 }
 
-function lowerCaseKeys(headers: Readonly<Record<string, string | undefined>>): Readonly<Record<string, string | undefined>> {
+/** Header names lowercase, values as text (brokers and the SDK may hand over numbers, booleans or bytes). */
+function lowerCaseKeys(headers: Readonly<Record<string, unknown>>): Readonly<Record<string, string | undefined>> {
+  let plain = true;
   for (const key in headers) {
-    if (key !== key.toLowerCase()) {
-      const out: Record<string, string | undefined> = {};
-      for (const [k, v] of Object.entries(headers)) out[k.toLowerCase()] = v;
-      return out;
+    if (key !== key.toLowerCase() || typeof headers[key] !== 'string') {
+      plain = false;
+      break;
     }
   }
-  return headers;
+  if (plain) return headers as Readonly<Record<string, string>>;
+  const out: Record<string, string | undefined> = {};
+  for (const [key, value] of Object.entries(headers)) {
+    const text = headerText(value);
+    if (text !== undefined) out[key.toLowerCase()] = text;
+  }
+  return out;
+}
+
+function headerText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8');
+  if (Array.isArray(value) && value.length > 0) return headerText(value[0]);
+  return undefined;
 }
 
 function mediaType(value: string | undefined): string | undefined {
@@ -255,16 +271,19 @@ function isJsonType(type: string): boolean {
   return type === JSON_CONTENT_TYPE || type === 'text/json' || type.endsWith('+json');
 }
 
-// Printable ASCII but space, '"' and '%' travel as they are; the rest is percent-encoded (UTF-8).
-const NEEDS_ENCODING = /[^\x21\x23\x24\x26-\x7e]/;
+// Control characters (a header ends at a line break), '%' (so decoding is unambiguous) and half
+// surrogate pairs (no UTF-8 form) are percent-encoded; everything else travels as it is.
+// eslint-disable-next-line no-control-regex
+const NEEDS_ENCODING = /[\x00-\x1f\x7f%\ud800-\udfff]/;
+// eslint-disable-next-line no-control-regex
+const UNSAFE_CHAR = /^(?:[\x00-\x1f\x7f%]|[\ud800-\udfff])$/;
 
-/** A header value as the CloudEvents HTTP binding writes it. */
+/** A header value as the codec writes it: safe on every header transport, read back by `decodeMessage`. */
 export function headerValue(value: string): string {
   if (!NEEDS_ENCODING.test(value)) return value;
   let out = '';
-  for (const char of value) {
-    out += NEEDS_ENCODING.test(char) ? encodeChar(char) : char;
-  }
+  // By code point: a whole surrogate pair is one character and travels as it is.
+  for (const char of value) out += UNSAFE_CHAR.test(char) ? encodeChar(char) : char;
   return out;
 }
 
