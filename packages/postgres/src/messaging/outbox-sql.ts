@@ -45,7 +45,8 @@ export function outboxQueries(s: string) {
     // One round trip for a batch; identities are assigned in the array's order.
     add: `INSERT INTO ${s}.outbox_messages (tenant_id, outbox, message)
 SELECT $1, $2, m.value FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS m(value, i) ORDER BY m.i`,
-    peek: `SELECT seq::text AS seq, message FROM ${s}.outbox_messages WHERE tenant_id = $1 AND outbox = $2 ORDER BY seq LIMIT $3`,
+    // Ordered by the column, not by the text the row gives it (that would put 10 before 9).
+    peek: `SELECT m.seq::text AS seq, m.message FROM ${s}.outbox_messages m WHERE m.tenant_id = $1 AND m.outbox = $2 ORDER BY m.seq LIMIT $3`,
     count: `SELECT count(*)::integer AS n FROM ${s}.outbox_messages WHERE tenant_id = $1 AND outbox = $2`,
     acquire: `
 INSERT INTO ${s}.outbox_relays AS r (tenant_id, outbox, holder, epoch, lease_until)
