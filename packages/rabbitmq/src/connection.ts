@@ -65,7 +65,7 @@ export class ReconnectingConnection {
     const live = this.live;
     this.live = null;
     this.wake();
-    if (live) await live.model.close().catch(() => undefined);
+    if (live) await closeChannel(live.model, 5_000);
   }
 
   /** Drops the socket without a protocol close, as a killed process does (tests). */
@@ -74,8 +74,9 @@ export class ReconnectingConnection {
     const live = this.live;
     this.live = null;
     this.wake();
-    const stream = (live?.model.connection as unknown as { stream?: { destroy(): void } } | undefined)?.stream;
-    stream?.destroy();
+    const stream = (live?.model.connection as unknown as { stream?: { destroy(error?: Error): void } } | undefined)?.stream;
+    // With an error, so amqplib sees the socket fail and closes its channels (a bare destroy it never notices).
+    stream?.destroy(new Error('connection abandoned (destroy)'));
   }
 
   private unavailableError(): Error {
@@ -146,4 +147,11 @@ function withHeartbeat(url: string, seconds: number): string {
   const parsed = new URL(url);
   if (!parsed.searchParams.has('heartbeat')) parsed.searchParams.set('heartbeat', String(seconds));
   return parsed.toString();
+}
+
+/** Closes `channel`, waiting at most `ms` for the broker's reply (a dead socket never gives one). */
+export async function closeChannel(channel: { close(): Promise<void> }, ms = 2_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([channel.close().catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }

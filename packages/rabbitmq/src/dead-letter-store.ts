@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import type { Channel, GetMessage, Message } from 'amqplib';
 import { InvalidArgumentError, type ConsumeSource, type DeadLetter, type DeadLetterFilter, type DeadLetterQueue } from '@eventloom/core';
 import { decodeMessage, type DeadLetterDraft } from '@eventloom/core/adapter';
-import type { ReconnectingConnection } from './connection.js';
+import { closeChannel, type ReconnectingConnection } from './connection.js';
 import { operationError } from './errors.js';
 import { DEAD_LETTER_HEADER, queueFor } from './names.js';
 import type { Publisher } from './publisher.js';
@@ -146,7 +146,7 @@ export class DeadLetterStore implements DeadLetterQueue {
       throw operationError(error, 'reading the dead letters');
     } finally {
       // Closing gives back every message not acked above, in one step.
-      await channel?.close().catch(() => undefined);
+      if (channel) await closeChannel(channel);
     }
   }
 

@@ -7,7 +7,7 @@
  * than `unavailableAfterMs`.
  */
 import type { ConfirmChannel, Options } from 'amqplib';
-import type { ReconnectingConnection } from './connection.js';
+import { closeChannel, type ReconnectingConnection } from './connection.js';
 import { brokerText, unavailable } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 
@@ -155,7 +155,7 @@ export class Publisher {
   async close(): Promise<void> {
     const entry = this.entry;
     this.entry = null;
-    if (entry?.open) await entry.channel.close().catch(() => undefined);
+    if (entry?.open) await closeChannel(entry.channel);
   }
 }
 

@@ -11,7 +11,7 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { ConsumeSource, DeadLetter } from '@eventloom/core';
 import type { DeadLetterDraft, ReceivedMessage, Receiver, ReceiverOptions } from '@eventloom/core/adapter';
-import type { ReconnectingConnection } from './connection.js';
+import { closeChannel, type ReconnectingConnection } from './connection.js';
 import type { DeadLetterStore } from './dead-letter-store.js';
 import { operationError } from './errors.js';
 import { ATTEMPTS_HEADER, DELIVER_AT_HEADER, FIRST_FAILED_HEADER, type SourceQueues } from './names.js';
@@ -135,7 +135,7 @@ export class AmqpReceiver implements Receiver {
     if (state?.open) {
       for (const message of this.buffer) state.channel.nack((message.token as Token).message, false, true);
       this.buffer = [];
-      await state.channel.close().catch(() => undefined);
+      await closeChannel(state.channel);
     }
   }
 
@@ -174,7 +174,7 @@ export class AmqpReceiver implements Receiver {
       }
     }
     if (this.closed) {
-      await channel.close().catch(() => undefined);
+      await closeChannel(channel);
       return state;
     }
     this.state = state;

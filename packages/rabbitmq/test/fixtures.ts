@@ -33,8 +33,10 @@ export class Fixtures {
   async cleanup(): Promise<void> {
     const queues = new Set<string>([this.deadLetterQueue, ...this.extraQueues]);
     const exchanges = new Set<string>();
-    for (const { driver, transport } of this.made.splice(0)) {
-      await transport.close().catch(() => undefined);
+    const made = this.made.splice(0);
+    // Bounded: the transport of a crashed "process" may not stop cleanly, and need not.
+    await Promise.all(made.map(({ transport }) => within(transport.close(), 10_000)));
+    for (const { driver } of made) {
       const declared = driver.declaredResources();
       for (const q of declared.queues) queues.add(q);
       for (const x of declared.exchanges) exchanges.add(x);
@@ -64,4 +66,12 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
     if (Date.now() > deadline) throw new Error(`${what} did not hold within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+async function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const started = Date.now();
+  await Promise.race([promise.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+  if (process.env.EVENTLOOM_DEBUG_CLEANUP) console.log(`closed in ${Date.now() - started} ms`);
 }
