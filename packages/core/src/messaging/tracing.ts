@@ -7,6 +7,7 @@
  */
 import { createRequire } from 'node:module';
 import type * as Otel from '@opentelemetry/api';
+import { describeError } from './consumer/events.js';
 import type { DeliveredMessage, Destination, OutgoingMessage, SentMessage } from './message.js';
 
 /** A trace context to continue (the handled message's span), opaque outside this module. */
@@ -168,6 +169,7 @@ function contextOf(traceparent: unknown, otel: Api): Otel.Context {
 }
 
 function recordError(span: Otel.Span, error: unknown, otel: Api): void {
+  // Handlers throw anything; describing it must not throw in turn and replace what was thrown.
   if (error instanceof Error) span.recordException(error);
-  span.setStatus({ code: otel.SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+  span.setStatus({ code: otel.SpanStatusCode.ERROR, message: describeError(error) });
 }

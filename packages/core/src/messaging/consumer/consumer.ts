@@ -90,6 +90,7 @@ export class MessageConsumer implements Consumer {
   #extendTimer: ReturnType<typeof setInterval> | null = null;
   #extending = false;
   #stopping: Promise<void> | null = null;
+  #shortenDrain: ((drainMs: number) => void) | null = null;
   #resolveReady!: () => void;
   #rejectReady!: (error: unknown) => void;
   #resolveDone!: () => void;
@@ -129,6 +130,8 @@ export class MessageConsumer implements Consumer {
     if (typeof drainMs !== 'number' || !Number.isFinite(drainMs) || drainMs < 0) {
       return Promise.reject(new InvalidArgumentError('drainMs', `must be a non-negative number of milliseconds, got ${describeValue(drainMs)}`));
     }
+    // A second stop with a shorter drain (close() already stopping with the default) shortens it.
+    this.#shortenDrain?.(drainMs);
     if (this.#stopping === null) this.#stopping = this.#stop(drainMs);
     return this.#stopping.then(() => this.done.catch(() => {}));
   }
@@ -463,14 +466,23 @@ export class MessageConsumer implements Consumer {
       }
     }
     if (this.#busy > 0) {
+      const started = Date.now();
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, drainMs);
+        let timer = setTimeout(resolve, drainMs);
+        let deadline = started + drainMs;
+        this.#shortenDrain = (ms) => {
+          if (started + ms >= deadline) return;
+          deadline = started + ms;
+          clearTimeout(timer);
+          timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+        };
         this.#wakeIdle = () => {
           clearTimeout(timer);
           resolve();
         };
       });
       this.#wakeIdle = null;
+      this.#shortenDrain = null;
     }
     this.#handlerAbort.abort();
     await this.#flushAcks();
