@@ -8,14 +8,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { collect, SagaOrchestrator, type SagaLogEvent } from '@eventloom/core';
+import { collect, ProcessManager, SagaOrchestrator, type SagaLogEvent } from '@eventloom/core';
 import { openSqliteEventStore } from '@eventloom/sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
-import { catalogue, census, orderSaga, plannedOrders, createServices } from '../src/system/index.js';
+import { catalogue, census, orderProcess, orderSaga, plannedOrders, createServices } from '../src/system/index.js';
 
 const soak = process.env.EVENTLOOM_SOAK === '1';
-const ORDERS = soak ? 2_000 : 150;
-const KILLS = soak ? 20 : 3;
+const PLANS = [
+  { variant: 'orchestrated', orders: soak ? 2_000 : 150, kills: soak ? 20 : 3 },
+  { variant: 'choreographed', orders: soak ? 500 : 40, kills: soak ? 10 : 2 },
+] as const;
 const dir = mkdtempSync(join(tmpdir(), 'eventloom-orders-crash-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const cwd = fileURLToPath(new URL('..', import.meta.url));
@@ -27,11 +29,11 @@ interface Run {
 }
 
 /** Runs `npm start`'s entry on `filename`; kills it `killAfterMs` after it starts working, if still running. */
-function run(filename: string, killAfterMs: number | null): Promise<Run> {
+function run(filename: string, variant: string, orders: number, killAfterMs: number | null): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--conditions=eventloom-source', '--import', 'tsx', 'src/main.ts'], {
       cwd,
-      env: { ...process.env, EVENTLOOM_DB: filename, EVENTLOOM_ORDERS: String(ORDERS), EVENTLOOM_PROGRESS: '0' },
+      env: { ...process.env, EVENTLOOM_DB: filename, EVENTLOOM_ORDERS: String(orders), EVENTLOOM_VARIANT: variant, EVENTLOOM_PROGRESS: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -55,18 +57,18 @@ function run(filename: string, killAfterMs: number | null): Promise<Run> {
   });
 }
 
-describe('the embedded order system under kill -9', () => {
+describe.each(PLANS)('the embedded order system ($variant) under kill -9', ({ variant, orders: ORDERS, kills: KILLS }) => {
   it(`survives ${KILLS} kills at random moments across ${ORDERS} orders: sagas terminal, invariants hold, nothing done twice`, { timeout: soak ? 1_800_000 : 120_000 }, async () => {
-    const filename = join(dir, 'orders.sqlite');
+    const filename = join(dir, `orders-${variant}.sqlite`);
     let kills = 0;
     const started = Date.now();
     for (let i = 0; i < KILLS; i++) {
       // Random moments: early (recovery), mid-run, late.
-      const r = await run(filename, 200 + Math.floor(Math.random() * (soak ? 4_000 : 1_500)));
+      const r = await run(filename, variant, ORDERS, 200 + Math.floor(Math.random() * (soak ? 4_000 : 1_500)));
       if (r.killed) kills++;
       else expect(r.code, r.output).toBe(0);
     }
-    const last = await run(filename, null);
+    const last = await run(filename, variant, ORDERS, null);
     const elapsed = Date.now() - started;
     expect(last.code, last.output).toBe(0);
     expect(last.output).not.toContain('✗');
@@ -80,12 +82,16 @@ describe('the embedded order system under kill -9', () => {
       const services = createServices(store, products);
       const orchestrator = new SagaOrchestrator({ store, saga: orderSaga(services) });
       expect(await orchestrator.unfinished()).toEqual([]);
-      const result = await census(store, planned, products, () => 'completed');
+      if (variant === 'choreographed') {
+        const process = new ProcessManager({ store, definition: orderProcess, dispatch: async () => undefined });
+        for (const order of planned) expect((await process.instance(order.orderId))?.complete, order.orderId).toBe(true);
+      }
+      const result = await census(store, planned, products, new Map(planned.map((o) => [o.orderId, 'completed' as const])));
       for (const invariant of result.invariants) expect(invariant, invariant.detail).toMatchObject({ ok: true });
       const logs = await collect(store.readCategory<SagaLogEvent>('saga', { eventTypes: ['SagaStepStarted'] }));
       // Attempts a kill interrupted are visible in the logs as a second attempt of a step no failure explains.
       const retried = logs.filter((e) => e.type === 'SagaStepStarted' && e.data.attempt > 1).length;
-      if (soak) console.log(`soak: ${ORDERS} orders, ${kills} kills of ${KILLS} runs, ${elapsed} ms in all, ${retried} step attempts repeated, shipped ${result.ordersByStatus.SHIPPED ?? 0}, cancelled ${result.ordersByStatus.CANCELLED ?? 0}`);
+      if (soak) console.log(`soak ${variant}: ${ORDERS} orders, ${kills} kills of ${KILLS} runs, ${elapsed} ms in all, ${retried} step attempts repeated, shipped ${result.ordersByStatus.SHIPPED ?? 0}, cancelled ${result.ordersByStatus.CANCELLED ?? 0}`);
     } finally {
       await store.close();
     }

@@ -25,4 +25,14 @@ describe('npm start (the reference order system, embedded)', () => {
     const again = await runSystem({ filename, orders: 200, variant: 'orchestrated' });
     expect({ ...again, elapsedMs: 0 }).toEqual({ ...result, elapsedMs: 0 });
   });
+
+  it('runs the choreographed load (services reacting to events, the order process following them) with every invariant holding', { timeout: 90_000 }, async () => {
+    const filename = join(dir, 'choreographed.sqlite');
+    const result = await runSystem({ filename, orders: 80, variant: 'choreographed' });
+    expect(result.invariants.filter((i) => !i.ok)).toEqual([]);
+    expect(result.ordersByStatus.SHIPPED).toBeGreaterThan(40);
+    expect(result.cancelledBecause['payment refused']).toBeGreaterThan(0);
+    expect(result.cancelledBecause['undeliverable, refunded']).toBeGreaterThan(0);
+    expect(result.sagasByState).toEqual({ completed: result.ordersByStatus.SHIPPED, compensated: result.ordersByStatus.CANCELLED });
+  });
 });

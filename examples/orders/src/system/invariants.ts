@@ -3,7 +3,7 @@
  * it holds after crashes too: every saga terminal, stock conserved, every cancelled order's stock
  * released and payment refunded, no payment taken twice, no side effect twice.
  */
-import { type EventStore, type JsonValue, type RecordedEvent, type SagaLogEvent, type SagaState } from '@eventloom/core';
+import { type EventStore, type JsonValue, type RecordedEvent, type SagaState } from '@eventloom/core';
 import type { OrderEvent } from '../order/index.js';
 import type { PlannedOrder, Product } from './catalogue.js';
 import { orderTotal, type PaymentEvent, type ShipmentEvent } from './services/index.js';
@@ -37,12 +37,12 @@ async function byStream<E extends { type: string }>(store: EventStore, category:
   return out;
 }
 
-export async function census(store: EventStore, planned: readonly PlannedOrder[], products: readonly Product[], sagaState: (events: readonly RecordedEvent<SagaLogEvent>[]) => SagaState | 'missing'): Promise<Census> {
+/** `sagaStates`: each order's saga (orchestrated) or order process (choreographed) state. */
+export async function census(store: EventStore, planned: readonly PlannedOrder[], products: readonly Product[], sagaStates: ReadonlyMap<string, SagaState | 'missing'>): Promise<Census> {
   const orders = await byStream<OrderEvent>(store, 'order');
   const payments = await byStream<PaymentEvent>(store, 'payment');
   const shipments = await byStream<ShipmentEvent>(store, 'shipment');
   const locks = await byStream<LockEvent>(store, 'lock');
-  const sagaLogs = await byStream<SagaLogEvent>(store, 'saga');
 
   const status = new Map<string, string>();
   for (const order of planned) {
@@ -56,7 +56,7 @@ export async function census(store: EventStore, planned: readonly PlannedOrder[]
   const sagasByState: Record<string, number> = {};
   const sagaOf = new Map<string, SagaState | 'missing'>();
   for (const order of planned) {
-    const state = sagaState((sagaLogs.get(`saga-${order.orderId}`) ?? []) as RecordedEvent<SagaLogEvent>[]);
+    const state = sagaStates.get(order.orderId) ?? 'missing';
     sagaOf.set(order.orderId, state);
     sagasByState[state] = (sagasByState[state] ?? 0) + 1;
   }

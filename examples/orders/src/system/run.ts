@@ -4,10 +4,11 @@
  * then a census of the store and the invariants. Run again on the same file, it continues the same
  * orders where the last run stopped (a crash included): sagas resume from their logs.
  */
-import { SagaOrchestrator, type EventStore, type RecordedEvent, type SagaLogEvent, type SagaState } from '@eventloom/core';
+import { derivedId, SagaOrchestrator, type EventStore, type RecordedEvent, type SagaLogEvent, type SagaState } from '@eventloom/core';
 import { openSqliteEventStore } from '@eventloom/sqlite';
 import { orderSchemas } from '../order/index.js';
 import { catalogue, plannedOrders, type PlannedOrder } from './catalogue.js';
+import { startChoreography } from './choreographed.js';
 import { census, type Census } from './invariants.js';
 import { orderSaga } from './orchestrated.js';
 import { progressBar } from './progress.js';
@@ -37,18 +38,24 @@ export async function runSystem(options: RunOptions): Promise<RunResult> {
   const variant = options.variant ?? 'orchestrated';
   const planned = plannedOrders(options.orders);
   const products = catalogue(options.orders);
-  const store = openSqliteEventStore({ filename: options.filename, schemas: orderSchemas(), source: 'orders-system' });
+  const store = openSqliteEventStore({ filename: options.filename, schemas: orderSchemas(), source: 'orders-system', ...(process.env.EVENTLOOM_DURABILITY ? { durability: process.env.EVENTLOOM_DURABILITY as 'normal' } : {}) });
   const started = performance.now();
   try {
     const services = createServices(store, products);
     const bar = options.progress ? progressBar(variant, planned.length) : null;
     let done = 0;
     const onDone = () => bar?.tick(++done);
-    if (variant === 'orchestrated') await runOrchestrated(store, services, planned, options.concurrency ?? 16, onDone);
-    else throw new Error('the choreographed variant is not built yet');
+    const concurrency = options.concurrency ?? 16;
+    let states: ReadonlyMap<string, SagaState | 'missing'>;
+    if (variant === 'orchestrated') {
+      await runOrchestrated(store, services, planned, concurrency, onDone);
+      states = await sagaStates(store);
+    } else {
+      states = await runChoreographed(store, services, planned, concurrency, (n) => bar?.tick(n));
+    }
     bar?.end();
     const elapsedMs = performance.now() - started;
-    const result = await census(store, planned, products, sagaStateOf);
+    const result = await census(store, planned, products, states);
     const ok = result.invariants.every((i) => i.ok);
     return { ...result, variant, orders: planned.length, elapsedMs, ok };
   } finally {
@@ -73,6 +80,44 @@ async function runOrchestrated(store: EventStore, services: Services, planned: r
   await Promise.all(Array.from({ length: concurrency }, worker));
 }
 // #endregion run-orchestrated
+
+// #region run-choreographed
+async function runChoreographed(store: EventStore, services: Services, planned: readonly PlannedOrder[], concurrency: number, progress: (done: number) => void): Promise<Map<string, SagaState | 'missing'>> {
+  const byId = new Map(planned.map((o) => [o.orderId, o]));
+  const choreography = startChoreography(store, services, (orderId) => byId.get(orderId)!);
+  try {
+    let next = 0;
+    const worker = async () => {
+      while (next < planned.length) {
+        const order = planned[next++]!;
+        // The checkout: only the order is created here; everything after it is the services reacting.
+        await services.orders.create(order, derivedId(`checkout:${order.orderId}`), `checkout-${order.orderId}`);
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    await choreography.settled([...byId.keys()], progress);
+    const states = new Map<string, SagaState | 'missing'>();
+    for (const order of planned) {
+      const instance = await choreography.process.instance(order.orderId);
+      states.set(order.orderId, instance === null ? 'missing' : !instance.complete ? 'running' : instance.state.shipped ? 'completed' : 'compensated');
+    }
+    return states;
+  } finally {
+    await choreography.stop();
+  }
+}
+// #endregion run-choreographed
+
+async function sagaStates(store: EventStore): Promise<Map<string, SagaState | 'missing'>> {
+  const logs = new Map<string, RecordedEvent<SagaLogEvent>[]>();
+  for await (const event of store.readCategory<SagaLogEvent>('saga')) {
+    const id = event.streamId.slice('saga-'.length);
+    const list = logs.get(id);
+    if (list) list.push(event);
+    else logs.set(id, [event]);
+  }
+  return new Map([...logs].map(([id, events]) => [id, sagaStateOf(events)]));
+}
 
 function sagaStateOf(events: readonly RecordedEvent<SagaLogEvent>[]): SagaState | 'missing' {
   if (events.length === 0) return 'missing';
