@@ -53,6 +53,7 @@ export class NatsReceiver implements Receiver {
   private readonly pulls = new Set<ConsumerMessages>();
   private wake: (() => void) | null = null;
   private rotation = 0;
+  private planning = false;
   private closed = false;
   private lastSuccess = Date.now();
   private lastError: unknown = null;
@@ -102,32 +103,58 @@ export class NatsReceiver implements Receiver {
   private issuePulls(max: number): void {
     let budget = max - this.outstanding - this.stash.length;
     if (budget <= 0 || this.nc.isClosed()) return;
-    const count = this.slots.length;
-    const idle = [];
-    for (let i = 0; i < count; i++) {
-      const slot = this.slots[(this.rotation + i) % count]!;
-      if (slot.partition ? slot.active === 0 : slot.active < 2) idle.push(slot);
-    }
-    this.rotation = (this.rotation + 1) % count;
+    const idle = this.slots.filter((slot) => (slot.partition ? slot.active === 0 : slot.active < 2));
     const partitionsIdle = idle.filter((s) => s.partition);
     const unkeyed = idle.find((s) => !s.partition);
     if (budget >= partitionsIdle.length + (unkeyed ? 1 : 0)) {
-      for (const slot of partitionsIdle) this.pull(slot, 1);
+      for (const slot of partitionsIdle) this.pull(slot, 1, this.settings.pullExpiresMs);
       budget -= partitionsIdle.length;
-      if (unkeyed && budget > 0) this.pull(unkeyed, budget);
+      if (unkeyed && budget > 0) this.pull(unkeyed, budget, this.settings.pullExpiresMs);
       return;
     }
-    // Fewer messages wanted than consumers idle: ask the next ones in rotation for one each.
-    for (const slot of idle.slice(0, budget)) this.pull(slot, 1);
+    if (!this.planning) void this.planConstrained(max);
   }
 
-  private pull(slot: Slot, n: number): void {
+  /**
+   * Fewer messages wanted than consumers idle (a small prefetch): ask the server which consumers
+   * have messages waiting and pull from those; when none has, poll briefly in rotation.
+   */
+  private async planConstrained(max: number): Promise<void> {
+    this.planning = true;
+    try {
+      const idle = this.slots.filter((slot) => (slot.partition ? slot.active === 0 : slot.active < 2));
+      const infos = await Promise.all(idle.map((slot) => slot.consumer.info(false).catch(() => null)));
+      let budget = max - this.outstanding - this.stash.length;
+      if (budget <= 0 || this.closed) return;
+      const waiting = idle
+        .map((slot, i) => ({ slot, pending: infos[i]?.num_pending ?? 0, held: infos[i]?.num_ack_pending ?? 0 }))
+        .filter((s) => s.pending > 0 && (!s.slot.partition || s.held === 0))
+        .sort((a, b) => b.pending - a.pending);
+      if (waiting.length > 0) {
+        for (const { slot, pending } of waiting) {
+          if (budget <= 0) break;
+          const n = slot.partition ? 1 : Math.min(budget, pending);
+          this.pull(slot, n, this.settings.pullExpiresMs);
+          budget -= n;
+        }
+        return;
+      }
+      // Nothing waiting: poll the next consumers in rotation for a second (a retry's nak or a new message may come anywhere).
+      const count = idle.length;
+      for (let i = 0; i < Math.min(budget, count); i++) this.pull(idle[(this.rotation + i) % count]!, 1, 1_000);
+      this.rotation = (this.rotation + Math.min(budget, count)) % Math.max(1, count);
+    } finally {
+      this.planning = false;
+    }
+  }
+
+  private pull(slot: Slot, n: number, expires: number): void {
     this.outstanding += n;
     slot.active++;
     void (async () => {
       let arrived = 0;
       try {
-        const messages = await slot.consumer.fetch({ max_messages: n, expires: this.settings.pullExpiresMs });
+        const messages = await slot.consumer.fetch({ max_messages: n, expires });
         this.pulls.add(messages);
         try {
           for await (const message of messages) {

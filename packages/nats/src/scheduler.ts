@@ -8,7 +8,7 @@
  * that dies between publishing and acking publishes again, and the stream drops the
  * duplicate), then acked. Cancelling deletes it from the delay stream by subject.
  */
-import type { Consumer, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import { DELIVER_AT_HEADER, headerRecord, MSG_ID_HEADER, TARGET_HEADER } from './headers.js';
 import type { Publisher } from './publisher.js';
 import { sleep } from './publisher.js';
@@ -18,6 +18,7 @@ export const SCHEDULER_CONSUMER = 'scheduler';
 export class DelayScheduler {
   private readonly abort = new AbortController();
   private running: Promise<void> | null = null;
+  private batch: ConsumerMessages | null = null;
 
   constructor(
     private readonly js: JetStreamClient,
@@ -34,6 +35,8 @@ export class DelayScheduler {
 
   async stop(): Promise<void> {
     this.abort.abort();
+    // A pull waits up to its expiry on the server; stopping should not.
+    void this.batch?.close().catch(() => undefined);
     await this.running;
   }
 
@@ -47,6 +50,9 @@ export class DelayScheduler {
           consumer = await this.js.consumers.get(this.stream, SCHEDULER_CONSUMER);
         }
         const batch = await consumer.fetch({ max_messages: 256, expires: 2_000 });
+        this.batch = batch;
+        // Stopped meanwhile: end the pull now (close resolves once the loop below has drained it).
+        if (signal.aborted) void batch.close();
         const due: JsMsg[] = [];
         for await (const m of batch) {
           const at = Date.parse(m.headers?.get(DELIVER_AT_HEADER) ?? '');
