@@ -7,3 +7,4 @@ export { runCommandHandlingConformance } from './command-handling.js';
 export { deciderSpec, type DeciderThen, type DeciderWhen } from './decider-spec.js';
 export * from './projections/index.js';
 export * from './outbox-inbox/index.js';
+export * from './sagas/index.js';

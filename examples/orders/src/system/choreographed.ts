@@ -158,6 +158,8 @@ export const orderProcess: ProcessManagerDefinition<FlowEvent, OrderProcess, Ord
 export interface Choreography {
   readonly process: ProcessManager<FlowEvent, OrderProcess, OrderProcessCommand>;
   readonly timers: TimerService;
+  /** The services' subscriptions and the order process's group member: what `settle()` waits for. */
+  readonly consumers: readonly { waitFor(position: bigint, timeoutMs?: number): Promise<void> }[];
   /** Resolves when the process of every order in `orderIds` is over. */
   settled(orderIds: readonly string[], onComplete?: (done: number) => void): Promise<void>;
   stop(): Promise<void>;
@@ -208,6 +210,7 @@ export function startChoreography(store: EventStore, services: Services, lookup:
   return {
     process,
     timers,
+    consumers: [...subscriptions, processMember],
     async settled(orderIds, onComplete) {
       // After a restart, orders finished before it count too.
       for (const id of orderIds) if (!complete.has(id) && (await process.instance(id))?.complete) complete.add(id);
