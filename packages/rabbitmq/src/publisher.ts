@@ -47,7 +47,7 @@ export class Publisher {
     private readonly options: ResolvedOptions,
   ) {}
 
-  /** Resolves once every publication is confirmed; rejects with `PublishRefused` or `TransportUnavailableError`. */
+  /** Resolves once every publication is confirmed; rejects with `PublishRefused` (unroutable) or `TransportUnavailableError` (nacked or unconfirmed for longer than the bound). */
   async publishAll(publications: readonly Publication[]): Promise<void> {
     await Promise.all(publications.map((publication) => this.publish(publication)));
   }
@@ -55,6 +55,7 @@ export class Publisher {
   async publish(publication: Publication): Promise<void> {
     const started = Date.now();
     let lastError: unknown;
+    let pause = 25;
     for (;;) {
       const entry = await this.channel();
       await this.slot();
@@ -62,10 +63,15 @@ export class Publisher {
         await this.once(entry, publication);
         return;
       } catch (error) {
-        if (error instanceof PublishRefused) throw error;
+        if (error instanceof PublishRefused && error.reason === 'unroutable') throw error;
         lastError = error;
       } finally {
         this.release();
+      }
+      if (lastError instanceof PublishRefused) {
+        // A nack: the queue could not take it now (its leader stopping or not yet elected) — try again shortly.
+        await new Promise((resolve) => setTimeout(resolve, pause));
+        pause = Math.min(1_000, pause * 2);
       }
       if (Date.now() - started > this.options.unavailableAfterMs) {
         throw unavailable(`a publish to '${publication.exchange || publication.routingKey}' was not confirmed within ${this.options.unavailableAfterMs} ms (${brokerText(lastError)})`, lastError);

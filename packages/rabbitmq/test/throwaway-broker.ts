@@ -73,7 +73,7 @@ export class ThrowawayBroker {
   }
 
   /** Stops the broker application (every connection dropped, queues stopped) and starts it again. */
-  async restartApp(downMs = 300): Promise<void> {
+  async restartApp(downMs = 100): Promise<void> {
     await this.ctl('stop_app');
     await new Promise((resolve) => setTimeout(resolve, downMs));
     await this.ctl('start_app');
