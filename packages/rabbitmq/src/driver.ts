@@ -45,17 +45,19 @@ export class RabbitMqDriver implements TransportDriver {
   async enqueue(destination: Destination, messages: readonly PreparedMessage[]): Promise<void> {
     this.assertOpen();
     if (messages.length === 0) return;
+    // Encoded first, so a message AMQP cannot carry fails the send before anything is published.
+    const payloads = messages.map((message, i) => encodeForAmqp(message, i));
     const publications: Publication[] = [];
     if (destination.kind === 'queue') {
       const queues = await this.topology.ensureSource({ queue: destination.name });
-      for (const message of messages) {
-        const { content, properties } = encodeForAmqp(message);
+      for (const [i, message] of messages.entries()) {
+        const { content, properties } = payloads[i]!;
         publications.push(await this.delays.publication({ queue: queueFor(queues, message.envelope.partitionKey) }, content, properties, deliverAt(message)));
       }
     } else {
       await this.topology.ensureTopic(destination.name);
-      for (const message of messages) {
-        const { content, properties } = encodeForAmqp(message);
+      for (const [i, message] of messages.entries()) {
+        const { content, properties } = payloads[i]!;
         const routingKey = topicRoutingKey(message.envelope.partitionKey, this.options.partitions);
         publications.push(await this.delays.publication({ exchange: destination.name, routingKey }, content, properties, deliverAt(message)));
       }

@@ -7,6 +7,7 @@
  * than `unavailableAfterMs`.
  */
 import type { ConfirmChannel, Options } from 'amqplib';
+import { InvalidArgumentError } from '@eventloom/core';
 import { closeChannel, type ReconnectingConnection } from './connection.js';
 import { brokerText, unavailable } from './errors.js';
 import type { ResolvedOptions } from './options.js';
@@ -63,16 +64,16 @@ export class Publisher {
         await this.once(entry, publication);
         return;
       } catch (error) {
-        if (error instanceof PublishRefused && error.reason === 'unroutable') throw error;
+        if ((error instanceof PublishRefused && error.reason === 'unroutable') || error instanceof InvalidArgumentError) throw error;
         lastError = error;
       } finally {
         this.release();
       }
-      if (lastError instanceof PublishRefused) {
-        // A nack: the queue could not take it now (its leader stopping or not yet elected) — try again shortly.
-        await new Promise((resolve) => setTimeout(resolve, pause));
-        pause = Math.min(1_000, pause * 2);
-      }
+      // A nack: the queue could not take it now (its leader stopping or not yet elected); a lost
+      // channel: its close is still on its way. Either way wait a little — a timer, so the socket's
+      // events get their turn — and try again.
+      await new Promise((resolve) => setTimeout(resolve, pause));
+      pause = Math.min(1_000, pause * 2);
       if (Date.now() - started > this.options.unavailableAfterMs) {
         throw unavailable(`a publish to '${publication.exchange || publication.routingKey}' was not confirmed within ${this.options.unavailableAfterMs} ms (${brokerText(lastError)})`, lastError);
       }
@@ -93,6 +94,13 @@ export class Publisher {
           else resolve();
         });
       } catch (error) {
+        if (error instanceof RangeError) {
+          // amqplib encodes headers into 64 KiB; the message's metadata (a header) is too big for AMQP.
+          reject(new InvalidArgumentError('message', `its headers do not fit AMQP's 64 KiB header table (${error.message}); keep metadata small and put large values in data`));
+          return;
+        }
+        // amqplib throws when the channel is closing: take it out of use now.
+        entry.open = false;
         reject(error as Error);
         return;
       }

@@ -5,6 +5,7 @@
  * CloudEvents binding's `cloudEvents:`/`cloudEvents_` prefixes are read as `ce-` too.
  */
 import type { Message, Options } from 'amqplib';
+import { InvalidArgumentError } from '@eventloom/core';
 import { encodeMessage, type PreparedMessage } from '@eventloom/core/adapter';
 
 /** Headers Eventloom adds for its own routing and bookkeeping; never shown as the message's. */
@@ -17,9 +18,21 @@ export interface AmqpPayload {
   readonly properties: Options.Publish;
 }
 
-export function encodeForAmqp(message: PreparedMessage): AmqpPayload {
+/** amqplib encodes a message's headers into a 64 KiB table; room is kept for Eventloom's own. */
+export const MAX_HEADER_BYTES = 60 * 1024;
+
+/** @throws InvalidArgumentError when the message's attributes (metadata above all) do not fit AMQP's header table */
+export function encodeForAmqp(message: PreparedMessage, index = 0): AmqpPayload {
   const encoded = encodeMessage(message.envelope, { dataJson: message.dataJson, metadataJson: message.metadataJson });
   const { 'content-type': contentType, ...headers } = encoded.headers;
+  let size = 0;
+  for (const [name, value] of Object.entries(headers)) size += name.length + Buffer.byteLength(value) + 6;
+  if (size > MAX_HEADER_BYTES) {
+    throw new InvalidArgumentError(
+      `messages[${index}]`,
+      `its attributes take ${size} bytes as AMQP headers, above the ${MAX_HEADER_BYTES} that fit AMQP's 64 KiB header table; keep metadata small and put large values in data. Nothing was sent`,
+    );
+  }
   return {
     content: Buffer.isBuffer(encoded.body) ? encoded.body : Buffer.from(encoded.body.buffer, encoded.body.byteOffset, encoded.body.byteLength),
     properties: {

@@ -201,3 +201,28 @@ describe.skipIf(!url)('RabbitMQ transport', () => {
     await driver.close();
   });
 });
+
+describe.skipIf(!url)('RabbitMQ transport: what AMQP cannot carry', () => {
+  it('metadata too big for the 64 KiB header table is a typed error at once, nothing of the batch sent', async () => {
+    const fx = new Fixtures(url!);
+    try {
+      const { transport } = fx.make();
+      const queue = unique('q');
+      const started = Date.now();
+      const error = await transport
+        .send<Ping>(queue, [{ type: 'Ping', data: { n: 0 } }, { type: 'Ping', data: { n: 1 }, metadata: { big: 'x'.repeat(70_000) } }])
+        .catch((e: unknown) => e);
+      expect((error as { code?: string }).code).toBe('INVALID_ARGUMENT');
+      expect((error as Error).message).toMatch(/messages\[1\].*64 KiB/);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      await transport.send<Ping>(queue, { type: 'Ping', data: { n: 2 } });
+      const got: number[] = [];
+      const consumer = transport.consume<Ping>({ queue }, { Ping: (m) => void got.push(m.data.n) }, { logger: false });
+      await eventually(() => got.length === 1);
+      await consumer.stop();
+      expect(got).toEqual([2]);
+    } finally {
+      await fx.cleanup();
+    }
+  });
+});
