@@ -48,6 +48,12 @@ export interface SagaOrchestratorOptions<I extends JsonValue> {
 
 interface Loaded {
   progress: SagaProgress;
+  /**
+   * Outcomes recorded in the progress but not yet in the log: they go with the next append (a
+   * completed step with the next step's start), so a step costs two log appends, not three. A crash
+   * before that append loses only the record, and the step runs again with its key.
+   */
+  pending: SagaLogEvent[];
 }
 
 export class SagaOrchestrator<I extends JsonValue = JsonValue> {
@@ -152,23 +158,31 @@ export class SagaOrchestrator<I extends JsonValue = JsonValue> {
     const progress = foldSagaLog(await collect(this.#store.readStream<SagaLogEvent>(sagaStreamId(sagaId))));
     if (progress === null) throw new SagaNotFoundError(sagaId);
     if (progress.saga !== this.#saga.name) throw new SagaNotFoundError(sagaId, `belongs to saga ${progress.saga}, not ${this.#saga.name}`);
-    return { progress };
+    return { progress, pending: [] };
   }
 
-  /** Appends at the version last seen; losing the race means another executor has the saga. */
+  /** Appends (after what is pending) at the version last seen; losing the race means another executor has the saga. */
   async #append(loaded: Loaded, event: SagaLogEvent): Promise<RecordedEvent<SagaLogEvent>> {
     const { progress } = loaded;
+    const events = [...loaded.pending, event].map((e) => ({ ...e, correlationId: progress.sagaId }));
     try {
-      const result = await this.#store.appendToStream<SagaLogEvent>(sagaStreamId(progress.sagaId), [{ ...event, correlationId: progress.sagaId }], {
-        expectedVersion: progress.version,
-      });
-      const recorded = result.events[0] as RecordedEvent<SagaLogEvent>;
+      const result = await this.#store.appendToStream<SagaLogEvent>(sagaStreamId(progress.sagaId), events, { expectedVersion: progress.version });
+      const recorded = result.events.at(-1) as RecordedEvent<SagaLogEvent>;
+      loaded.pending = [];
       loaded.progress = evolveSaga(progress, recorded);
       return recorded;
     } catch (error) {
       if (isEventloomError(error) && error.code === 'WRONG_EXPECTED_VERSION') throw new SagaConflictError(progress.sagaId, { cause: error });
       throw error;
     }
+  }
+
+  /** Records an outcome in the progress now and in the log with the next append. */
+  #defer(loaded: Loaded, event: SagaLogEvent): void {
+    const { progress } = loaded;
+    const provisional = { ...event, id: '', schemaVersion: 1, streamId: sagaStreamId(progress.sagaId), streamVersion: progress.version, position: 0n, time: new Date().toISOString(), source: '', correlationId: progress.sagaId, causationId: null, metadata: {} } as RecordedEvent<SagaLogEvent>;
+    loaded.pending.push(event);
+    loaded.progress = evolveSaga(progress, provisional);
   }
 
   /** One move: the next attempt, compensation or ending the log says is due. */
@@ -209,7 +223,7 @@ export class SagaOrchestrator<I extends JsonValue = JsonValue> {
     const outcome = await this.#attempt(loaded.progress, step, 'action', attempt, idempotencyKey, opened.id, (ctx) => step.action(ctx));
     if (outcome.ok) {
       const result = (outcome.value ?? null) as JsonValue;
-      await this.#append(loaded, { type: 'SagaStepCompleted', data: { step: step.name, attempt, result, durationMs: Date.now() - started } });
+      this.#defer(loaded, { type: 'SagaStepCompleted', data: { step: step.name, attempt, result, durationMs: Date.now() - started } });
       return;
     }
     const willRetry = !outcome.rejected && attempt < entry.action.maxAttempts;
@@ -229,7 +243,7 @@ export class SagaOrchestrator<I extends JsonValue = JsonValue> {
     const compensate = step.compensate;
     const outcome = compensate === undefined ? { ok: true as const, value: undefined } : await this.#attempt(loaded.progress, step, 'compensation', attempt, idempotencyKey, opened.id, (ctx) => compensate(ctx));
     if (outcome.ok) {
-      await this.#append(loaded, { type: 'SagaCompensationCompleted', data: { step: step.name, attempt, durationMs: Date.now() - started } });
+      this.#defer(loaded, { type: 'SagaCompensationCompleted', data: { step: step.name, attempt, durationMs: Date.now() - started } });
       return;
     }
     const willRetry = attempt < entry.compensation.maxAttempts;
