@@ -1,0 +1,86 @@
+/**
+ * Exactly-once effects on PostgreSQL, with real processes: a relay process killed (SIGKILL, by
+ * itself) between publishing a batch and moving its checkpoint, consumer processes killed between
+ * committing an effect and acknowledging the message, again and again until every message is
+ * relayed and handled. The inbox-guarded effects happen exactly once per message; the same
+ * handling without the inbox writes duplicates. `npm test` runs 1,000 messages; EVENTLOOM_SOAK=1
+ * runs 10,000 with more kills.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { EXACTLY_ONCE_TOPIC, GUARDED_GROUP, PLAIN_GROUP, RELAY_NAME, runExactlyOnce } from '@eventloom/testing';
+import { expect, it } from 'vitest';
+import { dropPostgresEventStore, openPostgresEventStore, quoteIdent } from '../../src/index.js';
+import { openPostgresTransport } from '../../src/messaging/index.js';
+import { adminClient, connectionString, postgresUrl } from './support.js';
+import { uniqueSchema } from '../support.js';
+
+const CHILD = fileURLToPath(new URL('./fixtures/exactly-once-child.ts', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+const SOAK = process.env.EVENTLOOM_SOAK === '1';
+const MESSAGES = SOAK ? 10_000 : 1_000;
+
+it.skipIf(!postgresUrl)(`delivers ${MESSAGES} messages' inbox-guarded effects exactly once through relay and consumer kills`, { timeout: SOAK ? 600_000 : 120_000 }, async () => {
+  const schema = uniqueSchema('eleo');
+  const q = quoteIdent(schema);
+  const store = await openPostgresEventStore({ connectionString, schema, poolSize: 2 });
+  const admin = await adminClient();
+  try {
+    await admin.query(`CREATE TABLE ${q}.effects (kind text NOT NULL, message_id text NOT NULL)`);
+    const transport = await openPostgresTransport({ store });
+    // The groups exist before anything is published, so neither misses a message.
+    await transport.declare([
+      { topic: EXACTLY_ONCE_TOPIC, group: GUARDED_GROUP },
+      { topic: EXACTLY_ONCE_TOPIC, group: PLAIN_GROUP },
+    ]);
+    for (let at = 0; at < MESSAGES; at += 100) {
+      await store.appendToStream(`user-${at % 1_000}`, Array.from({ length: 100 }, (_, i) => ({ type: 'Noted', data: { n: at + i } })));
+    }
+    const head = await store.headPosition();
+    await transport.close();
+    await store.close();
+
+    const result = await runExactlyOnce({
+      messages: MESSAGES,
+      relayKills: SOAK ? 12 : 3,
+      consumerKills: SOAK ? 24 : 4,
+      spawn: (role, killAfter) =>
+        spawn(process.execPath, ['--conditions=eventloom-source', '--import', 'tsx', CHILD, connectionString, schema, role, String(killAfter)], {
+          cwd: REPO_ROOT,
+          stdio: ['ignore', 'ignore', 'pipe'],
+        }),
+      counts: async () => {
+        const { rows } = await admin.query<{ kind: string; rows: number; distinct: number }>(
+          `SELECT kind, count(*)::int AS rows, count(DISTINCT message_id)::int AS "distinct" FROM ${q}.effects GROUP BY kind`,
+        );
+        const byKind = new Map(rows.map((row) => [row.kind, row]));
+        return {
+          guardedRows: byKind.get('guarded')?.rows ?? 0,
+          guardedDistinct: byKind.get('guarded')?.distinct ?? 0,
+          plainRows: byKind.get('plain')?.rows ?? 0,
+          plainDistinct: byKind.get('plain')?.distinct ?? 0,
+        };
+      },
+      settled: async () => {
+        const { rows } = await admin.query<{ at: string | null; pending: number }>(
+          `SELECT (SELECT position::text FROM ${q}.checkpoints WHERE subscription_id = $1) AS at, (SELECT count(*)::int FROM ${q}.queue_messages) AS pending`,
+          [`outbox-relay:${RELAY_NAME}`],
+        );
+        const { at, pending } = rows[0]!;
+        return at !== null && BigInt(at) >= head && pending === 0;
+      },
+      timeoutMs: SOAK ? 540_000 : 100_000,
+    });
+    console.log(`postgres exactly-once: ${JSON.stringify(result)}`);
+    expect(result.killed.relay).toBeGreaterThanOrEqual(1);
+    expect(result.killed.consumer).toBeGreaterThanOrEqual(1);
+    expect(result.guardedDistinct).toBe(MESSAGES);
+    expect(result.guardedRows).toBe(MESSAGES);
+    expect(result.plainDistinct).toBe(MESSAGES);
+    expect(result.plainRows).toBeGreaterThan(MESSAGES);
+  } finally {
+    await admin.end();
+    await dropPostgresEventStore({ connectionString, schema });
+  }
+});
+
