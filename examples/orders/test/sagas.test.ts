@@ -20,9 +20,11 @@ describe('the order process (processManagerSpec)', () => {
   });
 
   it('cancels an order the deadline finds unpaid, and only then', () => {
+    // #region pm-spec
     const fired = { type: 'ProcessTimerFired', data: { key: 'o1', timer: 'orderprocess_o1_payment-deadline' } } as const;
     spec.given([created]).when(fired).then({ commands: [{ type: 'CancelOrder', data: { orderId: 'o1', reason: 'not paid within 15 minutes' } }] });
     spec.given([created, { type: 'PaymentCaptured', data: { orderId: 'o1', amount: 20, paymentId: 'p', key: 'k' } }]).when(fired).then({ commands: [] });
+    // #endregion pm-spec
   });
 
   it('is over once shipped, or once cancelled with stock released and payment refunded', () => {
@@ -52,7 +54,12 @@ describe('the order saga (sagaSpec)', () => {
   });
 
   it('an undeliverable address refunds the payment too', async () => {
-    (await run({ ...order, address: 'undeliverable' })).thenCompensated({ failedStep: 'ship', compensated: ['take-payment', 'reserve-stock', 'create-order'] });
+    // #region saga-spec
+    const store = new MemoryEventStore();
+    const services = createServices(store, [{ productId: 'keyboard', price: 10, units: 10 }]);
+    const outcome = await sagaSpec(orderSaga(services), { store }).when('o1', { ...order, address: 'undeliverable' });
+    outcome.thenCompensated({ failedStep: 'ship', compensated: ['take-payment', 'reserve-stock', 'create-order'] });
+    // #endregion saga-spec
   });
 
   it('sold out: refused at once, not retried', async () => {
@@ -77,8 +84,10 @@ describe('the choreography (settle)', () => {
     try {
       for (const o of planned) await services.orders.create(o, derivedId(`checkout:${o.orderId}`), `checkout-${o.orderId}`);
       await choreography.settled(planned.map((o) => o.orderId));
-      // settle() is the general helper: the log stops moving once every consumer is through it.
+      // #region settle
+      // Waits until every consumer has passed the log's head and the head has stopped moving.
       const head = await settle({ store, consumers: choreography.consumers, timers: [choreography.timers] });
+      // #endregion settle
       expect(head).toBe(await store.headPosition());
       const states = await Promise.all(planned.map((o) => choreography.process.instance(o.orderId)));
       expect(states.every((s) => s?.complete)).toBe(true);

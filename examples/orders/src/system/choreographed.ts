@@ -171,6 +171,8 @@ export function startChoreography(store: EventStore, services: Services, lookup:
   const react = reactions(store, services, lookup);
   const complete = new Set<string>();
   let wake: () => void = () => undefined;
+  // #region timers
+  // Timers live in the store (`timer-<id>` streams): one started after a restart fires what the last one scheduled.
   const timers: TimerService = new TimerService({ store, onFire: (t) => process.onTimer(t) });
   const process: ProcessManager<FlowEvent, OrderProcess, OrderProcessCommand> = new ProcessManager({
     store,
@@ -178,6 +180,7 @@ export function startChoreography(store: EventStore, services: Services, lookup:
     timers,
     dispatch: async (command) => services.orders.cancel(command.data.orderId, command.data.reason, command.id, command.correlationId),
   });
+  // #endregion timers
   const retry = { maxAttempts: 10, retryDelayMs: 10 };
   const subscribe = (subscriptionId: string, streamPrefixes: string[], eventTypes: FlowEvent['type'][], handler: (e: RecordedEvent<FlowEvent>) => Promise<unknown>) =>
     store.subscribe<FlowEvent>({ subscriptionId, filter: { streamPrefixes, eventTypes }, handler: async (e) => void (await handler(e)), pollIntervalMs: 20, failurePolicy: retry, logger: false });
@@ -206,7 +209,9 @@ export function startChoreography(store: EventStore, services: Services, lookup:
     },
   });
   const failed = Promise.race([...subscriptions.map((s) => s.done), processMember.done]).then(() => undefined);
-  timers.start();
+  // #region timers-start
+  timers.start(); // fires due timers every 100 ms; tests call timers.fireDue() after moving a VirtualClock
+  // #endregion timers-start
   return {
     process,
     timers,

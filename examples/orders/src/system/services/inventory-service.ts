@@ -31,6 +31,7 @@ export class InventoryService {
     return Array.from({ length: product.units }, (_, i) => `unit_${productId}_${i + 1}`);
   }
 
+  // #region semantic-lock
   /** Reserves `quantity` units of `productId` for the order; idempotent by order. Throws `OutOfStockError`. */
   async reserve(orderId: string, productId: string, quantity: number): Promise<readonly string[]> {
     const owner = ownerOf(orderId);
@@ -53,6 +54,7 @@ export class InventoryService {
     }
     return mine;
   }
+  // #endregion semantic-lock
 
   /** Gives the order's RESERVED units back (the compensation); SHIPPED units stay shipped. Idempotent. */
   async release(orderId: string, productId: string): Promise<number> {
