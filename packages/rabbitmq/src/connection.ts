@@ -92,7 +92,8 @@ export class ReconnectingConnection {
     try {
       while (!this.closed) {
         try {
-          const model = await amqp.connect(withHeartbeat(this.options.url, this.options.heartbeatSeconds));
+          // No Nagle: a publish or an ack is one small frame, and waiting to batch them only adds latency.
+          const model = await amqp.connect(withHeartbeat(this.options.url, this.options.heartbeatSeconds), { noDelay: true });
           if (this.closed) {
             await model.close().catch(() => undefined);
             return;
