@@ -22,7 +22,11 @@ interface Slot {
   readonly name: string;
   readonly consumer: Consumer;
   readonly partition: boolean;
+  /** Pull requests open, and the messages they may still bring. */
   active: number;
+  outstanding: number;
+  /** Messages of this consumer handed out and not yet settled (acked, nak'ed, dead-lettered). */
+  held: number;
 }
 
 export interface NatsReceiverSettings {
@@ -39,8 +43,8 @@ export interface NatsReceiverSettings {
 export async function openNatsReceiver(nc: NatsConnection, js: JetStreamClient, settings: NatsReceiverSettings): Promise<NatsReceiver> {
   const slots = await mapped(`open consumers of ${settings.stream}`, () =>
     Promise.all([
-      js.consumers.get(settings.stream, settings.unkeyed).then((consumer) => ({ name: settings.unkeyed, consumer, partition: false, active: 0 })),
-      ...settings.partitions.map((name) => js.consumers.get(settings.stream, name).then((consumer) => ({ name, consumer, partition: true, active: 0 }))),
+      js.consumers.get(settings.stream, settings.unkeyed).then((consumer) => ({ name: settings.unkeyed, consumer, partition: false, active: 0, outstanding: 0, held: 0 })),
+      ...settings.partitions.map((name) => js.consumers.get(settings.stream, name).then((consumer) => ({ name, consumer, partition: true, active: 0, outstanding: 0, held: 0 }))),
     ]),
   );
   return new NatsReceiver(nc, settings, slots);
@@ -53,11 +57,13 @@ export class NatsReceiver implements Receiver {
   private readonly pulls = new Set<ConsumerMessages>();
   private wake: (() => void) | null = null;
   private rotation = 0;
+  private unkeyedSize = 1;
   private planning = false;
   private closed = false;
   private lastSuccess = Date.now();
   private lastError: unknown = null;
   private readonly group: string | null;
+  private readonly byName: ReadonlyMap<string, Slot>;
   /**
    * When each message first failed here (JetStream keeps no such thing and a message cannot be
    * changed): by stream sequence, forgotten on ack. Another process that gets the message after
@@ -71,12 +77,17 @@ export class NatsReceiver implements Receiver {
     private readonly slots: readonly Slot[],
   ) {
     this.group = 'group' in settings.source ? settings.source.group : null;
+    this.byName = new Map(slots.map((slot) => [slot.name, slot]));
   }
 
   async receive(max: number, signal: AbortSignal): Promise<readonly ReceivedMessage[]> {
     while (!this.closed && !signal.aborted) {
       if (this.nc.isClosed()) throw new TransportClosedError(KIND);
-      if (this.stash.length > 0) return this.stash.splice(0, Math.max(1, max)).map((m) => toReceived(m, this.firstFailures.get(m.info.streamSequence) ?? null));
+      if (this.stash.length > 0) {
+        const out = this.stash.splice(0, Math.max(1, max));
+        for (const m of out) this.holding(m, 1);
+        return out.map((m) => toReceived(m, this.firstFailures.get(m.info.streamSequence) ?? null));
+      }
       this.issuePulls(max);
       if (this.lastError !== null && Date.now() - this.lastSuccess > this.settings.unavailableAfterMs) {
         const cause = this.lastError;
@@ -103,16 +114,22 @@ export class NatsReceiver implements Receiver {
   private issuePulls(max: number): void {
     let budget = max - this.outstanding - this.stash.length;
     if (budget <= 0 || this.nc.isClosed()) return;
-    const idle = this.slots.filter((slot) => (slot.partition ? slot.active === 0 : slot.active < 2));
-    const partitionsIdle = idle.filter((s) => s.partition);
-    const unkeyed = idle.find((s) => !s.partition);
-    if (budget >= partitionsIdle.length + (unkeyed ? 1 : 0)) {
-      for (const slot of partitionsIdle) this.pull(slot, 1, this.settings.pullExpiresMs);
-      budget -= partitionsIdle.length;
-      if (unkeyed && budget > 0) this.pull(unkeyed, budget, this.settings.pullExpiresMs);
+    const partitions = this.slots.length - 1;
+    if (max < partitions + 1) {
+      if (!this.planning) void this.planConstrained(max);
       return;
     }
-    if (!this.planning) void this.planConstrained(max);
+    for (const slot of this.slots) {
+      if (!slot.partition || !pullable(slot) || budget <= 0) continue;
+      this.pull(slot, 1, this.settings.pullExpiresMs);
+      budget--;
+    }
+    // Unkeyed pulls grow while they fill (1, 2, 4… up to the room left) and shrink when they
+    // expire part-empty: a big pull waiting on an idle subject would hold the budget a key's
+    // next message needs until it expires.
+    const unkeyed = this.slots.find((slot) => !slot.partition)!;
+    const room = Math.min(budget, max - partitions - unkeyed.outstanding, this.unkeyedSize);
+    if (pullable(unkeyed) && room > 0) this.pull(unkeyed, room, this.settings.pullExpiresMs);
   }
 
   /**
@@ -122,7 +139,7 @@ export class NatsReceiver implements Receiver {
   private async planConstrained(max: number): Promise<void> {
     this.planning = true;
     try {
-      const idle = this.slots.filter((slot) => (slot.partition ? slot.active === 0 : slot.active < 2));
+      const idle = this.slots.filter(pullable);
       const infos = await Promise.all(idle.map((slot) => slot.consumer.info(false).catch(() => null)));
       let budget = max - this.outstanding - this.stash.length;
       if (budget <= 0 || this.closed) return;
@@ -150,6 +167,7 @@ export class NatsReceiver implements Receiver {
 
   private pull(slot: Slot, n: number, expires: number): void {
     this.outstanding += n;
+    slot.outstanding += n;
     slot.active++;
     void (async () => {
       let arrived = 0;
@@ -160,6 +178,7 @@ export class NatsReceiver implements Receiver {
           for await (const message of messages) {
             arrived++;
             this.outstanding--;
+            slot.outstanding--;
             this.accept(message);
           }
         } finally {
@@ -167,15 +186,25 @@ export class NatsReceiver implements Receiver {
         }
         this.lastSuccess = Date.now();
         this.lastError = null;
+        if (!slot.partition) this.unkeyedSize = arrived === n ? Math.min(n * 2, 65_536) : Math.max(1, arrived);
       } catch (error) {
         this.lastError = error;
         await sleep(200);
       } finally {
         this.outstanding -= n - arrived;
+        slot.outstanding -= n - arrived;
         slot.active--;
         this.wake?.();
       }
     })();
+  }
+
+  /** Counts a message of a partition as out (+1) or settled (-1), and pulls again once it is settled. */
+  private holding(message: JsMsg, delta: 1 | -1): void {
+    const slot = this.byName.get(message.info.consumer);
+    if (!slot) return;
+    slot.held = Math.max(0, slot.held + delta);
+    if (delta < 0) this.wake?.();
   }
 
   private accept(message: JsMsg): void {
@@ -194,12 +223,19 @@ export class NatsReceiver implements Receiver {
   }
 
   async ack(messages: readonly ReceivedMessage[]): Promise<void> {
+    const confirmed: Promise<boolean>[] = [];
     for (const m of messages) {
       const message = m.token as JsMsg;
-      message.ack();
       this.firstFailures.delete(message.info.streamSequence);
+      // A partition's ack is confirmed before its next pull: the server applies acks after
+      // pulls that arrive right behind them, and on 2.9 a pull that found max_ack_pending
+      // reached waits out its expiry even once the ack lands (5 s stalls per key otherwise).
+      if (this.byName.get(message.info.consumer)?.partition) confirmed.push(message.ackAck({ timeout: 5_000 }));
+      else message.ack();
     }
     await this.flush('ack');
+    if (confirmed.length > 0) await mapped(`ack on ${this.settings.stream}`, () => Promise.all(confirmed));
+    for (const m of messages) this.holding(m.token as JsMsg, -1);
   }
 
   async retry(message: ReceivedMessage, delayMs: number): Promise<'redelivered' | 'hold'> {
@@ -211,6 +247,7 @@ export class NatsReceiver implements Receiver {
     // nak keeps the message pending: on a partition nothing after it is delivered meanwhile.
     token.nak(Math.max(0, Math.round(delayMs)));
     await this.flush('nak');
+    this.holding(token, -1);
     return 'redelivered';
   }
 
@@ -219,12 +256,14 @@ export class NatsReceiver implements Receiver {
     (message.token as JsMsg).ack();
     this.firstFailures.delete((message.token as JsMsg).info.streamSequence);
     await this.flush('ack');
+    this.holding(message.token as JsMsg, -1);
     return stored;
   }
 
   async release(messages: readonly ReceivedMessage[]): Promise<void> {
     for (const m of messages) (m.token as JsMsg).nak();
     await this.flush('nak');
+    for (const m of messages) this.holding(m.token as JsMsg, -1);
   }
 
   async extend(messages: readonly ReceivedMessage[]): Promise<void> {
@@ -247,6 +286,15 @@ export class NatsReceiver implements Receiver {
     if (this.nc.isClosed()) throw new TransportClosedError(KIND);
     await mapped(`${what} on ${this.settings.stream}`, () => this.nc.flush());
   }
+}
+
+/**
+ * Whether to open a pull on this consumer now. A partition only when nothing of it is out: on
+ * 2.9 a pull waiting while max_ack_pending is reached is not served when the ack comes, only
+ * after it expires (measured: 5 s stalls per message of a key).
+ */
+function pullable(slot: Slot): boolean {
+  return slot.partition ? slot.active === 0 && slot.held === 0 : slot.active < 2;
 }
 
 function toReceived(message: JsMsg, firstFailedAt: string | null): ReceivedMessage {
