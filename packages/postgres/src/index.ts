@@ -20,5 +20,6 @@ export { migrate, type MigrationReport } from './migrate.js';
 export { MIGRATIONS, type Migration } from './sql/migrations.js';
 export { namesFor, quoteIdent, type StoreNames } from './names.js';
 export * from './projections/index.js';
+export * from './messaging/index.js';
 export { openPostgresOutbox, PostgresOutbox, type PostgresOutboxOptions } from './messaging/outbox.js';
 export { openPostgresInbox, PostgresInbox, type PostgresInboxOptions } from './messaging/inbox.js';

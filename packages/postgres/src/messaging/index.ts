@@ -1,2 +1,3 @@
 /** The PostgreSQL durable queue transport. */
-export { openPostgresTransportDriver, PostgresTransportDriver, type PostgresTransportOptions } from './postgres-transport.js';
+export { openPostgresTransport, PostgresTransport, type PostgresTransportOptions } from './transport.js';
+export { openPostgresTransportDriver, PostgresTransportDriver, type PostgresTransportOptions as PostgresTransportDriverOptions } from './postgres-transport.js';

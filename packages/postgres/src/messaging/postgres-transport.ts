@@ -26,7 +26,8 @@ import { PostgresDeadLetterQueue } from './dead-letter-queue.js';
 import { assertDestination, groupKey, queueKey, sourceKey } from './destinations.js';
 import { query, QueueDatabase } from './queue-database.js';
 import { QueueWaker } from './queue-waker.js';
-import { DEFAULT_POLL_INTERVAL_MS, PostgresReceiver } from './receiver.js';
+import { ackCoalescer, DEFAULT_POLL_INTERVAL_MS, PostgresReceiver, type Token } from './receiver.js';
+import type { Coalescer } from './coalescer.js';
 import { QueueSender } from './sender.js';
 import { queueStatements, type QueueStatements } from './statements.js';
 
@@ -116,6 +117,7 @@ export class PostgresTransportDriver implements TransportDriver {
   readonly #ownsPool: boolean;
   readonly #pollIntervalMs: number;
   readonly #receivers = new Set<Receiver>();
+  readonly #acks: Coalescer<Token>;
   #closed = false;
 
   /** Use `openPostgresTransportDriver`. */
@@ -126,6 +128,7 @@ export class PostgresTransportDriver implements TransportDriver {
     this.#ownsPool = ownsPool;
     this.#pollIntervalMs = pollIntervalMs;
     this.#sender = new QueueSender(db, statements.enqueue, () => waker.sent());
+    this.#acks = ackCoalescer(db, statements, waker);
     this.deadLetters = new PostgresDeadLetterQueue(db, statements, () => waker.sent());
   }
 
@@ -157,7 +160,7 @@ export class PostgresTransportDriver implements TransportDriver {
     const destination = sourceKey(source);
     await this.declare([source]);
     const receiver = new PostgresReceiver(
-      { db: this.#db, statements: this.#statements, waker: this.#waker, pollIntervalMs: this.#pollIntervalMs },
+      { db: this.#db, statements: this.#statements, waker: this.#waker, pollIntervalMs: this.#pollIntervalMs, acks: this.#acks },
       source,
       destination,
       options,
@@ -188,6 +191,22 @@ export class PostgresTransportDriver implements TransportDriver {
     this.#closed = true;
     await Promise.all([...this.#receivers].map((r) => r.close()));
     this.#db.closed = true;
+    await this.#waker.close();
+    if (this.#ownsPool) await this.#db.db.pool.end().catch(() => undefined);
+  }
+
+  /**
+   * Stops at once as a killed process would: receivers stop, nothing claimed is released or
+   * answered (it comes back when its lease runs out), and every connection is cut without a
+   * goodbye. For crash tests.
+   * @internal
+   */
+  async abandon(): Promise<void> {
+    this.#closed = true;
+    this.#db.closed = true;
+    await Promise.all([...this.#receivers].map((r) => r.close()));
+    const clients = (this.#db.db.pool as unknown as { _clients?: { connection?: { stream?: { destroy(): void } } }[] })._clients ?? [];
+    for (const client of clients) client.connection?.stream?.destroy();
     await this.#waker.close();
     if (this.#ownsPool) await this.#db.db.pool.end().catch(() => undefined);
   }

@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ConsumeSource, DeadLetter, MessageEnvelope } from '@eventloom/core';
 import type { DeadLetterDraft, ReceivedMessage, Receiver, ReceiverOptions } from '@eventloom/core/adapter';
+import { Coalescer } from './coalescer.js';
 import { describeSource } from './destinations.js';
 import { deadLetterFromRow, type DeadLetterRow } from './dead-letter-queue.js';
 import { query, type QueueDatabase } from './queue-database.js';
@@ -22,6 +23,7 @@ export interface Token {
   readonly destination: string;
   readonly seq: bigint;
   readonly attempts: number;
+  readonly keyed: boolean;
 }
 
 export interface ReceiverParts {
@@ -29,7 +31,24 @@ export interface ReceiverParts {
   readonly statements: QueueStatements;
   readonly waker: QueueWaker;
   readonly pollIntervalMs: number;
+  /** Acks of all this transport's receivers, sharing statements and commits. */
+  readonly acks: Coalescer<Token>;
 }
+
+/** The acks' statement: the removal of many receivers' messages at once. */
+export function ackCoalescer(db: QueueDatabase, statements: QueueStatements, waker: QueueWaker): Coalescer<Token> {
+  return new Coalescer<Token>(async (tokens) => {
+    await db.rows(`acknowledging ${tokens.length} messages`, statements.remove, [
+      tokens.map((t) => t.destination),
+      tokens.map((t) => t.seq.toString()),
+      tokens.map((t) => t.attempts),
+    ]);
+    // A key's next message became claimable: this process's other receivers may take it now.
+    if (tokens.some((t) => t.keyed)) waker.sent();
+  }, MAX_ACKS_PER_STATEMENT);
+}
+
+const MAX_ACKS_PER_STATEMENT = 1_000;
 
 function tokenOf(message: ReceivedMessage): Token {
   return message.token as Token;
@@ -76,7 +95,7 @@ export class PostgresReceiver implements Receiver {
     return rows
       .map((row) => {
         const [seq, attempts, firstFailedAt, partitionKey, envelope] = row as [bigint, number, string | null, string | null, string];
-        const token: Token = { destination: this.destination, seq, attempts };
+        const token: Token = { destination: this.destination, seq, attempts, keyed: partitionKey !== null };
         return {
           token,
           deliveryCount: attempts,
@@ -90,11 +109,7 @@ export class PostgresReceiver implements Receiver {
   }
 
   async ack(messages: readonly ReceivedMessage[]): Promise<void> {
-    if (messages.length === 0) return;
-    const promoted = messages.some((m) => m.partitionKey !== null);
-    await this.parts.db.rows(`acknowledging ${messages.length} messages of ${describeSource(this.source)}`, this.parts.statements.remove, columns(messages));
-    // The key's next message became claimable: this process's other receivers may take it now.
-    if (promoted) this.parts.waker.sent();
+    await this.parts.acks.add(messages.map(tokenOf));
   }
 
   async retry(message: ReceivedMessage, delayMs: number, error: string): Promise<'redelivered' | 'hold'> {

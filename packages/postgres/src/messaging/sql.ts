@@ -19,6 +19,46 @@ import type { StoreNames } from '../names.js';
 
 const TENANT_COLUMN = `tenant_id text COLLATE "C" NOT NULL DEFAULT current_setting('${TENANT_SETTING}')`;
 
+/**
+ * Plans that do not depend on statistics. With autovacuum off nothing ever analyzes the queue
+ * table, and the default selectivities (0.5% per equality: tenant × destination) make a table of
+ * 20,000 waiting rows look like one row: measured, the claim then scanned the destination's whole
+ * primary-key range and sorted it (111 ms for a claim of 100), and the ack found its rows by a
+ * tenant-wide bitmap scan. Turning the whole-range alternatives off inside these functions leaves
+ * the planner the index paths only: the claim walks `queue_messages_ready_idx` in order and
+ * updates by ctid, removals probe the primary key per row (a nested loop over the given rows).
+ */
+const FIXED_PLANS = 'SET enable_seqscan = off SET enable_bitmapscan = off SET enable_sort = off';
+
+function claimFunction(s: string): string {
+  // The pick is an InitPlan (ARRAY(…), run once); the rows it locked keep their ctid until this
+  // statement updates them, so the update finds them by a TID scan.
+  return `
+UPDATE ${s}.queue_messages q
+SET attempts = q.attempts + 1, lease_owner = p_owner,
+    visible_at = now() + p_ms * interval '1 millisecond', lease_until = now() + p_ms * interval '1 millisecond'
+WHERE q.ctid = ANY (ARRAY(
+  SELECT m.ctid FROM ${s}.queue_messages m
+  WHERE m.destination = p_destination AND NOT m.blocked AND m.visible_at <= now()
+  ORDER BY m.visible_at, m.seq LIMIT p_max
+  FOR UPDATE SKIP LOCKED))
+RETURNING q.seq, q.attempts, q.first_failed_at, q.partition_key, q.envelope
+`;
+}
+
+function touchFunction(s: string): string {
+  // Release (p_ms null: visible now, the delivery not counted) or extend the lease, fenced by attempts.
+  return `
+UPDATE ${s}.queue_messages q
+SET visible_at = now() + coalesce(p_ms, 0) * interval '1 millisecond',
+    lease_until = CASE WHEN p_ms IS NULL THEN NULL ELSE now() + p_ms * interval '1 millisecond' END,
+    lease_owner = CASE WHEN p_ms IS NULL THEN NULL ELSE q.lease_owner END,
+    attempts = CASE WHEN p_ms IS NULL THEN q.attempts - 1 ELSE q.attempts END
+FROM unnest(p_destinations, p_seqs, p_attempts) AS r(destination, seq, attempts)
+WHERE q.destination = r.destination AND q.seq = r.seq AND q.attempts = r.attempts
+`;
+}
+
 function removeFunction(s: string): string {
   // Volatile plpgsql: each statement takes a fresh snapshot, so the promotion below, which runs
   // after the key rows are locked, sees a send of the key that committed while it waited.
@@ -129,7 +169,16 @@ CREATE TABLE ${s}.queue_dead_letters (
 CREATE INDEX queue_dead_letters_seq_idx ON ${s}.queue_dead_letters (tenant_id, seq);
 
 CREATE FUNCTION ${s}.queue_remove(p_destinations text[], p_seqs bigint[], p_attempts integer[])
-  RETURNS SETOF bigint LANGUAGE plpgsql AS ${dollarQuoted(removeFunction(s))};
+  RETURNS SETOF bigint LANGUAGE plpgsql ${FIXED_PLANS}
+  SET enable_hashjoin = off SET enable_mergejoin = off AS ${dollarQuoted(removeFunction(s))};
+
+CREATE FUNCTION ${s}.queue_claim(p_destination text, p_max integer, p_owner text, p_ms double precision)
+  RETURNS TABLE (seq bigint, attempts integer, first_failed_at timestamptz, partition_key text, envelope text)
+  LANGUAGE sql ${FIXED_PLANS} AS ${dollarQuoted(claimFunction(s))};
+
+CREATE FUNCTION ${s}.queue_touch(p_destinations text[], p_seqs bigint[], p_attempts integer[], p_ms double precision)
+  RETURNS void LANGUAGE sql ${FIXED_PLANS} SET enable_hashjoin = off SET enable_mergejoin = off
+  AS ${dollarQuoted(touchFunction(s))};
 
 ${['queue_messages', 'queue_keys', 'topic_groups', 'queue_dead_letters'].map((table) => tenantPolicy(s, table)).join('\n')}
 `;
@@ -139,5 +188,5 @@ export function queueGrants({ qschema: s, qrole: r }: StoreNames): string {
   return `
 GRANT SELECT, INSERT, UPDATE, DELETE ON ${s}.queue_messages, ${s}.queue_keys, ${s}.topic_groups, ${s}.queue_dead_letters TO ${r};
 GRANT USAGE ON SEQUENCE ${s}.queue_messages_seq_seq, ${s}.queue_dead_letters_seq_seq TO ${r};
-GRANT EXECUTE ON FUNCTION ${s}.queue_remove TO ${r};`;
+GRANT EXECUTE ON FUNCTION ${s}.queue_remove, ${s}.queue_claim, ${s}.queue_touch TO ${r};`;
 }

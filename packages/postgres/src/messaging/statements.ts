@@ -82,18 +82,7 @@ export function queueStatements({ qschema: s }: StoreNames): QueueStatements {
          WITH ORDINALITY AS u(destination, topic, id, partition_key, visible_at, envelope, ord)`,
     ),
     /** $1 destination, $2 how many, $3 lease owner, $4 visibility in ms. A committed claim: the lease holds on its own. */
-    claim: `
-WITH c AS (
-  SELECT seq FROM ${s}.queue_messages
-  WHERE destination = $1 AND NOT blocked AND visible_at <= now()
-  ORDER BY visible_at, seq LIMIT $2
-  FOR UPDATE SKIP LOCKED
-)
-UPDATE ${s}.queue_messages q
-SET attempts = q.attempts + 1, lease_owner = $3,
-    visible_at = now() + $4 * interval '1 millisecond', lease_until = now() + $4 * interval '1 millisecond'
-FROM c WHERE q.destination = $1 AND q.seq = c.seq
-RETURNING q.seq, q.attempts, q.first_failed_at, q.partition_key, q.envelope`,
+    claim: `SELECT * FROM ${s}.queue_claim($1, $2, $3, $4)`,
     /** Milliseconds until the destination's next message becomes claimable (a delay or a lease ending), or null. */
     nextVisible: `SELECT extract(epoch FROM (min(visible_at) - now())) * 1000 FROM ${s}.queue_messages WHERE destination = $1 AND NOT blocked`,
     /** $1 destinations, $2 seqs, $3 attempts (null: unfenced). */
@@ -104,15 +93,9 @@ RETURNING q.seq, q.attempts, q.first_failed_at, q.partition_key, q.envelope`,
           last_error = $5, first_failed_at = coalesce(first_failed_at, now())
       WHERE destination = $1 AND seq = $2 AND attempts = $3`,
     /** $1 destinations, $2 seqs, $3 attempts. Back without counting the delivery. */
-    release: `UPDATE ${s}.queue_messages q
-      SET visible_at = now(), lease_owner = NULL, lease_until = NULL, attempts = q.attempts - 1
-      FROM unnest($1::text[], $2::bigint[], $3::integer[]) AS r(destination, seq, attempts)
-      WHERE q.destination = r.destination AND q.seq = r.seq AND q.attempts = r.attempts`,
+    release: `SELECT ${s}.queue_touch($1::text[], $2::bigint[], $3::integer[], NULL)`,
     /** $1 destinations, $2 seqs, $3 attempts, $4 ms. */
-    extend: `UPDATE ${s}.queue_messages q
-      SET visible_at = now() + $4 * interval '1 millisecond', lease_until = now() + $4 * interval '1 millisecond'
-      FROM unnest($1::text[], $2::bigint[], $3::integer[]) AS r(destination, seq, attempts)
-      WHERE q.destination = r.destination AND q.seq = r.seq AND q.attempts = r.attempts`,
+    extend: `SELECT ${s}.queue_touch($1::text[], $2::bigint[], $3::integer[], $4)`,
     /** $1 topics, $2 groups, $3 destinations. */
     declareGroup: `INSERT INTO ${s}.topic_groups (topic, group_name, destination)
       SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ORDER BY 1, 2

@@ -2,14 +2,14 @@
 import { uuidv7, type MessageEnvelope } from '@eventloom/core';
 import type { PreparedMessage, ReceivedMessage, Receiver } from '@eventloom/core/adapter';
 import { dropPostgresEventStore } from '../../src/index.js';
-import { openPostgresTransportDriver, type PostgresTransportDriver, type PostgresTransportOptions } from '../../src/messaging/index.js';
+import { openPostgresTransportDriver, type PostgresTransportDriver, type PostgresTransportDriverOptions } from '../../src/messaging/index.js';
 import { connectionString, uniqueSchema } from '../support.js';
 
 export { adminClient, connectionString, postgresUrl } from '../support.js';
 
 export interface TestDrivers {
   readonly schema: string;
-  open(options?: Partial<PostgresTransportOptions>): Promise<PostgresTransportDriver>;
+  open(options?: Partial<PostgresTransportDriverOptions>): Promise<PostgresTransportDriver>;
   cleanup(): Promise<void>;
 }
 
