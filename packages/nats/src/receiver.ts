@@ -25,8 +25,8 @@ interface Slot {
   /** Pull requests open, and the messages they may still bring. */
   active: number;
   outstanding: number;
-  /** Messages of this consumer handed out and not yet settled (acked, nak'ed, dead-lettered). */
-  held: number;
+  /** Stream sequences of this consumer's messages handed out and not yet settled (acked, nak'ed, dead-lettered, or failed at it). */
+  readonly held: Set<number>;
 }
 
 export interface NatsReceiverSettings {
@@ -43,8 +43,8 @@ export interface NatsReceiverSettings {
 export async function openNatsReceiver(nc: NatsConnection, js: JetStreamClient, settings: NatsReceiverSettings): Promise<NatsReceiver> {
   const slots = await mapped(`open consumers of ${settings.stream}`, () =>
     Promise.all([
-      js.consumers.get(settings.stream, settings.unkeyed).then((consumer) => ({ name: settings.unkeyed, consumer, partition: false, active: 0, outstanding: 0, held: 0 })),
-      ...settings.partitions.map((name) => js.consumers.get(settings.stream, name).then((consumer) => ({ name, consumer, partition: true, active: 0, outstanding: 0, held: 0 }))),
+      js.consumers.get(settings.stream, settings.unkeyed).then((consumer) => ({ name: settings.unkeyed, consumer, partition: false, active: 0, outstanding: 0, held: new Set<number>() })),
+      ...settings.partitions.map((name) => js.consumers.get(settings.stream, name).then((consumer) => ({ name, consumer, partition: true, active: 0, outstanding: 0, held: new Set<number>() }))),
     ]),
   );
   return new NatsReceiver(nc, settings, slots);
@@ -203,8 +203,8 @@ export class NatsReceiver implements Receiver {
   private holding(message: JsMsg, delta: 1 | -1): void {
     const slot = this.byName.get(message.info.consumer);
     if (!slot) return;
-    slot.held = Math.max(0, slot.held + delta);
-    if (delta < 0) this.wake?.();
+    if (delta > 0) slot.held.add(message.info.streamSequence);
+    else if (slot.held.delete(message.info.streamSequence)) this.wake?.();
   }
 
   private accept(message: JsMsg): void {
@@ -230,12 +230,19 @@ export class NatsReceiver implements Receiver {
       // A partition's ack is confirmed before its next pull: the server applies acks after
       // pulls that arrive right behind them, and on 2.9 a pull that found max_ack_pending
       // reached waits out its expiry even once the ack lands (5 s stalls per key otherwise).
-      if (this.byName.get(message.info.consumer)?.partition) confirmed.push(message.ackAck({ timeout: 5_000 }));
-      else message.ack();
+      if (this.byName.get(message.info.consumer)?.partition) {
+        const acked = message.ackAck({ timeout: 5_000 });
+        acked.catch(() => undefined);
+        confirmed.push(acked);
+      } else message.ack();
     }
-    await this.flush('ack');
-    if (confirmed.length > 0) await mapped(`ack on ${this.settings.stream}`, () => Promise.all(confirmed));
-    for (const m of messages) this.holding(m.token as JsMsg, -1);
+    try {
+      await this.flush('ack');
+      if (confirmed.length > 0) await mapped(`ack on ${this.settings.stream}`, () => Promise.all(confirmed));
+    } finally {
+      // Settled either way: an ack that was lost comes back as a redelivery after AckWait, which needs a pull.
+      for (const m of messages) this.holding(m.token as JsMsg, -1);
+    }
   }
 
   async retry(message: ReceivedMessage, delayMs: number): Promise<'redelivered' | 'hold'> {
@@ -246,24 +253,34 @@ export class NatsReceiver implements Receiver {
     }
     // nak keeps the message pending: on a partition nothing after it is delivered meanwhile.
     token.nak(Math.max(0, Math.round(delayMs)));
-    await this.flush('nak');
-    this.holding(token, -1);
+    try {
+      await this.flush('nak');
+    } finally {
+      this.holding(token, -1);
+    }
     return 'redelivered';
   }
 
   async deadLetter(message: ReceivedMessage, draft: DeadLetterDraft): Promise<DeadLetter> {
-    const stored = await this.settings.deadLetter(message.token as JsMsg, draft);
-    (message.token as JsMsg).ack();
-    this.firstFailures.delete((message.token as JsMsg).info.streamSequence);
-    await this.flush('ack');
-    this.holding(message.token as JsMsg, -1);
-    return stored;
+    const token = message.token as JsMsg;
+    try {
+      const stored = await this.settings.deadLetter(token, draft);
+      token.ack();
+      this.firstFailures.delete(token.info.streamSequence);
+      await this.flush('ack');
+      return stored;
+    } finally {
+      this.holding(token, -1);
+    }
   }
 
   async release(messages: readonly ReceivedMessage[]): Promise<void> {
     for (const m of messages) (m.token as JsMsg).nak();
-    await this.flush('nak');
-    for (const m of messages) this.holding(m.token as JsMsg, -1);
+    try {
+      await this.flush('nak');
+    } finally {
+      for (const m of messages) this.holding(m.token as JsMsg, -1);
+    }
   }
 
   async extend(messages: readonly ReceivedMessage[]): Promise<void> {
@@ -294,7 +311,7 @@ export class NatsReceiver implements Receiver {
  * after it expires (measured: 5 s stalls per message of a key).
  */
 function pullable(slot: Slot): boolean {
-  return slot.partition ? slot.active === 0 && slot.held === 0 : slot.active < 2;
+  return slot.partition ? slot.active === 0 && slot.held.size === 0 : slot.active < 2;
 }
 
 function toReceived(message: JsMsg, firstFailedAt: string | null): ReceivedMessage {
