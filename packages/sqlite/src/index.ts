@@ -7,5 +7,8 @@ export { migrate, schemaVersion, LATEST_SCHEMA_VERSION } from './migrate.js';
 export { MIGRATIONS, type Migration } from './sql/migrations.js';
 export { SqliteSnapshotStore } from './snapshot-store.js';
 export * from './projections/index.js';
+export { openSqliteTransport, SqliteTransport, type SqliteTransportOptions } from './messaging/sqlite-transport.js';
+export { SqliteTransportDriver, QUEUE_POLL_MS, type SqliteTransportDriverOptions } from './messaging/sqlite-transport-driver.js';
+export type { QueueWriterStats } from './messaging/queue-writer.js';
 export { openSqliteOutbox, SqliteOutbox, type SqliteOutboxOptions } from './messaging/outbox.js';
 export { openSqliteInbox, SqliteInbox, type SqliteInboxOptions } from './messaging/inbox.js';

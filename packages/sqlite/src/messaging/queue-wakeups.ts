@@ -7,18 +7,37 @@
  * Each wait compares against the data_version read just before its receiver's last look at the
  * queue, so a commit landing between that look and the wait is not missed.
  */
-import { AppendSignal } from '@eventloom/core/adapter';
 import type { ConnectionLock } from '../connection-lock.js';
 import { FILE_POLL_MS } from '../file-changes.js';
 import type { SqliteDatabase } from '../open-database.js';
 import type { QueueStatements } from './queue-statements.js';
 
-const signals = new WeakMap<SqliteDatabase, AppendSignal>();
+/** Wakes every waiter at once. No AbortSignal.any: on Node 20 each call leaves a dependent on long-lived signals. */
+export class QueueSignal {
+  #waiters = new Set<() => void>();
+
+  notify(): void {
+    if (this.#waiters.size === 0) return;
+    const waiters = this.#waiters;
+    this.#waiters = new Set();
+    for (const wake of waiters) wake();
+  }
+
+  add(wake: () => void): void {
+    this.#waiters.add(wake);
+  }
+
+  delete(wake: () => void): void {
+    this.#waiters.delete(wake);
+  }
+}
+
+const signals = new WeakMap<SqliteDatabase, QueueSignal>();
 
 /** The in-process signal of `db`'s transport commits. */
-export function queueSignal(db: SqliteDatabase): AppendSignal {
+export function queueSignal(db: SqliteDatabase): QueueSignal {
   let signal = signals.get(db);
-  if (!signal) signals.set(db, (signal = new AppendSignal()));
+  if (!signal) signals.set(db, (signal = new QueueSignal()));
   return signal;
 }
 
@@ -48,20 +67,26 @@ export class QueueWakeups {
     }
   }
 
-  /** Resolves on a commit of this connection's transports, another connection's commit since `version`, after `ms`, or on abort. */
-  wait(ms: number, signal: AbortSignal, version: number | undefined): Promise<void> {
-    if (signal.aborted) return Promise.resolve();
-    const local = new AbortController();
-    const combined = AbortSignal.any([signal, local.signal]);
-    const waiter: Waiter = { version, wake: () => local.abort() };
-    this.#waiters.add(waiter);
-    this.#startPolling();
-    return queueSignal(this.db)
-      .wait(Math.max(0, ms), combined)
-      .finally(() => {
+  /** Resolves on a commit of this connection's transports, another connection's commit since `version`, after `ms`, or when a signal aborts. */
+  wait(ms: number, signals: readonly AbortSignal[], version: number | undefined): Promise<void> {
+    if (signals.some((signal) => signal.aborted)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const inProcess = queueSignal(this.db);
+      const done = (): void => {
+        clearTimeout(timer);
+        inProcess.delete(done);
         this.#waiters.delete(waiter);
+        for (const signal of signals) signal.removeEventListener('abort', done);
         if (this.#waiters.size === 0) this.stop();
-      });
+        resolve();
+      };
+      const waiter: Waiter = { version, wake: done };
+      const timer = setTimeout(done, Math.max(0, ms));
+      inProcess.add(done);
+      this.#waiters.add(waiter);
+      for (const signal of signals) signal.addEventListener('abort', done, { once: true });
+      this.#startPolling();
+    });
   }
 
   stop(): void {

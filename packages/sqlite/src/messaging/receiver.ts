@@ -5,7 +5,7 @@
  * receiver that dies without releasing gives its messages back when their lease runs out.
  */
 import { randomUUID } from 'node:crypto';
-import type { ConsumeSource, DeadLetter } from '@eventloom/core';
+import { TransportClosedError, type ConsumeSource, type DeadLetter } from '@eventloom/core';
 import type { DeadLetterDraft, ReceivedMessage, Receiver, ReceiverOptions } from '@eventloom/core/adapter';
 import type { QueueWakeups } from './queue-wakeups.js';
 import type { ClaimedRow, QueueStatements } from './queue-statements.js';
@@ -41,14 +41,19 @@ export class SqliteReceiver implements Receiver {
   }
 
   async receive(max: number, signal: AbortSignal): Promise<readonly ReceivedMessage[]> {
-    const stop = AbortSignal.any([signal, this.#stopped.signal, this.access.closed]);
+    const signals = [signal, this.#stopped.signal, this.access.closed];
+    // A closed receiver or transport throws rather than answer [] at once: a caller looping on receive would spin.
+    const stopped = (): boolean => {
+      if (this.#stopped.signal.aborted || this.access.closed.aborted) throw new TransportClosedError('sqlite');
+      return signal.aborted;
+    };
     const take = Math.max(1, Math.min(Math.floor(max), this.options.prefetch));
-    while (!stop.aborted) {
+    while (!stopped()) {
       this.access.assertOpen();
       const version = this.access.wakeups.version();
       const look = { ...this.#columns, now: this.access.now() };
       const claimable = await this.access.read(`looking at ${this.#what}`, (s) => s.anyClaimable.get(look));
-      if (claimable !== undefined && !stop.aborted) {
+      if (claimable !== undefined && !stopped()) {
         const rows = await this.access.write(`claiming from ${this.#what}`, (s) => {
           const now = this.access.now();
           return s.claim.all({ ...this.#columns, now, owner: this.#owner, until: now + this.options.visibilityTimeoutMs, max: take }) as ClaimedRow[];
@@ -62,7 +67,7 @@ export class SqliteReceiver implements Receiver {
       }
       const next = await this.access.read(`looking at ${this.#what}`, (s) => s.nextAvailable.get(look) as number | undefined);
       const wait = next === undefined ? this.access.pollIntervalMs : Math.min(this.access.pollIntervalMs, next - this.access.now());
-      await this.access.wakeups.wait(wait, stop, version);
+      await this.access.wakeups.wait(wait, signals, version);
     }
     return [];
   }
