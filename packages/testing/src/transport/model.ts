@@ -29,6 +29,8 @@ const VISIBILITY_MS = 600;
  */
 const MAX_CRASHES = 2;
 const MAX_ATTEMPTS = 4;
+/** The whole property, shrinking included, at most this long (or 15 s a run, times the suite's time scale). */
+const SHRINK_BUDGET_MS = 120_000;
 
 const fate: fc.Arbitrary<Fate> = fc.oneof(
   { weight: 6, arbitrary: fc.constant('ok' as const) },
@@ -109,7 +111,7 @@ async function run(ctx: SuiteContext, made: TransportTestContext, steps: readonl
         if (expectDead) expect(dead.has(s.id), `${s.id} (${s.fate}) dead-lettered`).toBe(true);
         else expect(okCount.has(s.id), `${s.id} (${s.fate}) handled`).toBe(true);
       }
-    }, ctx.scaled(20_000) + VISIBILITY_MS);
+    }, ctx.scaled(8_000) + VISIBILITY_MS);
 
   for (const s of steps) {
     switch (s.kind) {
@@ -201,8 +203,9 @@ export function modelTests(ctx: SuiteContext): void {
       const seed = process.env.EVENTLOOM_FUZZ_SEED ? Number(process.env.EVENTLOOM_FUZZ_SEED) : undefined;
       await fc.assert(
         fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 10 }), (steps) => run(ctx, made, steps)),
-        { numRuns, ...(seed !== undefined && { seed }) },
+        // A failing run waits out its settle time-out; shrinking is bounded so a failure is reported, not a hung test.
+        { numRuns, interruptAfterTimeLimit: ctx.scaled(Math.max(SHRINK_BUDGET_MS, numRuns * 15_000)), markInterruptAsFailure: true, ...(seed !== undefined && { seed }) },
       );
-    }, 600_000);
+    }, ctx.scaled(Math.max(SHRINK_BUDGET_MS, numRuns * 15_000)) + 60_000);
   });
 }
