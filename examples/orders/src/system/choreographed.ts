@@ -167,7 +167,11 @@ export interface Choreography {
 
 const FLOW_STREAMS = ['order-', 'inventory-', 'payment-', 'shipment-'];
 
-export function startChoreography(store: EventStore, services: Services, lookup: (orderId: string) => PlannedOrder): Choreography {
+/** The parts of the choreography; a process runs some or all of them (the distributed mode: one each). */
+export type ChoreographyPart = 'inventory' | 'payment' | 'shipping' | 'orders' | 'process';
+export const CHOREOGRAPHY_PARTS: readonly ChoreographyPart[] = ['inventory', 'payment', 'shipping', 'orders', 'process'];
+
+export function startChoreography(store: EventStore, services: Services, lookup: (orderId: string) => PlannedOrder, parts: readonly ChoreographyPart[] = CHOREOGRAPHY_PARTS, tuning: { readonly leaseMs?: number } = {}): Choreography {
   const react = reactions(store, services, lookup);
   const complete = new Set<string>();
   let wake: () => void = () => undefined;
@@ -182,23 +186,28 @@ export function startChoreography(store: EventStore, services: Services, lookup:
   });
   // #endregion timers
   const retry = { maxAttempts: 10, retryDelayMs: 10 };
+  // How soon a standby takes over from a process that died (a restarted service waits this long).
+  const lease = tuning.leaseMs === undefined ? {} : { leaseMs: tuning.leaseMs };
   const subscribe = (subscriptionId: string, streamPrefixes: string[], eventTypes: FlowEvent['type'][], handler: (e: RecordedEvent<FlowEvent>) => Promise<unknown>) =>
-    store.subscribe<FlowEvent>({ subscriptionId, filter: { streamPrefixes, eventTypes }, handler: async (e) => void (await handler(e)), pollIntervalMs: 20, failurePolicy: retry, logger: false });
-  const subscriptions: Subscription[] = [
-    subscribe('inventory-service', ['order-', 'shipment-'], ['OrderCreated', 'ShipmentCreated', 'OrderCancelled'], react.inventory),
-    subscribe('payment-service', ['inventory-', 'order-'], ['InventoryReserved', 'OrderCancelled'], react.payment),
-    subscribe('shipping-service', ['payment-'], ['PaymentCaptured'], react.shipping),
-    subscribe('order-service', ['inventory-', 'payment-', 'shipment-'], ['PaymentCaptured', 'ShipmentCreated', 'InventoryReservationFailed', 'PaymentRefused', 'ShipmentRefused'], react.orders),
+    store.subscribe<FlowEvent>({ subscriptionId, filter: { streamPrefixes, eventTypes }, handler: async (e) => void (await handler(e)), pollIntervalMs: 20, failurePolicy: retry, logger: false, ...lease });
+  const subscriptions: Subscription[] = [];
+  const all: [ChoreographyPart, () => Subscription][] = [
+    ['inventory', () => subscribe('inventory-service', ['order-', 'shipment-'], ['OrderCreated', 'ShipmentCreated', 'OrderCancelled'], react.inventory)],
+    ['payment', () => subscribe('payment-service', ['inventory-', 'order-'], ['InventoryReserved', 'OrderCancelled'], react.payment)],
+    ['shipping', () => subscribe('shipping-service', ['payment-'], ['PaymentCaptured'], react.shipping)],
+    ['orders', () => subscribe('order-service', ['inventory-', 'payment-', 'shipment-'], ['PaymentCaptured', 'ShipmentCreated', 'InventoryReservationFailed', 'PaymentRefused', 'ShipmentRefused'], react.orders)],
   ];
+  for (const [part, start] of all) if (parts.includes(part)) subscriptions.push(start());
   // The order process keeps no order across streams (its state is a set of facts), so it runs as
   // a consumer group: partitions in parallel, two events of one order serialised by its stream's version.
-  const processMember = store.subscribeGroup<FlowEvent>({
+  const processMember = !parts.includes('process') ? null : store.subscribeGroup<FlowEvent>({
     group: 'order-process',
     partitions: 8,
     filter: { streamPrefixes: FLOW_STREAMS },
     pollIntervalMs: 20,
     failurePolicy: retry,
     logger: false,
+    ...lease,
     handler: async (event) => {
       await process.handle(event);
       const orderId = orderIdOf(event);
@@ -208,14 +217,15 @@ export function startChoreography(store: EventStore, services: Services, lookup:
       }
     },
   });
-  const failed = Promise.race([...subscriptions.map((s) => s.done), processMember.done]).then(() => undefined);
+  const members = processMember === null ? [] : [processMember];
+  const failed = Promise.race([...subscriptions.map((s) => s.done), ...members.map((m) => m.done)]).then(() => undefined);
   // #region timers-start
-  timers.start(); // fires due timers every 100 ms; tests call timers.fireDue() after moving a VirtualClock
+  if (parts.includes('process')) timers.start(); // fires due timers every 100 ms; tests call timers.fireDue() after moving a VirtualClock
   // #endregion timers-start
   return {
     process,
     timers,
-    consumers: [...subscriptions, processMember],
+    consumers: [...subscriptions, ...members],
     async settled(orderIds, onComplete) {
       // After a restart, orders finished before it count too.
       for (const id of orderIds) if (!complete.has(id) && (await process.instance(id))?.complete) complete.add(id);
@@ -236,7 +246,7 @@ export function startChoreography(store: EventStore, services: Services, lookup:
     },
     async stop() {
       await timers.stop();
-      await Promise.all([...subscriptions.map((s) => s.stop()), processMember.stop()]);
+      await Promise.all([...subscriptions.map((s) => s.stop()), ...members.map((m) => m.stop())]);
     },
   };
 }

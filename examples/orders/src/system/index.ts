@@ -3,4 +3,4 @@ export { census, type Census, type Invariant } from './invariants.js';
 export { orderSaga } from './orchestrated.js';
 export { formatSummary, runSystem, type RunOptions, type RunResult, type Variant } from './run.js';
 export * from './services/index.js';
-export { orderProcess, reactions, startChoreography, type Choreography, type FlowEvent, type InventoryEvent, type OrderProcess } from './choreographed.js';
+export { CHOREOGRAPHY_PARTS, orderProcess, reactions, startChoreography, type Choreography, type ChoreographyPart, type FlowEvent, type InventoryEvent, type OrderProcess } from './choreographed.js';

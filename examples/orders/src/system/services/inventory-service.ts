@@ -58,22 +58,21 @@ export class InventoryService {
 
   /** Gives the order's RESERVED units back (the compensation); SHIPPED units stay shipped. Idempotent. */
   async release(orderId: string, productId: string): Promise<number> {
-    const owner = ownerOf(orderId);
     let released = 0;
-    for (const unit of this.unitsOf(productId)) {
-      const holder = await this.locks.holder(unit);
-      if (holder?.owner === owner && holder.state === 'RESERVED' && (await this.locks.release(unit, owner))) released++;
-    }
+    for (const unit of await this.#held(orderId, productId)) if (await this.locks.release(unit, ownerOf(orderId))) released++;
     return released;
   }
 
   /** The order's reserved units leave the warehouse: RESERVED → SHIPPED (held for good). Idempotent. */
   async commit(orderId: string, productId: string): Promise<void> {
-    const owner = ownerOf(orderId);
-    for (const unit of this.unitsOf(productId)) {
-      const holder = await this.locks.holder(unit);
-      if (holder?.owner === owner && holder.state === 'RESERVED') await this.locks.acquire(unit, owner, { state: 'SHIPPED' });
-    }
+    for (const unit of await this.#held(orderId, productId)) await this.locks.acquire(unit, ownerOf(orderId), { state: 'SHIPPED' });
+  }
+
+  /** The units the order holds RESERVED (looked up at once: a round trip each on a server). */
+  async #held(orderId: string, productId: string): Promise<readonly string[]> {
+    const units = this.unitsOf(productId);
+    const holders = await Promise.all(units.map((unit) => this.locks.holder(unit)));
+    return units.filter((_, i) => holders[i]?.owner === ownerOf(orderId) && holders[i]?.state === 'RESERVED');
   }
 
   /** Every unit's state and owner: what the invariants count. */
