@@ -67,7 +67,7 @@ export class NatsTransportDriver implements TransportDriver {
     });
     this.publisher = new Publisher(
       js,
-      { window: options.publishWindow, unavailableAfterMs: options.unavailableAfterMs, ackTimeoutMs: 5_000 },
+      { window: options.publishWindow, unavailableAfterMs: options.unavailableAfterMs, ackTimeoutMs: Math.min(5_000, options.unavailableAfterMs) },
       // A publish nobody answers may be a stream deleted behind our back: look again before the retry.
       async (subject) => this.forgetStreamOf(subject),
     );
