@@ -36,9 +36,13 @@ export interface MessageContext {
 
 export type MessageHandler<M extends Event> = (message: DeliveredMessage<M>, context: MessageContext) => Promise<void> | void;
 
-/** One optional handler per member of the union `M`, keyed by its type (as projections are). */
+/**
+ * One optional handler per member of the union `M`, keyed by its type (as projections are).
+ * For an `M` whose type is any string (the default `Event`), any key, each handler getting `M`:
+ * narrowing `Event` to one literal type would give handlers `never`.
+ */
 export type MessageHandlers<M extends Event> = {
-  readonly [T in M['type']]?: MessageHandler<EventOfType<M, T>>;
+  readonly [T in M['type']]?: MessageHandler<string extends M['type'] ? M : EventOfType<M, T>>;
 };
 
 /** The failure policy of consumers: projections' and subscriptions' shape, with jitter. Default `onFailure: 'dead-letter'`. */
@@ -122,7 +126,8 @@ export interface Transport {
   publish<M extends Event>(topic: string, messages: OutgoingMessage<M> | readonly OutgoingMessage<M>[], options?: SendOptions): Promise<readonly SentMessage[]>;
   /**
    * Starts a consumer. A topic group exists from its first `consume` (or `declare`) on: it
-   * gets the messages published from then on.
+   * gets the messages published from then on. Name the union (`consume<UserEvent>(…)`) for
+   * typed handlers; without it each handler gets a plain `Event`.
    */
   consume<M extends Event>(source: ConsumeSource, handlers: MessageHandlers<M>, options?: ConsumerOptions): Consumer;
   /** Creates queues and topic groups ahead of consumers, so nothing published before they start is missed. Idempotent. */

@@ -1,8 +1,8 @@
-import { MemoryTransport, MemoryTransportStorage, TransportClosedError, type DeliveredMessage } from '@eventloom/core';
+import { MemoryTransport, MemoryTransportStorage, TransportClosedError, type DeliveredMessage, type Event } from '@eventloom/core';
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 
-type Registered = { type: 'UserRegistered'; data: { email: string } };
+type Registered = Event<'UserRegistered', { email: string }>;
 
 const transports: MemoryTransport[] = [];
 function open(options: ConstructorParameters<typeof MemoryTransport>[0] = {}): MemoryTransport {
