@@ -237,7 +237,10 @@ export class NatsReceiver implements Receiver {
       } else message.ack();
     }
     try {
-      await this.flush('ack');
+      // Unkeyed acks go out as the raw client's do, unconfirmed: one lost in a disconnect means
+      // a redelivery (at least once), and waiting for the server here would keep the engine's
+      // prefetch slots busy for a round trip per batch.
+      if (this.nc.isClosed()) throw new TransportClosedError(KIND);
       if (confirmed.length > 0) await mapped(`ack on ${this.settings.stream}`, () => Promise.all(confirmed));
     } finally {
       // Settled either way: an ack that was lost comes back as a redelivery after AckWait, which needs a pull.
