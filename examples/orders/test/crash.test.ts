@@ -8,10 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { collect, ProcessManager, SagaOrchestrator, type SagaLogEvent } from '@eventloom/core';
+import { collect, MemoryTransport, ProcessManager, SagaOrchestrator, type SagaLogEvent } from '@eventloom/core';
 import { openSqliteEventStore } from '@eventloom/sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
-import { catalogue, census, orderProcess, orderSaga, plannedOrders, createServices } from '../src/system/index.js';
+import { catalogue, census, orderProcess, orderSaga, plannedOrders, createServices, ShippingDesk } from '../src/system/index.js';
 
 const soak = process.env.EVENTLOOM_SOAK === '1';
 const PLANS = [
@@ -80,8 +80,10 @@ describe.each(PLANS)('the embedded order system ($variant) under kill -9', ({ va
       const planned = plannedOrders(ORDERS);
       const products = catalogue(ORDERS);
       const services = createServices(store, products);
-      const orchestrator = new SagaOrchestrator({ store, saga: orderSaga(services) });
+      const transport = new MemoryTransport();
+      const orchestrator = new SagaOrchestrator({ store, saga: orderSaga(services, new ShippingDesk(transport)) });
       expect(await orchestrator.unfinished()).toEqual([]);
+      await transport.close();
       if (variant === 'choreographed') {
         const process = new ProcessManager({ store, definition: orderProcess, dispatch: async () => undefined });
         for (const order of planned) expect((await process.instance(order.orderId))?.complete, order.orderId).toBe(true);

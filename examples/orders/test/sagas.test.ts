@@ -3,10 +3,10 @@
  * for the process manager, sagaSpec for the orchestrated saga, and settle() waiting for the whole
  * choreography to go quiet — on the memory store, no sleeps.
  */
-import { derivedId, MemoryEventStore, SagaStepRejectedError } from '@eventloom/core';
+import { derivedId, MemoryEventStore, MemoryTransport, SagaStepRejectedError } from '@eventloom/core';
 import { processManagerSpec, sagaSpec, settle } from '@eventloom/testing';
-import { describe, expect, it } from 'vitest';
-import { catalogue, createServices, orderProcess, orderSaga, plannedOrders, startChoreography, type FlowEvent, type PlannedOrder } from '../src/system/index.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { catalogue, createServices, orderProcess, orderSaga, plannedOrders, serveShipping, ShippingDesk, startChoreography, type FlowEvent, type PlannedOrder } from '../src/system/index.js';
 
 const order: PlannedOrder = { orderId: 'o1', customerId: 'c1', productId: 'keyboard', quantity: 2, price: 10, card: 'ok', address: 'ok', flakyGateway: false };
 const created: FlowEvent = { type: 'OrderCreated', data: { orderId: 'o1', customerId: 'c1', items: [], totalAmount: 20, currency: 'EUR' } };
@@ -40,9 +40,20 @@ describe('the order process (processManagerSpec)', () => {
 });
 
 describe('the order saga (sagaSpec)', () => {
-  const run = (input: PlannedOrder, units = 10) => {
+  const transports: MemoryTransport[] = [];
+  afterAll(() => Promise.all(transports.map((t) => t.close())));
+  /** A memory store and transport with the shipping service consuming its queue. */
+  const world = (units = 10) => {
     const store = new MemoryEventStore();
-    return sagaSpec(orderSaga(createServices(store, [{ productId: 'keyboard', price: 10, units }])), { store }).when(input.orderId, input);
+    const transport = new MemoryTransport();
+    transports.push(transport);
+    const services = createServices(store, [{ productId: 'keyboard', price: 10, units }]);
+    serveShipping(transport, services);
+    return { store, transport, services, desk: new ShippingDesk(transport) };
+  };
+  const run = (input: PlannedOrder, units = 10) => {
+    const { store, transport, services, desk } = world(units);
+    return sagaSpec(orderSaga(services, desk), { store, transport }).when(input.orderId, input);
   };
 
   it('completes: order created, stock reserved, paid, shipped', async () => {
@@ -55,9 +66,8 @@ describe('the order saga (sagaSpec)', () => {
 
   it('an undeliverable address refunds the payment too', async () => {
     // #region saga-spec
-    const store = new MemoryEventStore();
-    const services = createServices(store, [{ productId: 'keyboard', price: 10, units: 10 }]);
-    const outcome = await sagaSpec(orderSaga(services), { store }).when('o1', { ...order, address: 'undeliverable' });
+    const { store, transport, services, desk } = world();
+    const outcome = await sagaSpec(orderSaga(services, desk), { store, transport }).when('o1', { ...order, address: 'undeliverable' });
     outcome.thenCompensated({ failedStep: 'ship', compensated: ['take-payment', 'reserve-stock', 'create-order'] });
     // #endregion saga-spec
   });

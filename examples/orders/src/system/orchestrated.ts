@@ -5,10 +5,11 @@
  */
 import { defineSaga, derivedId, type SagaDefinition } from '@eventloom/core';
 import type { PlannedOrder } from './catalogue.js';
-import { OutOfStockError, orderTotal, PaymentRefusedError, UndeliverableError, type Services } from './services/index.js';
+import { OutOfStockError, orderTotal, PaymentRefusedError, type Services } from './services/index.js';
+import type { ShippingDesk } from './shipping-desk.js';
 
 // #region order-saga
-export function orderSaga(services: Services): SagaDefinition<PlannedOrder> {
+export function orderSaga(services: Services, desk: ShippingDesk): SagaDefinition<PlannedOrder> {
   const { orders, inventory, payment, shipping } = services;
   return defineSaga({
     name: 'order-fulfilment',
@@ -49,14 +50,11 @@ export function orderSaga(services: Services): SagaDefinition<PlannedOrder> {
       },
       {
         name: 'ship',
+        timeoutMs: 30_000,
+        retry: { maxAttempts: 5, baseDelayMs: 50 },
         action: async (c) => {
-          let tracking: string;
-          try {
-            tracking = await shipping.create(c.input.orderId, c.input.address, c.idempotencyKey, c.sagaId);
-          } catch (error) {
-            if (error instanceof UndeliverableError) c.reject(error.message);
-            throw error;
-          }
+          // Through the transport: CreateShipment on the shipping queue, the reply awaited.
+          const tracking = String(await desk.ship(c));
           await inventory.commit(c.input.orderId, c.input.productId);
           await orders.ship(c.input.orderId, tracking, derivedId(c.idempotencyKey, 1), c.sagaId);
           return tracking;

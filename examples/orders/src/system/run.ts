@@ -4,14 +4,15 @@
  * then a census of the store and the invariants. Run again on the same file, it continues the same
  * orders where the last run stopped (a crash included): sagas resume from their logs.
  */
-import { derivedId, SagaOrchestrator, type EventStore, type RecordedEvent, type SagaLogEvent, type SagaState } from '@eventloom/core';
-import { openSqliteEventStore } from '@eventloom/sqlite';
+import { derivedId, SagaOrchestrator, type EventStore, type RecordedEvent, type SagaLogEvent, type SagaState, type Transport } from '@eventloom/core';
+import { openSqliteEventStore, openSqliteTransport } from '@eventloom/sqlite';
 import { orderSchemas } from '../order/index.js';
 import { catalogue, plannedOrders, type PlannedOrder } from './catalogue.js';
 import { startChoreography } from './choreographed.js';
 import { census, type Census } from './invariants.js';
 import { orderSaga } from './orchestrated.js';
 import { progressBar } from './progress.js';
+import { serveShipping, ShippingDesk } from './shipping-desk.js';
 import { createServices, type Services } from './services/index.js';
 
 export type Variant = 'orchestrated' | 'choreographed';
@@ -48,7 +49,13 @@ export async function runSystem(options: RunOptions): Promise<RunResult> {
     const concurrency = options.concurrency ?? 16;
     let states: ReadonlyMap<string, SagaState | 'missing'>;
     if (variant === 'orchestrated') {
-      await runOrchestrated(store, services, planned, concurrency, onDone);
+      // The queues live in the store's file, on its connection: one SQLite file holds everything.
+      const transport = openSqliteTransport({ store, source: 'orders-system', pollIntervalMs: 50 });
+      try {
+        await runOrchestrated(store, transport, services, planned, concurrency, onDone);
+      } finally {
+        await transport.close();
+      }
       states = await sagaStates(store);
     } else {
       states = await runChoreographed(store, services, planned, concurrency, (n) => bar?.tick(n));
@@ -64,8 +71,9 @@ export async function runSystem(options: RunOptions): Promise<RunResult> {
 }
 
 // #region run-orchestrated
-async function runOrchestrated(store: EventStore, services: Services, planned: readonly PlannedOrder[], concurrency: number, onDone: () => void): Promise<void> {
-  const orchestrator = new SagaOrchestrator({ store, saga: orderSaga(services) });
+async function runOrchestrated(store: EventStore, transport: Transport, services: Services, planned: readonly PlannedOrder[], concurrency: number, onDone: () => void): Promise<void> {
+  serveShipping(transport, services);
+  const orchestrator = new SagaOrchestrator({ store, transport, saga: orderSaga(services, new ShippingDesk(transport)) });
   // After a crash: sagas the last run left half-way go on from their logs first.
   await orchestrator.recover();
   let next = 0;

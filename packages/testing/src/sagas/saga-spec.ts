@@ -7,7 +7,7 @@
  * const outcome = await sagaSpec(orderSaga(services)).when('order-1', input);
  * outcome.thenCompensated({ failedStep: 'take-payment', compensated: ['reserve-stock', 'create-order'] });
  */
-import { MemoryEventStore, SagaOrchestrator, type EventStore, type JsonValue, type SagaDefinition, type SagaState, type SagaStatus } from '@eventloom/core';
+import { MemoryEventStore, SagaOrchestrator, type EventStore, type JsonValue, type SagaDefinition, type SagaState, type SagaStatus, type Transport } from '@eventloom/core';
 import { expect } from 'vitest';
 
 export interface SagaThen {
@@ -20,11 +20,12 @@ export interface SagaThen {
   thenHistory(types: readonly string[]): void;
 }
 
-export function sagaSpec<I extends JsonValue>(saga: SagaDefinition<I>, options: { readonly store?: EventStore } = {}) {
+/** `transport`: where the steps' `c.send` goes (a `MemoryTransport` with the services' consumers, in a test). */
+export function sagaSpec<I extends JsonValue>(saga: SagaDefinition<I>, options: { readonly store?: EventStore; readonly transport?: Pick<Transport, 'send'> } = {}) {
   return {
     async when(sagaId: string, input: I): Promise<SagaThen> {
       const store = options.store ?? new MemoryEventStore();
-      const status = await new SagaOrchestrator({ store, saga, logger: false }).execute(sagaId, input);
+      const status = await new SagaOrchestrator({ store, saga, logger: false, ...(options.transport ? { transport: options.transport } : {}) }).execute(sagaId, input);
       return {
         status,
         thenCompleted(steps) {
