@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { RecordedEvent } from '@eventloom/core';
 import { dropPostgresEventStore, openPostgresEventStore } from '@eventloom/postgres';
 import { POSTGRES, serviceOrSkip } from '@eventloom/testing';
 import pg from 'pg';
@@ -74,7 +75,7 @@ describe('messaging guide on SQLite, in one process', () => {
     await auth.register({ userId: 'u3', email: 'grace@example.com', name: 'Grace' });
     await eventually(() => expect(sent.sort()).toEqual(['ada@example.com', 'alan@example.com', 'grace@example.com']));
     // The relay publishing again (a crash before its checkpoint) changes nothing: the same ids come twice.
-    const registered = [];
+    const registered: RecordedEvent[] = [];
     for await (const event of app.store.readAll({ filter: { eventTypes: ['UserRegistered'] } })) registered.push(event);
     await app.transport.publish(
       'users',

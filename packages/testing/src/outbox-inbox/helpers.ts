@@ -1,6 +1,6 @@
 /** Names, waiting and a recording consumer for the outbox/inbox suite. */
 import { randomUUID } from 'node:crypto';
-import type { Consumer, ConsumeSource, DeliveredMessage, Event, Transport } from '@eventloom/core';
+import type { Consumer, ConsumeSource, DeliveredMessage, Event, OutboxMessage, Transport } from '@eventloom/core';
 
 export type Note = Event<'Noted', { n: number }>;
 
@@ -43,4 +43,9 @@ export async function receive(transport: Transport, source: ConsumeSource, types
 
 export function notes(count: number, from = 0, extra: Record<string, unknown> = {}): ({ type: 'Noted'; data: { n: number } } & Record<string, unknown>)[] {
   return Array.from({ length: count }, (_, i) => ({ ...extra, type: 'Noted' as const, data: { n: from + i } }));
+}
+
+/** `count` Noted messages numbered from `from`, for the outbox, to `queue`. */
+export function queued(queue: string, count: number, from = 0): OutboxMessage[] {
+  return Array.from({ length: count }, (_, i) => ({ queue, type: 'Noted', data: { n: from + i } }));
 }

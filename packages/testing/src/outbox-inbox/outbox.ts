@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { EventloomError, type OutboxMessage, type RelayEvent } from '@eventloom/core';
 import { expect, it } from 'vitest';
 import type { SuiteContext } from './context.js';
-import { eventually, notes, receive, sleep, unique } from './helpers.js';
+import { eventually, notes, queued, receive, sleep, unique } from './helpers.js';
 
 export function outboxTests<Tx>(ctx: SuiteContext<Tx>): void {
   it('relays what a committed transaction added, envelope kept, and then holds nothing', async () => {
@@ -100,12 +100,12 @@ export function outboxTests<Tx>(ctx: SuiteContext<Tx>): void {
     await eventually(() => expect(first.status).toBe('running'));
     const second = (await f.outbox(name)).startRelay(f.transport, { logger: false, leaseMs: 2_000, pollIntervalMs: 50, onEvent: (e) => events.push(e) });
     await eventually(() => expect(second.status).toBe('standby'));
-    await f.transaction((tx) => outbox.add(tx, notes(3, 0, { queue })));
+    await f.transaction((tx) => outbox.add(tx, queued(queue, 3, 0)));
     await eventually(() => expect(got.deliveries).toHaveLength(3));
     expect(first.relayed).toBe(3);
     expect(second.relayed).toBe(0);
     await first.stop();
-    await f.transaction((tx) => outbox.add(tx, notes(2, 3, { queue })));
+    await f.transaction((tx) => outbox.add(tx, queued(queue, 2, 3)));
     await eventually(() => expect(got.deliveries).toHaveLength(5));
     // Counted once its rows are deleted, just after the transport confirmed them.
     await eventually(() => expect(second.relayed).toBe(2));
@@ -120,7 +120,7 @@ export function outboxTests<Tx>(ctx: SuiteContext<Tx>): void {
     const outbox = await f.outbox(unique('ob'));
     const queue = unique('q');
     const got = await receive(f.transport, { queue });
-    await f.transaction((tx) => outbox.add(tx, notes(4, 0, { queue })));
+    await f.transaction((tx) => outbox.add(tx, queued(queue, 4, 0)));
     let crashes = 0;
     const relay = outbox.startRelay(f.transport, {
       logger: false,
