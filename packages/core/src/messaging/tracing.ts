@@ -25,8 +25,12 @@ export interface Tracing {
     parent: TraceParent | undefined,
     run: (messages: readonly OutgoingMessage[]) => Promise<readonly SentMessage[]>,
   ): Promise<readonly SentMessage[]>;
-  /** Runs a handler inside a CONSUMER span, child of the message's `traceparent`; `run` gets the span's context for sends it makes. */
-  process(message: DeliveredMessage, consumer: string, run: (parent: TraceParent | undefined) => unknown): Promise<void>;
+  /**
+   * Runs a handler inside a CONSUMER span, child of the message's `traceparent`; `run` gets the
+   * span's context for sends it makes. Returns what `run` returns (a promise or not), so a
+   * synchronous handler stays synchronous.
+   */
+  process(message: DeliveredMessage, consumer: string, run: (parent: TraceParent | undefined) => unknown): unknown;
 }
 
 type Api = typeof Otel;
@@ -57,9 +61,7 @@ export function createTracing(system: string, options: { readonly enabled?: bool
 
 const NO_TRACING: Tracing = {
   send: (_kind, _destination, messages, _parent, run) => run(messages),
-  process: async (_message, _consumer, run) => {
-    await run(undefined);
-  },
+  process: (_message, _consumer, run) => run(undefined),
 };
 
 class OtelTracing implements Tracing {
@@ -117,7 +119,7 @@ class OtelTracing implements Tracing {
     }
   }
 
-  async process(message: DeliveredMessage, consumer: string, run: (parent: TraceParent | undefined) => unknown): Promise<void> {
+  process(message: DeliveredMessage, consumer: string, run: (parent: TraceParent | undefined) => unknown): unknown {
     const { otel } = this;
     const parentContext = contextOf(message.metadata.traceparent, otel);
     const span = this.#tracer.startSpan(
@@ -140,14 +142,29 @@ class OtelTracing implements Tracing {
       parentContext,
     );
     const spanContext = otel.trace.setSpan(parentContext, span);
+    let result: unknown;
     try {
-      await otel.context.with(spanContext, () => run(spanContext));
+      result = otel.context.with(spanContext, () => run(spanContext));
     } catch (error) {
       recordError(span, error, otel);
-      throw error;
-    } finally {
       span.end();
+      throw error;
     }
+    if (result === null || typeof result !== 'object' || typeof (result as PromiseLike<unknown>).then !== 'function') {
+      span.end();
+      return result;
+    }
+    return Promise.resolve(result as PromiseLike<unknown>).then(
+      (value) => {
+        span.end();
+        return value;
+      },
+      (error: unknown) => {
+        recordError(span, error, otel);
+        span.end();
+        throw error;
+      },
+    );
   }
 }
 
