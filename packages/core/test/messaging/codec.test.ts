@@ -1,6 +1,6 @@
 // The one CloudEvents codec against the official cloudevents SDK, both ways, and its refusals.
-import { InvalidMessageError, uuidv7, type MessageEnvelope } from '@eventloom/core';
-import { decodeMessage, encodeMessage, headerValue } from '@eventloom/core/adapter';
+import { InvalidMessageError, MemoryEventStore, collect, toCloudEvent, uuidv7, type MessageEnvelope } from '@eventloom/core';
+import { CLOUD_EVENT_ATTRIBUTES, decodeMessage, encodeMessage, headerValue } from '@eventloom/core/adapter';
 import { CloudEvent, HTTP } from 'cloudevents';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -152,6 +152,24 @@ describe('CloudEvents codec', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it("names attributes as the store's toCloudEvent does, so a published event and a message read alike", async () => {
+    const store = new MemoryEventStore();
+    await store.appendToStream('order-1', [{ type: 'OrderPlaced', data: {}, causationId: 'c', metadata: { tenantId: 't', traceparent: TRACEPARENT } }]);
+    const [event] = await collect(store.readStream('order-1'));
+    const names = new Set<string>([...Object.values(CLOUD_EVENT_ATTRIBUTES), 'data', 'streamversion', 'sequence']);
+    expect(Object.keys(toCloudEvent(event!)).filter((key) => !names.has(key))).toEqual([]);
+    // And an event's CloudEvent, sent as a structured message, decodes to the same envelope fields.
+    const structured = Buffer.from(JSON.stringify(toCloudEvent(event!)));
+    expect(decodeMessage({ 'content-type': 'application/cloudevents+json' }, structured)).toMatchObject({
+      id: event!.id,
+      type: 'OrderPlaced',
+      subject: 'order-1',
+      correlationId: event!.correlationId,
+      causationId: 'c',
+      metadata: event!.metadata,
+    });
   });
 
   it('keeps printable text as it is in headers and encodes only control characters and %', () => {
