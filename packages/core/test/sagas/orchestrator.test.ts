@@ -1,4 +1,4 @@
-import { collect, MemoryEventStore, SagaConflictError, SagaOrchestrator, defineSaga, sagaIdempotencyKey, InvalidArgumentError, SagaNotFoundError } from '@eventloom/core';
+import { collect, derivedId, MemoryEventStore, MemoryTransport, SagaConflictError, SagaOrchestrator, defineSaga, sagaIdempotencyKey, InvalidArgumentError, SagaNotFoundError } from '@eventloom/core';
 import { describe, expect, it } from 'vitest';
 
 /** A service that remembers the keys it acted on, so a repeated key is a no-op (as the example's services do). */
@@ -185,4 +185,48 @@ async function waitFor(condition: () => Promise<boolean>, timeoutMs = 5_000): Pr
     if (Date.now() > until) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 2));
   }
+}
+
+describe('SagaOrchestrator with a transport', () => {
+  it('sends a step\'s commands joined to the saga (correlation = saga id, causation = the attempt), the same id on every attempt', async () => {
+    const store = new MemoryEventStore();
+    const transport = new MemoryTransport();
+    const received: { id: string; correlationId: string; causationId: string | null; attempt: number }[] = [];
+    const consumer = transport.consume<{ type: 'ChargeCard'; data: { amount: number } }>({ queue: 'payments' }, { ChargeCard: (m) => void received.push({ id: m.id, correlationId: m.correlationId, causationId: m.causationId, attempt: m.attempt }) }, { logger: false });
+    try {
+      const saga = defineSaga({
+        name: 'order',
+        steps: [
+          {
+            name: 'pay',
+            retry: { maxAttempts: 2, baseDelayMs: 1 },
+            action: async (c) => {
+              await c.send('payments', { type: 'ChargeCard', data: { amount: 5 } });
+              if (c.attempt === 1) throw new Error('no answer in time');
+            },
+          },
+        ],
+      });
+      await new SagaOrchestrator({ store, saga, transport, ...noLog }).execute('s9', null);
+      await waitFor(async () => received.length === 2);
+      const log = await collect(store.readStream('saga-s9'));
+      const opened = log.filter((e) => e.type === 'SagaStepStarted').map((e) => e.id);
+      expect(received.map((r) => r.id)).toEqual([sagaIdempotencyKeyCommand('s9'), sagaIdempotencyKeyCommand('s9')]);
+      expect(received.map((r) => r.correlationId)).toEqual(['s9', 's9']);
+      expect(received.map((r) => r.causationId)).toEqual(opened);
+    } finally {
+      await consumer.stop();
+      await transport.close();
+    }
+  });
+
+  it('refuses c.send without a transport, as a failed step with a typed error', async () => {
+    const saga = defineSaga({ name: 'order', steps: [{ name: 'pay', retry: { maxAttempts: 1 }, action: async (c) => void (await c.send('payments', { type: 'X', data: {} })) }] });
+    const status = await new SagaOrchestrator({ store: new MemoryEventStore(), saga, ...noLog }).execute('s10', null);
+    expect(status.failure?.error).toMatch(/InvalidArgumentError: .*no transport/);
+  });
+});
+
+function sagaIdempotencyKeyCommand(sagaId: string): string {
+  return derivedId(sagaIdempotencyKey(sagaId, 'pay', 'action'), 0);
 }
