@@ -11,6 +11,9 @@
  * - fan-out: `--fanout-messages` published to a topic with 4 groups (raw: a fanout exchange, 4
  *   quorum queues, a consumer each); figure: deliveries/s.
  *
+ * Beside each throughput, the CPU time this process spent per message (publisher and consumer
+ * both run here), which a machine busy with other work distorts less than the rate.
+ *
  * Usage: npm run -w @eventloom/bench queue:rabbitmq [-- --messages 100000 --rounds 2 --latency-seconds 10]
  */
 import { randomUUID } from 'node:crypto';
@@ -188,7 +191,7 @@ interface Opened {
 }
 
 function open(): Opened {
-  const driver = new RabbitMqDriver({ url, confirmWindow: WINDOW });
+  const driver = new RabbitMqDriver({ url, confirmWindow: WINDOW, noDelay: process.env.EVENTLOOM_BENCH_NODELAY === '1' });
   return { driver, transport: createTransport(driver, { source: 'bench', tracing: false }) };
 }
 
@@ -310,6 +313,14 @@ async function paced(send: (n: number) => Promise<void>): Promise<void> {
   await Promise.all(pending);
 }
 
+/** The result of `work` and the CPU time (user + system, µs) this process spent on it: a figure a busy machine distorts less than the rate. */
+async function withCpu<T>(work: () => Promise<T>): Promise<[T, number]> {
+  const before = process.cpuUsage();
+  const result = await work();
+  const used = process.cpuUsage(before);
+  return [result, used.user + used.system];
+}
+
 function summary(latencies: number[]): string {
   const sorted = [...latencies].sort((a, b) => a - b);
   return `p50 ${fmt(percentile(sorted, 50), 2)} ms, p99 ${fmt(percentile(sorted, 99), 2)} ms (${fmt(sorted.length)} messages)`;
@@ -321,10 +332,12 @@ async function main(): Promise<void> {
   const raw: number[] = [];
   const eventloom: number[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
-    raw.push(await rawThroughput());
-    console.log(`round ${round}: raw amqplib      ${fmt(raw.at(-1)!)} msgs/s`);
-    eventloom.push(await eventloomThroughput());
-    console.log(`round ${round}: Eventloom        ${fmt(eventloom.at(-1)!)} msgs/s`);
+    const [rawRate, rawCpu] = await withCpu(rawThroughput);
+    raw.push(rawRate);
+    console.log(`round ${round}: raw amqplib      ${fmt(rawRate)} msgs/s, ${fmt(rawCpu / MESSAGES, 1)} µs CPU per message (this process)`);
+    const [elRate, elCpu] = await withCpu(eventloomThroughput);
+    eventloom.push(elRate);
+    console.log(`round ${round}: Eventloom        ${fmt(elRate)} msgs/s, ${fmt(elCpu / MESSAGES, 1)} µs CPU per message (this process)`);
   }
   const bestRaw = Math.max(...raw);
   const bestEventloom = Math.max(...eventloom);

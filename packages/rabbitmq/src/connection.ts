@@ -92,8 +92,7 @@ export class ReconnectingConnection {
     try {
       while (!this.closed) {
         try {
-          // No Nagle: a publish or an ack is one small frame, and waiting to batch them only adds latency.
-          const model = await amqp.connect(withHeartbeat(this.options.url, this.options.heartbeatSeconds), { noDelay: true });
+          const model = await amqp.connect(withHeartbeat(this.options.url, this.options.heartbeatSeconds), { noDelay: this.options.noDelay });
           if (this.closed) {
             await model.close().catch(() => undefined);
             return;

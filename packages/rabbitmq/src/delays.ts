@@ -23,8 +23,12 @@ export class Delays {
   async publication(target: DelayTarget, content: Buffer, properties: Options.Publish, deliverAt: number | null): Promise<Publication> {
     const bucket = deliverAt === null ? null : delayBucket(deliverAt - Date.now());
     if (bucket === null) {
-      const headers = { ...(properties.headers as Record<string, unknown> | undefined) };
-      delete headers[DELIVER_AT_HEADER];
+      let headers = properties.headers as Record<string, unknown> | undefined;
+      if (headers !== undefined && DELIVER_AT_HEADER in headers) {
+        // Copied without it rather than `delete`d: a deleted key leaves a slow object behind, and headers are encoded per message.
+        const { [DELIVER_AT_HEADER]: _arrived, ...rest } = headers;
+        headers = rest;
+      }
       if ('queue' in target) return { exchange: '', routingKey: target.queue, content, properties: { ...properties, headers, mandatory: true } };
       return { exchange: target.exchange, routingKey: target.routingKey, content, properties: { ...properties, headers } };
     }

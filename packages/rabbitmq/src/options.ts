@@ -26,6 +26,8 @@ export interface RabbitMqTransportOptions {
   readonly reconnectMaxDelayMs?: number;
   /** Heartbeat interval the client asks for, in seconds; a dead broker is noticed after about twice this. Default 10. */
   readonly heartbeatSeconds?: number;
+  /** TCP_NODELAY: each frame goes out at once rather than coalesced by Nagle's algorithm. Default false, as amqplib's: in A/B runs coalescing gave more throughput and no worse latency. */
+  readonly noDelay?: boolean;
 }
 
 export interface ResolvedOptions {
@@ -39,6 +41,7 @@ export interface ResolvedOptions {
   readonly reconnectInitialDelayMs: number;
   readonly reconnectMaxDelayMs: number;
   readonly heartbeatSeconds: number;
+  readonly noDelay: boolean;
 }
 
 export const DEFAULT_RABBITMQ_URL = 'amqp://guest:guest@127.0.0.1:5672';
@@ -59,6 +62,7 @@ export function resolveOptions(options: RabbitMqTransportOptions = {}): Resolved
     reconnectInitialDelayMs: integer('reconnectInitialDelayMs', options.reconnectInitialDelayMs ?? 100, 1, 60_000),
     reconnectMaxDelayMs: integer('reconnectMaxDelayMs', options.reconnectMaxDelayMs ?? 5_000, 1, 600_000),
     heartbeatSeconds: integer('heartbeatSeconds', options.heartbeatSeconds ?? 10, 0, 600),
+    noDelay: options.noDelay ?? false,
   };
   if (resolved.deadLetterQueue.length === 0 || resolved.deadLetterQueue.length > 255 || resolved.deadLetterQueue.startsWith('amq.')) {
     throw new InvalidArgumentError('deadLetterQueue', `must be a queue name of 1 to 255 characters not starting with 'amq.', got ${JSON.stringify(resolved.deadLetterQueue)}`);

@@ -50,7 +50,28 @@ export class Publisher {
 
   /** Resolves once every publication is confirmed; rejects with `PublishRefused` (unroutable) or `TransportUnavailableError` (nacked or unconfirmed for longer than the bound). */
   async publishAll(publications: readonly Publication[]): Promise<void> {
-    await Promise.all(publications.map((publication) => this.publish(publication)));
+    // The fast way first: while the channel is up and the window has room, publish without
+    // awaiting anything between messages; what fails takes the careful way (publish) again.
+    const entry = this.entry;
+    const first: Promise<void>[] = [];
+    let i = 0;
+    if (entry && entry.open && !entry.draining) {
+      for (; i < publications.length && this.outstanding < this.options.confirmWindow && entry.open && !entry.draining; i++) {
+        const publication = publications[i]!;
+        this.outstanding++;
+        first.push(
+          this.once(entry, publication).then(
+            () => this.release(),
+            (error: unknown) => {
+              this.release();
+              if ((error instanceof PublishRefused && error.reason === 'unroutable') || error instanceof InvalidArgumentError) throw error;
+              return this.publish(publication);
+            },
+          ),
+        );
+      }
+    }
+    await Promise.all([...first, ...publications.slice(i).map((publication) => this.publish(publication))]);
   }
 
   async publish(publication: Publication): Promise<void> {

@@ -45,7 +45,7 @@ describe('README', () => {
 
     const mailer = transport.consume<UserRegistered>({ topic: `users-${suffix}`, group: 'mailer' }, {
       // Sent from a handler: correlation and causation are carried on.
-      UserRegistered: (m, context) => context.send<SendWelcomeEmail>(`emails-${suffix}`, { type: 'SendWelcomeEmail', data: { email: m.data.email } }).then(() => undefined),
+      UserRegistered: (m, context) => context.send(`emails-${suffix}`, { type: 'SendWelcomeEmail', data: { email: m.data.email } }).then(() => undefined),
     });
     const crm = transport.consume<UserRegistered>({ topic: `users-${suffix}`, group: 'crm' }, {
       UserRegistered: (m) => void seen.push(`crm ${m.data.userId}`),
