@@ -207,8 +207,9 @@ export class PostgresTransportDriver implements TransportDriver {
     await Promise.all([...this.#receivers].map((r) => r.close()));
     const clients = (this.#db.db.pool as unknown as { _clients?: { connection?: { stream?: { destroy(): void } } }[] })._clients ?? [];
     for (const client of clients) client.connection?.stream?.destroy();
-    await this.#waker.close();
-    if (this.#ownsPool) await this.#db.db.pool.end().catch(() => undefined);
+    this.#waker.abandon();
+    // Not awaited: ending a pool whose sockets were cut can wait for goodbyes that never come.
+    if (this.#ownsPool) void this.#db.db.pool.end().catch(() => undefined);
   }
 
   #assertOpen(): void {

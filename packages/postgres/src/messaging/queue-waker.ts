@@ -155,6 +155,16 @@ export class QueueWaker {
     this.#reconnect.unref();
   }
 
+  /** Cuts the listening connection without a goodbye (a crash). */
+  abandon(): void {
+    this.#closed = true;
+    clearTimeout(this.#reconnect);
+    clearTimeout(this.#timer);
+    this.#ring();
+    void this.#client?.then((client) => (client as unknown as { connection?: { stream?: { destroy(): void } } } | null)?.connection?.stream?.destroy(), () => undefined);
+    this.#client = undefined;
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#reconnect);

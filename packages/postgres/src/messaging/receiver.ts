@@ -77,6 +77,7 @@ export class PostgresReceiver implements Receiver {
     const stop = AbortSignal.any([signal, this.#closing.signal]);
     const label = `receiving from ${describeSource(this.source)}`;
     while (!stop.aborted) {
+      if (this.#closing.signal.aborted) break;
       const generation = waker.generation;
       const next = await db.withClient(label, async (client) => {
         const rows = await query(client, statements.claim, [this.destination, Math.max(1, max), this.#owner, this.options.visibilityTimeoutMs]);
@@ -87,6 +88,11 @@ export class PostgresReceiver implements Receiver {
       if (Array.isArray(next)) return this.#received(next);
       const wait = next === null ? pollIntervalMs : Math.min(pollIntervalMs, Math.max(0, Math.ceil(next)));
       await waker.wait(generation, wait, stop);
+    }
+    // Closed (or abandoned as in a crash): hand out nothing, but do not answer at once either, or
+    // a caller that asks again in a loop would spin without ever yielding to its timers.
+    if (this.#closing.signal.aborted && !signal.aborted) {
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     }
     return [];
   }

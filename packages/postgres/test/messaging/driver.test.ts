@@ -69,7 +69,7 @@ describe.skipIf(!postgresUrl)('PostgreSQL queue driver', () => {
     const second = await receiveWithin(r, 10, 2_000);
     expect(ns(second)).toEqual([1]);
     await r.deadLetter(second[0]!, {
-      message: (second[0] as { envelope: never }).envelope,
+      message: (second[0] as unknown as { envelope: never }).envelope,
       raw: null,
       source: { queue },
       consumer: queue,
