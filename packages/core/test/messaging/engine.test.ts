@@ -112,7 +112,7 @@ describe('consumer engine', () => {
     const queue = unique('q');
     const { events, onEvent } = recorder();
     const order: string[] = [];
-    transport.consume(
+    const consumer = transport.consume(
       { queue },
       {
         N: (m) => {
@@ -137,6 +137,8 @@ describe('consumer engine', () => {
     const [dead] = await transport.deadLetters.list({ consumer: queue });
     expect(dead).toMatchObject({ reason: 'max-attempts', attempts: 3, error: 'Error: first fails' });
     expect(events.filter((e) => e.type === 'retrying').map((e) => (e as { attempt: number }).attempt)).toEqual([1, 2]);
+    // Each attempt brought to an end counts, held retries as redelivered ones do: 2 retries + 1 dead letter + 2 acks.
+    await eventually(() => expect(consumer.handled).toBe(5));
   });
 
   it('renews the lease while a handler runs past the visibility timeout: no other consumer gets the message', async () => {

@@ -382,11 +382,12 @@ export class MessageConsumer implements Consumer {
         this.#report({ type: 'retrying', consumer: this.name, messageId: job.original?.id ?? '', attempt: outcome.attempt, delayMs: outcome.delayMs, error: outcome.error });
         const answer = await this.#withRetries(() => receiver.retry(job.received, outcome.delayMs, describeError(outcome.error)));
         if (answer === undefined) return;
+        // Retried either way: `handled` counts each attempt brought to an end, held or redelivered.
+        this.#handled++;
         if (answer === 'hold') {
           this.#hold(job, outcome.delayMs);
           return;
         }
-        this.#handled++;
         this.#finish(job);
         return;
       }
