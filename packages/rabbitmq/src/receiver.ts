@@ -18,7 +18,7 @@ import { ATTEMPTS_HEADER, DELIVER_AT_HEADER, FIRST_FAILED_HEADER, type SourceQue
 import type { Delays } from './delays.js';
 import type { Publisher } from './publisher.js';
 import type { Topology } from './topology.js';
-import { numberHeader, republishProperties, stringHeader, stringHeaders } from './wire.js';
+import { KEY_HEADER, numberHeader, republishProperties, stringHeader, stringHeaders } from './wire.js';
 
 /** What the engine holds for a received message: where it came from, on which channel. */
 interface Token {
@@ -205,7 +205,7 @@ export class AmqpReceiver implements Receiver {
       token: { message, queue, partitioned, channel: state } satisfies Token,
       deliveryCount: previous + returned + 1,
       firstFailedAt: stringHeader(message, FIRST_FAILED_HEADER) ?? null,
-      partitionKey: headers['ce-partitionkey'] === undefined ? null : percentDecode(headers['ce-partitionkey']),
+      partitionKey: headers['ce-partitionkey'] === undefined ? (stringHeader(message, KEY_HEADER) ?? null) : percentDecode(headers['ce-partitionkey']),
       kind: 'raw',
       headers,
       body: message.content,

@@ -6,7 +6,10 @@
  */
 import type { Message, Options } from 'amqplib';
 import { InvalidArgumentError } from '@eventloom/core';
-import { encodeMessage, type PreparedMessage } from '@eventloom/core/adapter';
+import { encodeMessage, type CloudEventsMode, type PreparedMessage } from '@eventloom/core/adapter';
+
+/** The partition key in structured mode (binary mode has `ce-partitionkey`). */
+export const KEY_HEADER = 'eventloom-key';
 
 /** Headers Eventloom adds for its own routing and bookkeeping; never shown as the message's. */
 export function isOwnHeader(name: string): boolean {
@@ -22,9 +25,11 @@ export interface AmqpPayload {
 export const MAX_HEADER_BYTES = 60 * 1024;
 
 /** @throws InvalidArgumentError when the message's attributes (metadata above all) do not fit AMQP's header table */
-export function encodeForAmqp(message: PreparedMessage, index = 0): AmqpPayload {
-  const encoded = encodeMessage(message.envelope, { dataJson: message.dataJson, metadataJson: message.metadataJson });
-  const { 'content-type': contentType, ...headers } = encoded.headers;
+export function encodeForAmqp(message: PreparedMessage, index = 0, mode: CloudEventsMode = 'binary'): AmqpPayload {
+  const encoded = encodeMessage(message.envelope, { dataJson: message.dataJson, metadataJson: message.metadataJson, mode });
+  const { 'content-type': contentType, ...headers } = encoded.headers as Record<string, string>;
+  // Structured mode has the key in the body; the receiver needs it before decoding, to keep a key's order.
+  if (mode === 'structured' && message.envelope.partitionKey !== null) headers[KEY_HEADER] = message.envelope.partitionKey;
   let size = 0;
   for (const [name, value] of Object.entries(headers)) size += name.length + Buffer.byteLength(value) + 6;
   if (size > MAX_HEADER_BYTES) {

@@ -226,3 +226,46 @@ describe.skipIf(!url)('RabbitMQ transport: what AMQP cannot carry', () => {
     }
   });
 });
+
+describe.skipIf(!url)('RabbitMQ transport in CloudEvents structured mode', () => {
+  it('sends one cloudevents+json body without ce- headers, keeps each key in order, and a binary consumer reads it', async () => {
+    const fx = new Fixtures(url!);
+    try {
+      const { transport } = fx.make({ cloudEventsMode: 'structured' });
+      const reader = fx.make();
+      const queue = unique('q');
+      await transport.send<Ping>(queue, [{ type: 'Ping', data: { n: 0 }, subject: 's-1' }]);
+      const plain = await amqp.connect(url!);
+      try {
+        const channel = await plain.createChannel();
+        const message = await channel.get(queue, { noAck: true });
+        if (message === false) throw new Error('nothing sent');
+        expect(message.properties.contentType).toBe('application/cloudevents+json');
+        expect(Object.keys(message.properties.headers ?? {}).filter((h) => h.startsWith('ce-'))).toEqual([]);
+        expect(JSON.parse(message.content.toString('utf8'))).toMatchObject({ specversion: '1.0', type: 'Ping', subject: 's-1', data: { n: 0 } });
+        await channel.close();
+      } finally {
+        await plain.close();
+      }
+      await transport.send<Ping>(queue, ['a', 'b'].flatMap((key) => Array.from({ length: 15 }, (_, n) => ({ type: 'Ping' as const, data: { n, key }, partitionKey: key }))));
+      const seen = new Map<string, number[]>();
+      const consumer = reader.transport.consume<Ping>(
+        { queue },
+        {
+          Ping: async (m) => {
+            expect(m.partitionKey).toBe(m.data.key);
+            await new Promise((resolve) => setTimeout(resolve, Math.random() * 3));
+            seen.set(m.data.key!, [...(seen.get(m.data.key!) ?? []), m.data.n]);
+          },
+        },
+        { concurrency: 8, logger: false },
+      );
+      await eventually(() => (seen.get('a')?.length ?? 0) === 15 && (seen.get('b')?.length ?? 0) === 15);
+      await consumer.stop();
+      expect(seen.get('a')).toEqual(Array.from({ length: 15 }, (_, n) => n));
+      expect(seen.get('b')).toEqual(Array.from({ length: 15 }, (_, n) => n));
+    } finally {
+      await fx.cleanup();
+    }
+  });
+});
