@@ -6,7 +6,9 @@
  *   statements, as raw does by hand). Raw: the same schema shape (destination, seq, visible_at,
  *   lease), claims of 100 committed under a lease with `FOR UPDATE SKIP LOCKED`, then one DELETE
  *   of the batch; statements unnamed (re-planned as the table grows). Figure: messages/s from the
- *   first send to the last handled message.
+ *   first send to the last handled message. Both commit claims and deletes asynchronously
+ *   (`synchronous_commit = off` for those transactions: a lost one is a redelivery) and sends
+ *   synchronously.
  * - latency: one message every 2 ms (500 msgs/s) for `LATENCY_SECONDS`, publish-to-handler p50/p99.
  * - claim at 0 and 100k rows: the time of one claim of 100 (and its ack) on a queue table holding
  *   nothing else and holding 100,000 waiting messages of another queue plus the dead rows
@@ -52,6 +54,9 @@ async function serverSettings(client: Bench): Promise<string> {
 
 // ---------- raw pg ----------
 
+/** As the transport does: claims and deletes commit without waiting for the flush (a lost one means a redelivery); inserts wait. */
+const ASYNC = `(SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL`;
+
 async function rawThroughput(): Promise<number> {
   const schema = `bench_rawq_${process.pid}`;
   const admin = new pg.Client({ connectionString: url });
@@ -72,14 +77,14 @@ async function rawThroughput(): Promise<number> {
         const { rows } = await pool.query(
           `WITH c AS (SELECT seq FROM ${schema}.q WHERE destination = 'jobs' AND visible_at <= now() ORDER BY visible_at, seq LIMIT ${BATCH} FOR UPDATE SKIP LOCKED)
            UPDATE ${schema}.q q SET attempts = q.attempts + 1, visible_at = now() + interval '30 s', lease_until = now() + interval '30 s'
-           FROM c WHERE q.destination = 'jobs' AND q.seq = c.seq RETURNING q.seq, q.envelope`,
+           FROM c WHERE q.destination = 'jobs' AND q.seq = c.seq AND ${ASYNC} RETURNING q.seq, q.envelope`,
         );
         if (rows.length === 0) {
           await new Promise((r) => setTimeout(r, 2));
           continue;
         }
         for (const row of rows) JSON.parse(row.envelope);
-        await pool.query(`DELETE FROM ${schema}.q WHERE destination = 'jobs' AND seq = ANY ($1::bigint[])`, [rows.map((r) => r.seq)]);
+        await pool.query(`DELETE FROM ${schema}.q WHERE destination = 'jobs' AND seq = ANY ($1::bigint[]) AND ${ASYNC}`, [rows.map((r) => r.seq)]);
         handled += rows.length;
         if (handled >= MESSAGES && !finished) {
           finished = performance.now();

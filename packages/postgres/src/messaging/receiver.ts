@@ -38,7 +38,7 @@ export interface ReceiverParts {
 /** The acks' statement: the removal of many receivers' messages at once. */
 export function ackCoalescer(db: QueueDatabase, statements: QueueStatements, waker: QueueWaker): Coalescer<Token> {
   return new Coalescer<Token>(async (tokens) => {
-    await db.rows(`acknowledging ${tokens.length} messages`, statements.remove, [
+    await db.rows(`acknowledging ${tokens.length} messages`, statements.ack, [
       tokens.map((t) => t.destination),
       tokens.map((t) => t.seq.toString()),
       tokens.map((t) => t.attempts),

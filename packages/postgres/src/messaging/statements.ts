@@ -11,6 +11,7 @@ export interface QueueStatements {
   readonly claim: string;
   readonly nextVisible: string;
   readonly remove: string;
+  readonly ack: string;
   readonly retry: string;
   readonly release: string;
   readonly extend: string;
@@ -59,6 +60,15 @@ LEFT JOIN k ON k.destination = x.destination AND k.partition_key = x.partition_k
 ORDER BY x.ord, x.destination`;
 }
 
+/**
+ * Claims and acks commit without waiting for the WAL flush (`synchronous_commit = off` for their
+ * transaction only). Lost in a server crash, a claim or an ack only means the message is delivered
+ * again (the fenced answers of the lost claim change nothing): at-least-once holds, and neither
+ * pays a disk flush per batch. Sends, dead-lettering, redrives and cancels stay synchronous: what
+ * they promise must survive the crash.
+ */
+const ASYNC_COMMIT = `(SELECT set_config('synchronous_commit', 'off', true)) AS async_commit`;
+
 const DEAD_LETTER_COLUMNS =
   'id, source, consumer, reason, error, stack, attempts, first_failed_at, last_failed_at, envelope, raw';
 
@@ -82,10 +92,12 @@ export function queueStatements({ qschema: s }: StoreNames): QueueStatements {
          WITH ORDINALITY AS u(destination, topic, id, partition_key, visible_at, envelope, ord)`,
     ),
     /** $1 destination, $2 how many, $3 lease owner, $4 visibility in ms. A committed claim: the lease holds on its own. */
-    claim: `SELECT * FROM ${s}.queue_claim($1, $2, $3, $4)`,
+    claim: `SELECT c.* FROM ${ASYNC_COMMIT}, ${s}.queue_claim($1, $2, $3, $4) AS c`,
     /** Milliseconds until the destination's next message becomes claimable (a delay or a lease ending), or null. */
     nextVisible: `SELECT extract(epoch FROM (min(visible_at) - now())) * 1000 FROM ${s}.queue_messages WHERE destination = $1 AND NOT blocked`,
     /** $1 destinations, $2 seqs, $3 attempts (null: unfenced). */
+    /** Acks: asynchronous commit, see ASYNC_COMMIT. */
+    ack: `SELECT ${s}.queue_remove($1::text[], $2::bigint[], $3::integer[]) FROM ${ASYNC_COMMIT}`,
     remove: `SELECT ${s}.queue_remove($1::text[], $2::bigint[], $3::integer[])`,
     /** $1 destination, $2 seq, $3 attempts, $4 delay ms, $5 error. */
     retry: `UPDATE ${s}.queue_messages
