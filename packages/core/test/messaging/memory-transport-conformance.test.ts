@@ -2,6 +2,7 @@
 import { MemoryTransport, MemoryTransportStorage } from '@eventloom/core';
 import { runTransportConformance } from '@eventloom/testing';
 
+// #region transport-conformance
 runTransportConformance('memory', {
   async create() {
     const storage = new MemoryTransportStorage();
@@ -16,3 +17,4 @@ runTransportConformance('memory', {
     };
   },
 });
+// #endregion transport-conformance
