@@ -31,6 +31,34 @@ interface Token {
 interface ChannelState {
   readonly channel: Channel;
   open: boolean;
+  /** Delivery tags handed out and not yet acked or given back, in delivery (= tag) order. */
+  readonly unsettled: Set<number>;
+}
+
+/** Acks or requeues one delivery of `state`'s channel. */
+function settle(state: ChannelState, message: ConsumeMessage, requeue?: boolean): void {
+  if (!state.open) return;
+  state.unsettled.delete(message.fields.deliveryTag);
+  if (requeue === undefined) state.channel.ack(message);
+  else state.channel.nack(message, false, requeue);
+}
+
+/**
+ * Acks `messages` of one channel: the longest run that starts at the channel's oldest unsettled
+ * delivery goes in one `basic.ack` with `multiple` (it acks nothing else: every older tag is
+ * settled), the rest one by one.
+ */
+function ackAll(state: ChannelState, messages: readonly ConsumeMessage[]): void {
+  if (!state.open || messages.length === 0) return;
+  const sorted = messages.length === 1 ? messages : [...messages].sort((a, b) => a.fields.deliveryTag - b.fields.deliveryTag);
+  let i = 0;
+  for (; i < sorted.length; i++) {
+    const oldest = state.unsettled.values().next();
+    if (oldest.done || oldest.value !== sorted[i]!.fields.deliveryTag) break;
+    state.unsettled.delete(oldest.value);
+  }
+  if (i > 0) state.channel.ack(sorted[i - 1]!, true);
+  for (; i < sorted.length; i++) settle(state, sorted[i]!);
 }
 
 export interface ReceiverParts {
@@ -86,10 +114,20 @@ export class AmqpReceiver implements Receiver {
   }
 
   async ack(messages: readonly ReceivedMessage[]): Promise<void> {
+    // The engine acks in batches; per channel, a run of them is one frame (fewer frames for the broker).
+    if (messages.length === 1) {
+      const token = messages[0]!.token as Token;
+      settle(token.channel, token.message);
+      return;
+    }
+    const byChannel = new Map<ChannelState, ConsumeMessage[]>();
     for (const message of messages) {
       const token = message.token as Token;
-      if (token.channel.open) token.channel.channel.ack(token.message);
+      const list = byChannel.get(token.channel);
+      if (list) list.push(token.message);
+      else byChannel.set(token.channel, [token.message]);
     }
+    for (const [state, list] of byChannel) ackAll(state, list);
   }
 
   async retry(message: ReceivedMessage, delayMs: number, _error: string): Promise<'redelivered' | 'hold'> {
@@ -117,7 +155,7 @@ export class AmqpReceiver implements Receiver {
   async release(messages: readonly ReceivedMessage[]): Promise<void> {
     for (const message of messages) {
       const token = message.token as Token;
-      if (token.channel.open) token.channel.channel.nack(token.message, false, true);
+      settle(token.channel, token.message, true);
     }
   }
 
@@ -133,7 +171,7 @@ export class AmqpReceiver implements Receiver {
     this.state = null;
     // What is still buffered goes back at once; closing the channel returns anything else unacked.
     if (state?.open) {
-      for (const message of this.buffer) state.channel.nack((message.token as Token).message, false, true);
+      for (const message of this.buffer) settle(state, (message.token as Token).message, true);
       this.buffer = [];
       await closeChannel(state.channel);
     }
@@ -151,7 +189,7 @@ export class AmqpReceiver implements Receiver {
     this.queues = await this.parts.topology.ensureSource(this.source);
     const { model } = await this.parts.connection.get();
     const channel = await model.createChannel();
-    const state: ChannelState = { channel, open: true };
+    const state: ChannelState = { channel, open: true, unsettled: new Set() };
     channel.on('error', () => undefined);
     channel.on('close', () => {
       state.open = false;
@@ -188,13 +226,14 @@ export class AmqpReceiver implements Receiver {
       state.channel.close().catch(() => undefined);
       return;
     }
+    state.unsettled.add(message.fields.deliveryTag);
     const deliverAt = numberHeader(message, DELIVER_AT_HEADER);
     if (deliverAt !== undefined && deliverAt > Date.now()) {
       // Rounded down to a delay bucket: wait out the rest in another.
       const properties = republishProperties(message, {}, [ATTEMPTS_HEADER, FIRST_FAILED_HEADER, DELIVER_AT_HEADER]);
       this.parts.delays.send({ queue }, message.content, properties, deliverAt).then(
-        () => state.open && state.channel.ack(message),
-        () => state.open && state.channel.nack(message, false, true),
+        () => settle(state, message),
+        () => settle(state, message, true),
       );
       return;
     }

@@ -269,3 +269,45 @@ describe.skipIf(!url)('RabbitMQ transport in CloudEvents structured mode', () =>
     }
   });
 });
+
+describe.skipIf(!url)('RabbitMQ transport: acks in runs', () => {
+  it('acking a run of later messages in one frame never acks an older one still in a handler', async () => {
+    const fx = new Fixtures(url!);
+    try {
+      const victim = fx.make();
+      const survivor = fx.make();
+      const queue = unique('q');
+      let slowId = '';
+      let fast = 0;
+      const consumer = victim.transport.consume<Ping>(
+        { queue },
+        {
+          Ping: (m, context) => {
+            if (m.data.n === 0) {
+              slowId = m.id;
+              return new Promise<void>((resolve) => context.signal.addEventListener('abort', () => resolve(), { once: true }));
+            }
+            fast++;
+          },
+        },
+        { concurrency: 4, prefetch: 64, logger: false },
+      );
+      await consumer.ready;
+      await victim.transport.send<Ping>(queue, Array.from({ length: 30 }, (_, n) => ({ type: 'Ping' as const, data: { n } })));
+      await eventually(() => fast === 29 && slowId !== '');
+      // The engine's ack batches go out on the next turns; give them time to reach the broker.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      victim.driver.destroy();
+      const again: { id: string; attempt: number; n: number }[] = [];
+      const next = survivor.transport.consume<Ping>({ queue }, { Ping: (m) => void again.push({ id: m.id, attempt: m.attempt, n: m.data.n }) }, { logger: false });
+      await eventually(() => again.length >= 1, 15_000);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await next.stop();
+      expect(again.map((a) => a.n)).toEqual([0]);
+      expect(again[0]!.id).toBe(slowId);
+      expect(again[0]!.attempt).toBeGreaterThanOrEqual(2);
+    } finally {
+      await fx.cleanup();
+    }
+  });
+});
