@@ -140,6 +140,18 @@ export class NatsTransportDriver implements TransportDriver {
       pullExpiresMs: 5_000,
       unavailableAfterMs: this.options.unavailableAfterMs,
       deadLetter: (message, draft) => this.deadLetters.add(message, draft),
+      ...('queue' in source && {
+        storedOn: async (subject: string) => {
+          const info = await this.jsm.streams.info(topology.stream, { subjects_filter: subject });
+          return info.state.subjects?.[subject] ?? 0;
+        },
+        recreate: async (consumer: string) => {
+          await this.jsm.consumers.delete(topology.stream, consumer).catch(() => false);
+          this.topology.forget(topology.stream);
+          await this.topology.ensureSource(source, options.visibilityTimeoutMs);
+          return this.js.consumers.get(topology.stream, consumer);
+        },
+      }),
     });
     this.receivers.add(receiver);
     const close = receiver.close.bind(receiver);

@@ -20,7 +20,9 @@ import { sleep } from './publisher.js';
 
 interface Slot {
   readonly name: string;
-  readonly consumer: Consumer;
+  consumer: Consumer;
+  /** When a pull of it last came back empty and its consumer looked behind the stream (stale-state repair). */
+  suspectSince: number;
   readonly partition: boolean;
   /** Pull requests open, and the messages they may still bring. */
   active: number;
@@ -38,13 +40,20 @@ export interface NatsReceiverSettings {
   readonly pullExpiresMs: number;
   readonly unavailableAfterMs: number;
   readonly deadLetter: (message: JsMsg, draft: DeadLetterDraft) => Promise<DeadLetter>;
+  /**
+   * Queues only: whether the stream still holds messages of `subject`, and the repair — the
+   * consumer recreated (work-queue retention keeps exactly what is not yet acked, so a new
+   * consumer delivering all gets exactly those).
+   */
+  readonly storedOn?: (subject: string) => Promise<number>;
+  readonly recreate?: (consumer: string) => Promise<Consumer>;
 }
 
 export async function openNatsReceiver(nc: NatsConnection, js: JetStreamClient, settings: NatsReceiverSettings): Promise<NatsReceiver> {
   const slots = await mapped(`open consumers of ${settings.stream}`, () =>
     Promise.all([
-      js.consumers.get(settings.stream, settings.unkeyed).then((consumer) => ({ name: settings.unkeyed, consumer, partition: false, active: 0, outstanding: 0, held: new Set<number>() })),
-      ...settings.partitions.map((name) => js.consumers.get(settings.stream, name).then((consumer) => ({ name, consumer, partition: true, active: 0, outstanding: 0, held: new Set<number>() }))),
+      js.consumers.get(settings.stream, settings.unkeyed).then((consumer) => ({ name: settings.unkeyed, consumer, partition: false, suspectSince: 0, active: 0, outstanding: 0, held: new Set<number>() })),
+      ...settings.partitions.map((name) => js.consumers.get(settings.stream, name).then((consumer) => ({ name, consumer, partition: true, suspectSince: 0, active: 0, outstanding: 0, held: new Set<number>() }))),
     ]),
   );
   return new NatsReceiver(nc, settings, slots);
@@ -59,6 +68,8 @@ export class NatsReceiver implements Receiver {
   private rotation = 0;
   private unkeyedSize = 1;
   private planning = false;
+  /** Pulls that failed since the last receive reported it: an outage is reported at once (the engine backs off), not only after the bound. */
+  private failedPulls = 0;
   private closed = false;
   private lastSuccess = Date.now();
   private lastError: unknown = null;
@@ -89,6 +100,10 @@ export class NatsReceiver implements Receiver {
         return out.map((m) => toReceived(m, this.firstFailures.get(m.info.streamSequence) ?? null));
       }
       this.issuePulls(max);
+      if (this.failedPulls > 0) {
+        this.failedPulls = 0;
+        throw new TransportUnavailableError(KIND, `pulling from ${this.settings.stream} failed (${describe(this.lastError)}); the client reconnects`, { cause: this.lastError });
+      }
       if (this.lastError !== null && Date.now() - this.lastSuccess > this.settings.unavailableAfterMs) {
         const cause = this.lastError;
         this.lastError = null;
@@ -169,16 +184,37 @@ export class NatsReceiver implements Receiver {
     this.outstanding += n;
     slot.outstanding += n;
     slot.active++;
+    let arrived = 0;
+    let settled = false;
+    let messages: ConsumerMessages | null = null;
+    const settle = (): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(watchdog);
+      this.outstanding -= n - arrived;
+      slot.outstanding -= n - arrived;
+      slot.active--;
+      this.wake?.();
+    };
+    // A pull that outlives its expiry by far (seen across a server restart) is given up, or its
+    // consumer — a partition — would never be pulled again. A message still arriving for it is
+    // taken all the same; a lost one comes back after AckWait.
+    const watchdog = setTimeout(() => {
+      this.lastError ??= new Error(`a pull on ${slot.name} did not end ${expires} ms after its expiry`);
+      void messages?.close().catch(() => undefined);
+      settle();
+    }, expires * 2 + 2_000);
     void (async () => {
-      let arrived = 0;
       try {
-        const messages = await slot.consumer.fetch({ max_messages: n, expires });
+        messages = await slot.consumer.fetch({ max_messages: n, expires });
         this.pulls.add(messages);
         try {
           for await (const message of messages) {
-            arrived++;
-            this.outstanding--;
-            slot.outstanding--;
+            if (!settled) {
+              arrived++;
+              this.outstanding--;
+              slot.outstanding--;
+            }
             this.accept(message);
           }
         } finally {
@@ -187,17 +223,47 @@ export class NatsReceiver implements Receiver {
         this.lastSuccess = Date.now();
         this.lastError = null;
         if (!slot.partition) this.unkeyedSize = arrived === n ? Math.min(n * 2, 65_536) : Math.max(1, arrived);
+        if (arrived === 0 && !settled) void this.checkStale(slot);
       } catch (error) {
         this.lastError = error;
+        this.failedPulls++;
         await sleep(200);
       } finally {
-        this.outstanding -= n - arrived;
-        slot.outstanding -= n - arrived;
-        slot.active--;
-        this.wake?.();
+        settle();
       }
     })();
   }
+
+  /**
+   * After a kill -9 of nats-server 2.9 we saw a work-queue stream keep messages that its
+   * consumer no longer counted (num_pending 0, num_ack_pending 0, messages on its subject): they
+   * would never be delivered. A consumer seen so twice, a pull apart, is recreated.
+   */
+  private async checkStale(slot: Slot): Promise<void> {
+    const { storedOn, recreate } = this.settings;
+    if (!storedOn || !recreate || this.closed || slot.held.size > 0) return;
+    try {
+      const info = await slot.consumer.info(false);
+      const subject = info.config.filter_subject;
+      if (!subject || info.num_pending > 0 || info.num_ack_pending > 0 || (await storedOn(subject)) === 0) {
+        slot.suspectSince = 0;
+        return;
+      }
+      if (slot.suspectSince === 0) {
+        slot.suspectSince = Date.now();
+        return;
+      }
+      slot.suspectSince = 0;
+      slot.consumer = await recreate(slot.name);
+      this.repairs++;
+      this.wake?.();
+    } catch {
+      // A look that failed proves nothing; the next empty pull looks again.
+    }
+  }
+
+  /** Consumers recreated after they lost track of stored messages (see `checkStale`). */
+  repairs = 0;
 
   /** Counts a message of a partition as out (+1) or settled (-1), and pulls again once it is settled. */
   private holding(message: JsMsg, delta: 1 | -1): void {
@@ -338,4 +404,8 @@ function percentDecoded(value: string | undefined): string | null {
   } catch {
     return value;
   }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

@@ -59,7 +59,8 @@ describe.skipIf(!natsServerAvailable())('a NATS server that goes away', () => {
     expect(resent).toBeLessThan(10);
     await expect.poll(() => handled, { timeout: 20_000 }).toContain(3);
     expect(consumer.status).toBe('running');
-    expect(events.some((e) => e.type === 'error' && e.willRetry), 'the outage was reported').toBe(true);
+    // An outage shorter than the bound may pass unseen by the consumer (its pulls just wait); whatever it reported, it will retry.
+    expect(events.filter((e) => e.type === 'error' && !e.willRetry)).toEqual([]);
     await consumer.stop();
     await transport.close();
   });
