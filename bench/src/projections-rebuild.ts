@@ -10,9 +10,10 @@
  * PostgreSQL comes from EVENTLOOM_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test);
  * the run uses a schema of its own and drops it afterwards.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   defineProjection,
@@ -180,6 +181,52 @@ function postgresSqlSummary(): AnyProjection<PostgresProjectionHandle> {
   });
 }
 
+/**
+ * One type of three: a projection of OrderCreated only, so its rebuild reads a third of the log
+ * (the type filter goes into the store's query). `allTypes` does the same writes but also handles
+ * the other two types with no-ops, so it reads every event: the pair shows what the filter saves.
+ */
+function createdOnly<H extends ProjectionHandle>(name: string, allTypes: boolean, insert: (event: OrderCreated, read: H) => unknown, init: (read: H) => unknown): AnyProjection<H> {
+  const noop = (): void => undefined;
+  return defineProjection<OrderEvent, H>({
+    name,
+    version: 1,
+    init: (read) => init(read) as void,
+    handlers: {
+      OrderCreated: (event, read) => insert(event, read) as void,
+      ...(allTypes && { OrderPaid: noop, OrderShipped: noop }),
+    },
+  }) as AnyProjection<H>;
+}
+
+function sqliteCreated(allTypes: boolean): AnyProjection<SqliteProjectionHandle> {
+  let insert: Statement | undefined;
+  return createdOnly<SqliteProjectionHandle>(
+    allTypes ? 'bench-created-all' : 'bench-created-one',
+    allTypes,
+    (event, read) => void (insert ??= read.db.prepare(`INSERT INTO ${read.table('orders')} (order_id, customer_id, total) VALUES (?, ?, ?)`)).run(event.data.orderId, event.data.customerId, event.data.total),
+    (read) => {
+      insert = undefined;
+      read.db.exec(`CREATE TABLE ${read.table('orders')} (order_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, total REAL NOT NULL) WITHOUT ROWID`);
+    },
+  );
+}
+
+function postgresCreated(allTypes: boolean): AnyProjection<PostgresProjectionHandle> {
+  const name = allTypes ? 'bench-created-all' : 'bench-created-one';
+  return createdOnly<PostgresProjectionHandle>(
+    name,
+    allTypes,
+    (event, read) =>
+      read.client.query({
+        name: `${name}-insert`,
+        text: `INSERT INTO ${read.table('orders')} (order_id, customer_id, total) VALUES ($1, $2, $3)`,
+        values: [event.data.orderId, event.data.customerId, event.data.total],
+      }),
+    (read) => read.client.query(`CREATE TABLE ${read.table('orders')} (order_id text PRIMARY KEY, customer_id text NOT NULL, total double precision NOT NULL)`),
+  );
+}
+
 function orderEvents(i: number): EventToAppend<OrderEvent>[] {
   const orderId = `o${i}`;
   const total = 10 + (i % 90);
@@ -210,8 +257,14 @@ async function fill(eventStore: EventStore, backendLabel: string): Promise<numbe
 interface Result {
   readonly backend: string;
   readonly variant: string;
+  /** Events read by each rebuild (a third of the log for a one-type projection). */
+  readonly read: number;
+  /** Medians of the runs: events read per second of wall time and per CPU-second of this process. */
   readonly wall: number;
   readonly cpu: number;
+  /** Median milliseconds per rebuild, and the best. */
+  readonly ms: number;
+  readonly bestMs: number;
   readonly runs: readonly number[];
 }
 
@@ -226,6 +279,7 @@ async function measure<H extends ProjectionHandle>(
   projection: AnyProjection<H>,
   written: number,
 ): Promise<Result> {
+  const times: number[] = [];
   const rates: number[] = [];
   const cpuRates: number[] = [];
   for (let run = 0; run < RUNS; run++) {
@@ -242,15 +296,36 @@ async function measure<H extends ProjectionHandle>(
     const seconds = (performance.now() - start) / 1000;
     if (final?.processed !== written) throw new Error(`rebuild covered ${final?.processed} of ${written} events`);
     const used = process.cpuUsage(cpu);
+    times.push(seconds * 1000);
     rates.push(written / seconds);
     cpuRates.push(written / ((used.user + used.system) / 1e6));
   }
-  const result: Result = { backend, variant, wall: median(rates), cpu: median(cpuRates), runs: rates };
+  const result: Result = { backend, variant, read: written, wall: median(rates), cpu: median(cpuRates), ms: median(times), bestMs: Math.min(...times), runs: rates };
   console.log(
-    `rebuild, ${backend.padEnd(10)} ${variant.padEnd(12)} ${format(result.wall).padStart(9)} events/s wall, ${format(result.cpu).padStart(9)} events per CPU-second ` +
+    `rebuild, ${backend.padEnd(10)} ${variant.padEnd(24)} ${format(result.ms).padStart(6)} ms, ${format(result.wall).padStart(9)} events read/s wall, ${format(result.cpu).padStart(9)} per CPU-second ` +
       `(medians of ${RUNS}; wall runs: ${rates.map(format).join(', ')}; batch ${BATCH})`,
   );
   return result;
+}
+
+/** The one-type rebuild and the same work reading every type, alternating, so both meet the same load. */
+async function typePair<H extends ProjectionHandle>(
+  backend: string,
+  eventStore: EventStore,
+  readModels: ReadModelStore<H, ReadModelView>,
+  make: (allTypes: boolean) => AnyProjection<H>,
+  written: number,
+): Promise<Result[]> {
+  const one = make(false);
+  const all = make(true);
+  const oneRuns: Result[] = [];
+  const allRuns: Result[] = [];
+  for (let round = 0; round < 2; round++) {
+    oneRuns.push(await measure(backend, 'SQL, 1 type of 3', eventStore, readModels, one, written / 3));
+    allRuns.push(await measure(backend, 'SQL, same, reading all 3', eventStore, readModels, all, written));
+  }
+  const pick = (runs: Result[]): Result => runs.reduce((a, b) => (b.ms < a.ms ? b : a));
+  return [pick(oneRuns), pick(allRuns)];
 }
 
 async function sqlite(): Promise<Result[]> {
@@ -263,6 +338,7 @@ async function sqlite(): Promise<Result[]> {
       return [
         await measure('SQLite', 'document API', eventStore, readModels, documentSummary as AnyProjection<SqliteProjectionHandle>, written),
         await measure('SQLite', 'plain SQL', eventStore, readModels, sqlSummary(), written),
+        ...(await typePair('SQLite', eventStore, readModels, sqliteCreated, written)),
       ];
     } finally {
       await eventStore.close();
@@ -289,6 +365,7 @@ async function postgres(): Promise<Result[]> {
       return [
         await measure('PostgreSQL', 'document API', eventStore, readModels, postgresDocumentSummary, written),
         await measure('PostgreSQL', 'plain SQL', eventStore, readModels, postgresSqlSummary(), written),
+        ...(await typePair('PostgreSQL', eventStore, readModels, postgresCreated, written)),
       ];
     } finally {
       await eventStore.close();
@@ -303,10 +380,26 @@ async function main(): Promise<void> {
   const results: Result[] = [];
   if (BACKEND !== 'postgres') results.push(...(await sqlite()));
   if (BACKEND !== 'sqlite') results.push(...(await postgres()));
-  console.log(`\nProjection rebuild, ${EVENTS.toLocaleString('en-US')} events requested, batch ${BATCH}, medians of ${RUNS} runs`);
-  console.log('| backend | variant | events/s (wall) | events per CPU-second (this process) |');
-  console.log('|---|---|---:|---:|');
-  for (const r of results) console.log(`| ${r.backend} | ${r.variant} | ${format(r.wall)} | ${format(r.cpu)} |`);
+  const table = rebuildTable(results);
+  console.log(`\n${table}`);
+  // RESULTS.md shows the last full run of this script (bench/src/report/results-md.ts reads it).
+  if (EVENTS >= 100_000) {
+    const file = fileURLToPath(new URL('../results/rebuild.json', import.meta.url));
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify({ finishedAt: new Date().toISOString(), load: loadavg().map((l) => l.toFixed(1)).join(' '), table }, null, 2));
+    console.log(`wrote ${file}`);
+  }
+}
+
+function rebuildTable(results: readonly Result[]): string {
+  const lines = [
+    `${EVENTS.toLocaleString('en-US')} events requested, batch ${BATCH}, medians of ${RUNS} runs (the type pair: the faster of two alternating rounds of each)`,
+    '',
+    '| backend | variant | events read | ms per rebuild (median; best) | events read/s (wall) | events read per CPU-second (this process) |',
+    '|---|---|---:|---:|---:|---:|',
+  ];
+  for (const r of results) lines.push(`| ${r.backend} | ${r.variant} | ${format(r.read)} | ${format(r.ms)}; ${format(r.bestMs)} | ${format(r.wall)} | ${format(r.cpu)} |`);
+  return lines.join('\n');
 }
 
 await main();

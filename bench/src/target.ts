@@ -2,8 +2,11 @@
 
 export type Backend = 'sqlite' | 'postgres';
 
-/** Anchor: the raw driver doing the same inserts. Subject: Eventloom. Peer: another library (Emmett). */
-export type TargetRole = 'subject' | 'anchor' | 'peer';
+/**
+ * Anchor: the raw driver doing the same inserts. Floor: the raw driver doing the least the
+ * workload needs. Subject: Eventloom. Peer: another library (Emmett).
+ */
+export type TargetRole = 'subject' | 'anchor' | 'floor' | 'peer';
 
 /** What an append expects of its stream; each target maps it onto its own API. */
 export type Expectation =
@@ -106,6 +109,8 @@ export interface TargetDescriptor {
   readonly label: string;
   /** Module (relative to this folder) whose `open(resource)` returns the target; loaded in the worker only. */
   readonly module: string;
+  /** Only these workloads run it (a floor has no streams table, so no W1/W3/W4); default: every workload. */
+  readonly workloads?: readonly string[];
 }
 
 /** What a target module exports. */

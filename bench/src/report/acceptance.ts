@@ -21,8 +21,8 @@ interface Criterion {
 }
 
 /** Eventloom's figure on `workload` is at least `min` times the anchor's (or the peer's). */
-function atLeast(backend: Backend, workload: WorkloadId, against: 'anchor' | 'peer', min: number, extra = ''): Criterion {
-  const name = against === 'anchor' ? 'raw' : 'Emmett';
+function atLeast(backend: Backend, workload: WorkloadId, against: 'anchor' | 'floor' | 'peer', min: number, extra = ''): Criterion {
+  const name = against === 'anchor' ? 'raw' : against === 'floor' ? 'floor' : 'Emmett';
   return {
     backend,
     text: `${workload} ≥ ${min}× ${name}${extra}`,
@@ -123,6 +123,12 @@ export const CRITERIA: readonly Criterion[] = [
   atLeastOwn('postgres', 'W3I', 'W3', 0.7, ' (inline projection)'),
   latencyUnder('postgres', 'W7H', 50),
   latencyUnder('postgres', 'W8', 50),
+  // Issue 12: the distance from the floor (the raw driver doing the least the workload needs).
+  atLeast('sqlite', 'W2', 'floor', 0.6, ' (issue 12)'),
+  atLeast('sqlite', 'W5', 'floor', 0.7, ' (issue 12)'),
+  atLeast('sqlite', 'W6', 'floor', 0.9, ' (issue 12)'),
+  atLeast('postgres', 'W5', 'floor', 0.6, ' (issue 12)'),
+  atLeast('postgres', 'W6', 'floor', 0.6, ' (issue 12)'),
 ];
 
 export function judge(run: BackendRun): Judgement[] {

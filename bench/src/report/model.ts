@@ -41,3 +41,12 @@ export interface RunReport {
   readonly machine: MachineInfo;
   readonly backends: Partial<Record<Backend, BackendRun>>;
 }
+
+/** What `bench/src/projections-rebuild.ts` writes to `bench/results/rebuild.json`. */
+export interface RebuildResults {
+  readonly finishedAt: string;
+  /** The machine's load average (1, 5, 15 min) when it finished. */
+  readonly load: string;
+  /** The Markdown table of the run. */
+  readonly table: string;
+}

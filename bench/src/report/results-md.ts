@@ -6,18 +6,19 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { PAYLOAD_BYTES } from '../payload.js';
 import { judge } from './acceptance.js';
-import type { BackendRun, RunReport } from './model.js';
+import type { BackendRun, RebuildResults, RunReport } from './model.js';
 import { renderMarkdown } from './table.js';
 
 const ANALYSIS = /<!-- analysis -->[\s\S]*?<!-- \/analysis -->/;
 
-export function writeResultsMarkdown(path: string, report: RunReport): void {
+export function writeResultsMarkdown(path: string, report: RunReport, rebuildPath?: string): void {
   const previous = existsSync(path) ? readFileSync(path, 'utf8') : '';
+  const rebuild = rebuildPath === undefined ? undefined : readRebuildResults(rebuildPath);
   const analysis = previous.match(ANALYSIS)?.[0] ?? '<!-- analysis -->\n_No analysis written yet._\n<!-- /analysis -->';
-  writeFileSync(path, renderResults(report, analysis));
+  writeFileSync(path, renderResults({ ...report, rebuild }, analysis));
 }
 
-export function renderResults(report: RunReport, analysis: string): string {
+export function renderResults(report: RunReport & { readonly rebuild?: RebuildResults | undefined }, analysis: string): string {
   const m = report.machine;
   const runs = Object.values(report.backends);
   const dates = runs.map((r) => r.finishedAt.slice(0, 10)).filter((d, i, all) => all.indexOf(d) === i);
@@ -49,8 +50,24 @@ export function renderResults(report: RunReport, analysis: string): string {
     const run = report.backends[backend];
     if (run) out.push(...renderBackend(run));
   }
+  if (report.rebuild) {
+    out.push(
+      '## Projection rebuild',
+      '',
+      `\`npm run -w @eventloom/bench rebuild\` (\`bench/src/projections-rebuild.ts\`), its last full run: ${report.rebuild.finishedAt}, load average ${report.rebuild.load}.`,
+      '',
+      report.rebuild.table,
+      '',
+    );
+  }
   out.push('## Analysis', '', analysis, '');
   return out.join('\n');
+}
+
+/** The rebuild benchmark's last full run, which it writes beside the workloads' results. */
+export function readRebuildResults(path: string): RebuildResults | undefined {
+  if (!existsSync(path)) return undefined;
+  return JSON.parse(readFileSync(path, 'utf8')) as RebuildResults;
 }
 
 function renderBackend(run: BackendRun): string[] {

@@ -11,6 +11,7 @@ import type { Workload } from '../workloads/types.js';
 import { errorText } from '../workloads/helpers.js';
 import type { BackendRun, Cell, WorkloadRun } from '../report/model.js';
 import { formatFigure } from '../report/format.js';
+import { median } from '../stats.js';
 import { formatCell } from '../report/table.js';
 import { openResources, runTag, type BackendResources } from './resources.js';
 import { TargetProcess, TimeoutError } from './target-process.js';
@@ -68,7 +69,9 @@ export async function runBackend(backend: Backend, options: RunOptions): Promise
       const title = workload.title(options.sizes);
       log(`[${backend}] ${workload.id} ${title}`);
       const passes = workload.passes ?? 1;
-      const running = slots.filter((slot) => !workload.roles || workload.roles.includes(slot.descriptor.role));
+      const running = slots.filter(
+        (slot) => (!workload.roles || workload.roles.includes(slot.descriptor.role)) && (!slot.descriptor.workloads || slot.descriptor.workloads.includes(workload.id)),
+      );
       const byTarget = new Map<Slot, Cell[]>(running.map((slot) => [slot, []]));
       for (let pass = 0; pass < passes; pass++) {
         for (const slot of pass % 2 === 0 ? running : [...running].reverse()) {
@@ -132,7 +135,8 @@ function bestOf(workload: Workload, cells: readonly Cell[]): Cell {
   const sign = workload.primary.better === 'higher' ? 1 : -1;
   const best = cells.reduce((a, b) => (sign * value(b) > sign * value(a) ? b : a));
   const note = `best of ${cells.length} passes: ${cells.map((c) => formatFigure(value(c))).join(' / ')}`;
-  return { ...best, output: { ...best.output!, notes: [...(best.output!.notes ?? []), note] } };
+  const figures = { ...best.output!.figures, median: median(cells.map(value)) };
+  return { ...best, output: { ...best.output!, figures, notes: [...(best.output!.notes ?? []), note] } };
 }
 
 /** Starts the target's worker if none is running; returns true, or the reason it cannot run. */
