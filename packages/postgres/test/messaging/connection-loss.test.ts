@@ -43,16 +43,20 @@ describe.skipIf(!postgresUrl)('PostgreSQL queue: lost connections', () => {
       expect(error).toBeInstanceOf(TransportUnavailableError);
       expect((error as Error).message).toMatch(/PostgreSQL became unreachable during a send to queue jobs/);
     }
-    let got: Awaited<ReturnType<typeof receiver.receive>> = [];
-    for (let i = 0; i < 5 && got.length === 0; i++) {
+    // The restart is a crash (immediate stop): the claim of message 0 committed asynchronously and
+    // may be lost with it, so 0 may come again — a redelivery, never a loss.
+    const seen = new Set<number>();
+    for (let i = 0; i < 10 && !seen.has(1); i++) {
       try {
-        got = await receiveWithin(receiver, 10, 5_000);
+        const got = await receiveWithin(receiver, 10, 5_000);
+        for (const n of ns(got)) seen.add(n);
+        await receiver.ack(got);
       } catch (error) {
         expect(error).toBeInstanceOf(TransportUnavailableError);
       }
     }
-    expect(ns(got)).toEqual([1]);
-    await receiver.ack(got);
+    expect(seen.has(1)).toBe(true);
+    expect([...seen].every((n) => n === 0 || n === 1)).toBe(true);
 
     // The listening connection came back too: a new send wakes the peer (poll 60 s) again.
     await new Promise((resolve) => setTimeout(resolve, 1_500));
