@@ -1,14 +1,20 @@
 /**
- * The distributed mode: the same services, each in its own process, over PostgreSQL (the store is
- * the bus: subscriptions woken by LISTEN/NOTIFY, leases so one process holds each service). This
- * process takes the checkouts, waits until every order's process is over — killing one service
- * with SIGKILL mid-run and starting it again, when asked — then prints the same census.
+ * The distributed mode: the same services, each in its own process, with a broker between them
+ * (NATS JetStream by default, RabbitMQ, or PostgreSQL's own queues) and PostgreSQL for their
+ * state. Each service publishes its events from the store through an outbox relay and hears the
+ * others' through its topic groups; commands go on queues. This process declares the topology,
+ * takes the checkouts, waits until every order's process is over — killing one service with
+ * SIGKILL mid-run and starting it again, when asked — then prints the same census.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { derivedId, ProcessManager, type SagaState } from '@eventloom/core';
 import { openPostgresEventStore } from '@eventloom/postgres';
+import pg from 'pg';
 import { orderSchemas } from '../order/index.js';
+import { ensureGatewayLedger, gatewayInvariant } from './bus/gateway-ledger.js';
+import { busEnv, dropBus, openBus, type BusConfig } from './bus/open-bus.js';
+import { allSources } from './bus/topology.js';
 import { catalogue, plannedOrders } from './catalogue.js';
 import { CHOREOGRAPHY_PARTS, orderProcess, type ChoreographyPart } from './choreographed.js';
 import { census } from './invariants.js';
@@ -20,11 +26,18 @@ export interface DistributedOptions {
   readonly connectionString: string;
   readonly schema: string;
   readonly orders: number;
+  /** The broker between the services. */
+  readonly bus: BusConfig;
   /** SIGKILL this service when a third of the orders are over, and start it again. */
   readonly kill?: ChoreographyPart;
   readonly progress?: boolean;
   /** Give up after this long. Default 10 minutes. */
   readonly timeoutMs?: number;
+}
+
+export interface DistributedResult extends RunResult {
+  readonly killed: ChoreographyPart | null;
+  readonly bus: BusConfig['kind'];
 }
 
 const script = fileURLToPath(new URL('../service-process.ts', import.meta.url));
@@ -34,7 +47,7 @@ function startService(part: ChoreographyPart, options: DistributedOptions): Prom
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--conditions=eventloom-source', '--import', 'tsx', script, part, options.schema, String(options.orders)], {
       cwd,
-      env: { ...process.env, EVENTLOOM_POSTGRES_URL: options.connectionString },
+      env: { ...process.env, EVENTLOOM_POSTGRES_URL: options.connectionString, ...busEnv(options.bus) },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -52,14 +65,26 @@ function stopService(child: ChildProcess): Promise<void> {
   });
 }
 
-export async function runDistributed(options: DistributedOptions): Promise<RunResult & { readonly killed: ChoreographyPart | null }> {
+export async function runDistributed(options: DistributedOptions): Promise<DistributedResult> {
   const planned = plannedOrders(options.orders);
   const products = catalogue(options.orders);
   const store = await openPostgresEventStore({ connectionString: options.connectionString, schema: options.schema, schemas: orderSchemas(), source: 'checkout', poolSize: 4 });
   const started = performance.now();
   const children = new Map<ChoreographyPart, ChildProcess>();
+  const sources = allSources(options.bus, CHOREOGRAPHY_PARTS);
   let killed: ChoreographyPart | null = null;
+  const owner = new pg.Pool({ connectionString: options.connectionString, max: 2 });
   try {
+    await ensureGatewayLedger(owner, store.schema);
+    // #region declare
+    // Every group exists before the first event is published: a group gets what comes after it.
+    const bus = await openBus(options.bus, store, 'checkout');
+    try {
+      await bus.declare(sources);
+    } finally {
+      await bus.close();
+    }
+    // #endregion declare
     await Promise.all(CHOREOGRAPHY_PARTS.map(async (part) => children.set(part, await startService(part, options))));
     const services = createServices(store, products);
     // Read-only view of the order process (its handler runs in the 'process' service).
@@ -69,11 +94,12 @@ export async function runDistributed(options: DistributedOptions): Promise<RunRe
       Array.from({ length: 8 }, async () => {
         while (next < planned.length) {
           const order = planned[next++]!;
+          // The checkout writes the order to the store; the order service's relay publishes it.
           await services.orders.create(order, derivedId(`checkout:${order.orderId}`), `checkout-${order.orderId}`);
         }
       }),
     );
-    const bar = options.progress ? progressBar('distributed', planned.length) : null;
+    const bar = options.progress ? progressBar(`distributed/${options.bus.kind}`, planned.length) : null;
     const complete = new Set<string>();
     const deadline = Date.now() + (options.timeoutMs ?? 600_000);
     while (complete.size < planned.length) {
@@ -96,9 +122,12 @@ export async function runDistributed(options: DistributedOptions): Promise<RunRe
       states.set(order.orderId, instance === null ? 'missing' : !instance.complete ? 'running' : instance.state.shipped ? 'completed' : 'compensated');
     }
     const result = await census(store, planned, products, states);
-    return { ...result, variant: 'choreographed', orders: planned.length, elapsedMs, ok: result.invariants.every((i) => i.ok), killed };
+    const invariants = [...result.invariants, await gatewayInvariant(owner, store.schema, result.captures, result.refunds)];
+    return { ...result, invariants, variant: 'choreographed', orders: planned.length, elapsedMs, ok: invariants.every((i) => i.ok), killed, bus: options.bus.kind };
   } finally {
     await Promise.all([...children.values()].map(stopService));
     await store.close();
+    await owner.end();
+    await dropBus(options.bus, sources).catch((error: unknown) => console.warn(`could not delete the run's ${options.bus.kind} topology`, error));
   }
 }
