@@ -12,7 +12,7 @@ import {
   type DeliveredMessage,
   type Transport,
 } from '@eventloom/core';
-import { createTransport, MemoryTransportDriver } from '@eventloom/core/adapter';
+import { createTransport, MemoryTransportDriver, type TransportDriver } from '@eventloom/core/adapter';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { eventually, faultyDriver, recorder, sleep, unique } from './support.js';
@@ -49,6 +49,50 @@ describe('consumer engine', () => {
       ['StoreUnavailableError', true],
     ]);
     expect(consumer.status).toBe('running');
+  });
+
+  it('a receiver that answers empty at once does not starve timers: the loop backs off, then takes messages again', async () => {
+    const storage = new MemoryTransportStorage();
+    const inner = new MemoryTransportDriver(storage);
+    let emptyAtOnce = true;
+    let calls = 0;
+    const driver: TransportDriver = {
+      kind: inner.kind,
+      capabilities: inner.capabilities,
+      deadLetters: inner.deadLetters,
+      enqueue: (destination, messages) => inner.enqueue(destination, messages),
+      declare: (sources) => inner.declare(sources),
+      cancelScheduled: (destination, id) => inner.cancelScheduled(destination, id),
+      close: () => inner.close(),
+      async openReceiver(source, options) {
+        const receiver = await inner.openReceiver(source, options);
+        return {
+          ...receiver,
+          receive: async (max, signal) => {
+            calls++;
+            return emptyAtOnce ? [] : receiver.receive(max, signal);
+          },
+          ack: (m) => receiver.ack(m),
+          retry: (m, d, e) => receiver.retry(m, d, e),
+          deadLetter: (m, d) => receiver.deadLetter(m, d),
+          release: (m) => receiver.release(m),
+          extend: (m, ms) => receiver.extend(m, ms),
+          close: () => receiver.close(),
+        };
+      },
+    };
+    const transport = track(createTransport(driver, { source: 'engine-test' }));
+    const queue = unique('q');
+    const seen: number[] = [];
+    const consumer = transport.consume({ queue }, { N: (m) => void seen.push((m.data as { n: number }).n) }, quiet);
+    await consumer.ready;
+    // Spinning on resolved promises would never let this timer fire (the test would time out).
+    await sleep(300);
+    expect(calls).toBeGreaterThan(2);
+    expect(calls).toBeLessThan(300);
+    emptyAtOnce = false;
+    await transport.send(queue, { type: 'N', data: { n: 1 } });
+    await eventually(() => expect(seen).toEqual([1]));
   });
 
   it('stops visibly on a transport error time cannot fix: status failed, done rejects with it, willRetry false', async () => {

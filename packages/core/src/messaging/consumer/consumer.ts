@@ -171,6 +171,8 @@ export class MessageConsumer implements Consumer {
     // Fetch again once half the window is free, so receives come in batches, not one by one.
     const lowWater = Math.max(1, Math.floor(prefetch / 2));
     let failures = 0;
+    let empties = 0;
+    let asked = 0;
     while (this.#status === 'running') {
       const room = prefetch - this.#claimed.size;
       if (room < lowWater) {
@@ -180,6 +182,7 @@ export class MessageConsumer implements Consumer {
       }
       let batch: readonly ReceivedMessage[];
       try {
+        asked = performance.now();
         batch = await this.#receiver!.receive(room, this.#receiveAbort.signal);
         failures = 0;
       } catch (error) {
@@ -193,6 +196,15 @@ export class MessageConsumer implements Consumer {
         await sleep(transportBackoff(failures), this.#receiveAbort.signal);
         continue;
       }
+      if (batch.length === 0) {
+        // The contract says receive waits; a receiver that answers empty at once anyway (closed
+        // underneath, or a bug) must not spin this loop without ever letting timers run. An empty
+        // answer after a real wait (a broker's pull that expired) is normal and costs nothing.
+        empties = performance.now() - asked < 2 ? empties + 1 : 0;
+        if (empties > 1) await sleep(Math.min(2 ** (empties - 2), 100), this.#receiveAbort.signal);
+        continue;
+      }
+      empties = 0;
       for (const received of batch) this.#accept(received);
       this.#pump();
     }
