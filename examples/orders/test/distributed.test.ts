@@ -28,11 +28,11 @@ async function streamsOf(prefix: string): Promise<string[]> {
 }
 
 describe.skipIf(!url || !natsUrl)('the order system, distributed (a process per service, NATS between them, PostgreSQL for state)', () => {
-  it('settles every order with the payment service killed mid-run; every invariant holds; the run leaves no streams', { timeout: 120_000 }, async () => {
+  it('settles every order with the payment service killed mid-run; every invariant holds; the run leaves no streams', { timeout: 200_000 }, async () => {
     const runId = `t-${randomUUID().slice(0, 12)}`;
     const schema = `orders_${runId.replaceAll('-', '_')}`;
     try {
-      const result = await runDistributed({ connectionString: url!, schema, orders: 20, bus: { kind: 'nats', url: natsUrl!, runId }, kill: 'payment', timeoutMs: 90_000 });
+      const result = await runDistributed({ connectionString: url!, schema, orders: 20, bus: { kind: 'nats', url: natsUrl!, runId }, kill: 'payment', timeoutMs: 170_000 });
       expect(result.killed).toBe('payment');
       expect(result.bus).toBe('nats');
       expect(result.invariants.filter((i) => !i.ok)).toEqual([]);
