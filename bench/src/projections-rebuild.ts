@@ -10,7 +10,7 @@
  * PostgreSQL comes from EVENTLOOM_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test);
  * the run uses a schema of its own and drops it afterwards.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -200,11 +200,14 @@ function createdOnly<H extends ProjectionHandle>(name: string, allTypes: boolean
 }
 
 function sqliteCreated(allTypes: boolean): AnyProjection<SqliteProjectionHandle> {
-  let insert: Statement | undefined;
+  let insert: Statement<[string, string, number]> | undefined;
   return createdOnly<SqliteProjectionHandle>(
     allTypes ? 'bench-created-all' : 'bench-created-one',
     allTypes,
-    (event, read) => void (insert ??= read.db.prepare(`INSERT INTO ${read.table('orders')} (order_id, customer_id, total) VALUES (?, ?, ?)`)).run(event.data.orderId, event.data.customerId, event.data.total),
+    (event, read) => {
+      insert ??= read.db.prepare<[string, string, number]>(`INSERT INTO ${read.table('orders')} (order_id, customer_id, total) VALUES (?, ?, ?)`);
+      insert.run(event.data.orderId, event.data.customerId, event.data.total);
+    },
     (read) => {
       insert = undefined;
       read.db.exec(`CREATE TABLE ${read.table('orders')} (order_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, total REAL NOT NULL) WITHOUT ROWID`);
@@ -380,13 +383,18 @@ async function main(): Promise<void> {
   const results: Result[] = [];
   if (BACKEND !== 'postgres') results.push(...(await sqlite()));
   if (BACKEND !== 'sqlite') results.push(...(await postgres()));
-  const table = rebuildTable(results);
-  console.log(`\n${table}`);
-  // RESULTS.md shows the last full run of this script (bench/src/report/results-md.ts reads it).
+  console.log(`\n${rebuildTable(results)}`);
+  // RESULTS.md shows each backend's last full run of this script (bench/src/report/results-md.ts reads it).
   if (EVENTS >= 100_000) {
     const file = fileURLToPath(new URL('../results/rebuild.json', import.meta.url));
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, JSON.stringify({ finishedAt: new Date().toISOString(), load: loadavg().map((l) => l.toFixed(1)).join(' '), table }, null, 2));
+    const kept = (existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { backends?: Record<string, unknown> }).backends : undefined) ?? {};
+    const load = loadavg().map((l) => l.toFixed(1)).join(' ');
+    const backends = { ...kept };
+    for (const backend of new Set(results.map((r) => r.backend))) {
+      backends[backend] = { finishedAt: new Date().toISOString(), load, table: rebuildTable(results.filter((r) => r.backend === backend)) };
+    }
+    writeFileSync(file, JSON.stringify({ backends }, null, 2));
     console.log(`wrote ${file}`);
   }
 }

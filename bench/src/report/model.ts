@@ -42,8 +42,12 @@ export interface RunReport {
   readonly backends: Partial<Record<Backend, BackendRun>>;
 }
 
-/** What `bench/src/projections-rebuild.ts` writes to `bench/results/rebuild.json`. */
+/** What `bench/src/projections-rebuild.ts` writes to `bench/results/rebuild.json`: each backend's last full run. */
 export interface RebuildResults {
+  readonly backends: Readonly<Record<string, RebuildRun>>;
+}
+
+export interface RebuildRun {
   readonly finishedAt: string;
   /** The machine's load average (1, 5, 15 min) when it finished. */
   readonly load: string;

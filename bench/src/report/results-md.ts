@@ -10,12 +10,16 @@ import type { BackendRun, RebuildResults, RunReport } from './model.js';
 import { renderMarkdown } from './table.js';
 
 const ANALYSIS = /<!-- analysis -->[\s\S]*?<!-- \/analysis -->/;
+const ANALYSIS_END = '<!-- /analysis -->';
 
 export function writeResultsMarkdown(path: string, report: RunReport, rebuildPath?: string): void {
   const previous = existsSync(path) ? readFileSync(path, 'utf8') : '';
   const rebuild = rebuildPath === undefined ? undefined : readRebuildResults(rebuildPath);
+  // Sections others wrote by hand after the analysis (the outbox and queue benches') are kept too.
+  const end = previous.indexOf(ANALYSIS_END);
+  const tail = end < 0 ? '' : previous.slice(end + ANALYSIS_END.length).replace(/^\n+/, '');
   const analysis = previous.match(ANALYSIS)?.[0] ?? '<!-- analysis -->\n_No analysis written yet._\n<!-- /analysis -->';
-  writeFileSync(path, renderResults({ ...report, rebuild }, analysis));
+  writeFileSync(path, renderResults({ ...report, rebuild }, analysis) + (tail ? `\n${tail}` : ''));
 }
 
 export function renderResults(report: RunReport & { readonly rebuild?: RebuildResults | undefined }, analysis: string): string {
@@ -51,14 +55,10 @@ export function renderResults(report: RunReport & { readonly rebuild?: RebuildRe
     if (run) out.push(...renderBackend(run));
   }
   if (report.rebuild) {
-    out.push(
-      '## Projection rebuild',
-      '',
-      `\`npm run -w @eventloom/bench rebuild\` (\`bench/src/projections-rebuild.ts\`), its last full run: ${report.rebuild.finishedAt}, load average ${report.rebuild.load}.`,
-      '',
-      report.rebuild.table,
-      '',
-    );
+    out.push('## Projection rebuild', '', '`npm run -w @eventloom/bench rebuild` (`bench/src/projections-rebuild.ts`), the last full run of each backend.', '');
+    for (const [backend, run] of Object.entries(report.rebuild.backends)) {
+      out.push(`### ${backend}: ${run.finishedAt}, load average ${run.load}`, '', run.table, '');
+    }
   }
   out.push('## Analysis', '', analysis, '');
   return out.join('\n');
