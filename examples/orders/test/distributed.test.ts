@@ -5,7 +5,7 @@
  * both deleted afterwards.
  */
 import { randomUUID } from 'node:crypto';
-import { POSTGRES, serviceOrSkip, type ServiceSpec } from '@eventloom/testing';
+import { NATS, POSTGRES, serviceOrSkip } from '@eventloom/testing';
 import { dropPostgresEventStore } from '@eventloom/postgres';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -13,7 +13,6 @@ import { describe, expect, it } from 'vitest';
 import { runDistributed } from '../src/system/distributed.js';
 
 const url = await serviceOrSkip(POSTGRES);
-const NATS: ServiceSpec = { name: 'NATS JetStream', env: 'EVENTLOOM_NATS_URL', defaultUrl: 'nats://127.0.0.1:4222' };
 const natsUrl = await serviceOrSkip(NATS);
 
 async function streamsOf(prefix: string): Promise<string[]> {

@@ -1,10 +1,10 @@
 /** The NATS server for tests, unique prefixes per test, and clean-up of what a prefix created. */
 import { randomUUID } from 'node:crypto';
-import { serviceOrSkip, type ServiceSpec } from '@eventloom/testing';
+import { NATS, serviceOrSkip } from '@eventloom/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 
-export const NATS_SERVICE: ServiceSpec = { name: 'NATS JetStream', env: 'EVENTLOOM_NATS_URL', defaultUrl: 'nats://127.0.0.1:4222' };
+export const NATS_SERVICE = NATS;
 
 export const natsUrl = await serviceOrSkip(NATS_SERVICE);
 
