@@ -10,9 +10,14 @@
 const SUSPECT = /[\u0000\ud800-\udfff]/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
+// ES2024's isWellFormed (Node 20 has it; the lib here is ES2023). V8 answers it at once for a
+// one-byte string, which is most text, and includes() is a memchr: together several times
+// cheaper than the regex scan, which was the largest single cost of a send of 1 KB of text.
+const isWellFormed = (String.prototype as { isWellFormed?: (this: string) => boolean }).isWellFormed;
+
 /** Why `text` cannot be stored as it is, or `undefined` when it can. */
 export function unstorableText(text: string): string | undefined {
-  if (!SUSPECT.test(text)) return undefined;
+  if (isWellFormed !== undefined ? isWellFormed.call(text) && !text.includes('\u0000') : !SUSPECT.test(text)) return undefined;
   if (text.includes('\u0000')) {
     return 'contains the character U+0000, which PostgreSQL cannot store, so no store accepts it; remove it or encode the value (e.g. base64)';
   }
