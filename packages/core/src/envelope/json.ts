@@ -25,6 +25,8 @@ export interface JsonCheck {
   readonly normalized: boolean;
   /** A lower bound of the value's size as JSON in UTF-8 bytes. */
   readonly minBytes: number;
+  /** An upper bound of the same (every character escaped, every number at its longest): what lets a caller skip writing the text. */
+  readonly maxBytes: number;
 }
 
 export interface JsonCheckOptions {
@@ -54,7 +56,7 @@ export function assertJson(value: unknown, path: string, options: JsonCheckOptio
 export function checkJson(value: unknown, path: string, options: JsonCheckOptions = {}): JsonCheck {
   const walk = new Walk(path, options.maxBytes ?? MAX_EVENT_BYTES, options.sizeField ?? path, options.text ?? true);
   walk.value(value, 0);
-  return { normalized: walk.normalized, minBytes: walk.bytes };
+  return { normalized: walk.normalized, minBytes: walk.bytes, maxBytes: walk.upper };
 }
 
 // JSON.stringify writes U+0000 and lone surrogates as escapes, so one scan of the text finds
@@ -91,6 +93,7 @@ class Walk {
   readonly #ancestors: object[] = [];
   normalized = false;
   bytes = 0;
+  upper = 0;
 
   constructor(
     readonly root: string,
@@ -102,15 +105,18 @@ class Walk {
   value(value: unknown, depth: number): void {
     switch (typeof value) {
       case 'string':
+        this.upper += 6 * value.length + 3;
         this.#count(value.length + 2);
         this.#text(value, undefined);
         return;
       case 'boolean':
+        this.upper += 6;
         this.#count(4);
         return;
       case 'number':
         if (!Number.isFinite(value)) this.#fail(`is ${value}, which JSON cannot hold`);
         if (value === 0 && 1 / value < 0) this.normalized = true; // JSON writes -0 as 0
+        this.upper += 27; // the longest, e.g. '-0.0000012345678901234567', and a comma
         this.#count(1);
         return;
       case 'bigint':
@@ -122,6 +128,7 @@ class Walk {
         return this.#fail(`is a ${typeof value}, which JSON cannot hold`);
     }
     if (value === null) {
+      this.upper += 5;
       this.#count(4);
       return;
     }
@@ -133,6 +140,7 @@ class Walk {
     this.#ancestors.push(object);
     if (Array.isArray(object)) {
       if (Object.getPrototypeOf(object) !== Array.prototype) this.#fail(`is ${describeValue(object)}, not a plain array`);
+      this.upper += 3 + object.length;
       this.#count(2 + object.length);
       for (let i = 0; i < object.length; i++) {
         this.#keys.push(i);
@@ -146,6 +154,7 @@ class Walk {
         this.#fail(`is ${describeValue(object)}, not a plain JSON object${hint}`);
       }
       if (Object.getOwnPropertySymbols(object).length > 0) this.#fail('has symbol keys, which JSON leaves out');
+      this.upper += 3;
       this.#count(2);
       for (const key in object) {
         const child = (object as Record<string, unknown>)[key];
@@ -154,6 +163,7 @@ class Walk {
           this.normalized = true;
           continue;
         }
+        this.upper += 6 * key.length + 4;
         this.#count(key.length + 4);
         this.#text(key, key);
         this.#keys.push(key);

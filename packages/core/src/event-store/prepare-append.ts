@@ -79,12 +79,36 @@ export function prepareAppendSync(
   options: AppendOptions | undefined,
   registry: SchemaRegistry | undefined,
 ): PreparedAppend {
+  return checkAppend(streamId, events, options, registry, true) as PreparedAppend;
+}
+
+/** A `PreparedEvent` whose JSON text may not have been written (see `checkAppend`). */
+export type CheckedEvent = Omit<PreparedEvent, 'dataJson' | 'metadataJson'> & {
+  readonly dataJson: string | undefined;
+  readonly metadataJson: string | undefined;
+};
+
+/**
+ * `prepareAppendSync`, the JSON text optional: with `writeJson` false the same checks run (the
+ * walk checks text and bounds the size instead of scanning and measuring the text) and
+ * `dataJson`/`metadataJson` are written only where a check needed them — for a consumer that
+ * never reads them (the in-memory transport handing over the sent objects), JSON.stringify was
+ * most of the cost of a send of 1 KB.
+ */
+export function checkAppend(
+  streamId: string,
+  events: readonly EventToAppend<Event>[],
+  options: AppendOptions | undefined,
+  registry: SchemaRegistry | undefined,
+  writeJson: boolean,
+): { readonly streamId: string; readonly expected: ExpectedVersionDescription; readonly events: readonly CheckedEvent[] } {
   assertStreamId(streamId);
   const expected = normalizeExpectedVersion(options?.expectedVersion);
   if (!Array.isArray(events)) throw new InvalidArgumentError('events', 'must be an array of events');
   if (events.length === 0) throw new InvalidArgumentError('events', 'must contain at least one event');
-  const seen = new Set<string>();
-  const out: PreparedEvent[] = new Array(events.length);
+  // Only ids given by the caller can repeat: generated ones are strictly increasing.
+  let seen: Set<string> | undefined;
+  const out: CheckedEvent[] = new Array(events.length);
   for (let i = 0; i < events.length; i++) {
     const event = events[i];
     const field = `events[${i}]`;
@@ -105,24 +129,26 @@ export function prepareAppendSync(
     } else {
       // One spelling per id in every store (PostgreSQL's uuid type reads back lowercase).
       id = id.toLowerCase();
+      seen ??= new Set();
+      if (seen.has(id)) throw new InvalidEventError(`${field}.id`, `repeats id ${id} of an earlier event in the same append`);
+      seen.add(id);
     }
-    if (seen.has(id)) throw new InvalidEventError(`${field}.id`, `repeats id ${id} of an earlier event in the same append`);
-    seen.add(id);
     const schemaVersion = event.schemaVersion ?? registry?.latestVersion(type) ?? 1;
     if (!Number.isInteger(schemaVersion) || schemaVersion < 1 || schemaVersion > MAX_SCHEMA_VERSION) {
       throw new InvalidEventError(`${field}.schemaVersion`, `must be an integer from 1 to ${MAX_SCHEMA_VERSION}, got ${describeValue(schemaVersion)}`);
     }
     if (!('data' in event)) throw new InvalidEventError(`${field}.data`, 'is missing; use {} for an event without data');
-    const data = jsonPart(event.data, `${field}.data`, MAX_EVENT_BYTES, field);
+    const data = jsonPart(event.data, `${field}.data`, MAX_EVENT_BYTES, field, writeJson);
     const givenMetadata = event.metadata ?? EMPTY_METADATA;
     if (givenMetadata === null || typeof givenMetadata !== 'object' || Array.isArray(givenMetadata)) {
       throw new InvalidEventError(`${field}.metadata`, 'must be an object');
     }
     const metadata =
       givenMetadata === EMPTY_METADATA
-        ? { value: EMPTY_METADATA, json: '{}' }
-        : jsonPart(givenMetadata, `${field}.metadata`, MAX_EVENT_BYTES - data.minBytes, field);
-    checkSize(field, data.json, metadata.json);
+        ? { value: EMPTY_METADATA, json: '{}', minBytes: 2, maxBytes: 2 }
+        : jsonPart(givenMetadata, `${field}.metadata`, MAX_EVENT_BYTES - data.minBytes, field, writeJson);
+    if (data.json !== undefined && metadata.json !== undefined) checkSize(field, data.json, metadata.json);
+    else checkBounds(field, data, metadata);
     const correlationId = optionalString(event.correlationId, `${field}.correlationId`) ?? id;
     const causationId = optionalString(event.causationId, `${field}.causationId`) ?? null;
     out[i] = {
@@ -154,15 +180,26 @@ function assertText(text: string, field: string): void {
   if (reason !== undefined) throw new InvalidEventError(field, reason);
 }
 
-interface JsonPart {
+interface JsonPart<J extends string | undefined = string> {
   /** What the stores record: the value itself, or what its JSON text reads back as when they differ (-0). */
   readonly value: unknown;
-  readonly json: string;
+  readonly json: J;
   readonly minBytes: number;
+  /** An upper bound of the JSON's size in UTF-8 bytes (exact once `json` is written). */
+  readonly maxBytes: number;
 }
 
-/** Checks `value` (see `checkJson`) and writes it as JSON. */
-function jsonPart(value: unknown, path: string, maxBytes: number, sizeField: string): JsonPart {
+/**
+ * Checks `value` (see `checkJson`) and writes it as JSON — with `writeJson` false only when the
+ * value differs from its JSON (then the text is what the stores read back).
+ */
+function jsonPart(value: unknown, path: string, maxBytes: number, sizeField: string, writeJson?: true): JsonPart;
+function jsonPart(value: unknown, path: string, maxBytes: number, sizeField: string, writeJson: boolean): JsonPart<string | undefined>;
+function jsonPart(value: unknown, path: string, maxBytes: number, sizeField: string, writeJson = true): JsonPart<string | undefined> {
+  if (!writeJson) {
+    const check = checkJson(value, path, { maxBytes, sizeField, text: true });
+    if (!check.normalized) return { value, json: undefined, minBytes: check.minBytes, maxBytes: check.maxBytes };
+  }
   const check = checkJson(value, path, { maxBytes, sizeField, text: false });
   let json: string;
   try {
@@ -173,7 +210,13 @@ function jsonPart(value: unknown, path: string, maxBytes: number, sizeField: str
   }
   assertStorableJson(value, json, path);
   // Every store reads back the JSON text: the reference store must record exactly that too.
-  return { value: check.normalized ? (JSON.parse(json) as unknown) : value, json, minBytes: check.minBytes };
+  return { value: check.normalized ? (JSON.parse(json) as unknown) : value, json, minBytes: check.minBytes, maxBytes: json.length * 3 };
+}
+
+/** `checkSize` where the JSON text was not written: the bound decides, or, near the limit, the text. */
+function checkBounds(field: string, data: JsonPart<string | undefined>, metadata: JsonPart<string | undefined>): void {
+  if (data.maxBytes + metadata.maxBytes <= MAX_EVENT_BYTES) return;
+  checkSize(field, data.json ?? JSON.stringify(data.value), metadata.json ?? JSON.stringify(metadata.value));
 }
 
 /** One UTF-16 unit is at most 3 UTF-8 bytes, so short JSON needs no exact count. */

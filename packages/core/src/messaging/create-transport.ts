@@ -99,6 +99,7 @@ class EngineTransport implements Transport {
         defaults: options,
         causedBy,
         schemas: this.#schemas,
+        json: this.#driver.needsJson !== false,
       });
       this.#assertOpen(causedBy !== undefined);
       await this.#driver.enqueue(destination, prepared);

@@ -73,6 +73,12 @@ export interface TransportDriver {
   readonly kind: string;
   readonly capabilities: TransportCapabilities;
   /**
+   * False when the driver never reads `PreparedMessage.dataJson`/`metadataJson` (the in-memory
+   * transport handing over the sent objects): sends then skip writing the JSON text, the checks
+   * unchanged. Default true.
+   */
+  readonly needsJson?: boolean;
+  /**
    * Stores messages durably, all or none: on a queue, once; on a topic, once per group that
    * exists. Resolves when stored (committed, confirmed, acknowledged).
    */

@@ -10,7 +10,7 @@ import { InvalidArgumentError, InvalidEventError } from '../envelope/errors.js';
 import type { Event, EventToAppend } from '../envelope/event.js';
 import { MAX_STREAM_ID_LENGTH } from '../envelope/stream-id.js';
 import { unstorableText } from '../envelope/text.js';
-import { prepareAppend, prepareAppendSync, type PreparedAppend } from '../event-store/prepare-append.js';
+import { checkAppend, prepareAppend, type CheckedEvent } from '../event-store/prepare-append.js';
 import type { SchemaRegistry } from '../schemas/schema-registry.js';
 import type { PreparedMessage } from './driver.js';
 import type { MessageEnvelope, OutgoingMessage } from './message.js';
@@ -41,6 +41,11 @@ export interface PrepareMessagesOptions {
   readonly schemas?: SchemaRegistry | undefined;
   /** Milliseconds since the epoch; default `Date.now()`. */
   readonly now?: number;
+  /**
+   * Whether to write `dataJson`/`metadataJson` (default true). False for a driver that never
+   * reads them (see `TransportDriver.needsJson`): the same checks run without writing the text.
+   */
+  readonly json?: boolean;
 }
 
 /**
@@ -57,7 +62,7 @@ export function prepareMessages(
   const defaults = deliveryOf(options.defaults, 'options', now);
   const inherited = list.map((message, i) => inherit(message, options.causedBy, i));
   if (options.schemas === undefined) {
-    return finish(list, rename(() => prepareAppendSync('messages', inherited, undefined, undefined)), defaults, options.source, now);
+    return finish(list, rename(() => checkAppend('messages', inherited, undefined, undefined, options.json !== false)), defaults, options.source, now);
   }
   return prepareAppend('messages', inherited, undefined, options.schemas).then(
     (prepared) => finish(list, prepared, defaults, options.source, now),
@@ -94,7 +99,7 @@ function inherit(message: OutgoingMessage, causedBy: CausingEnvelope | undefined
 
 function finish(
   list: readonly OutgoingMessage[],
-  prepared: PreparedAppend,
+  prepared: { readonly events: readonly CheckedEvent[] },
   defaults: Date | null,
   source: string,
   now: number,
@@ -104,8 +109,7 @@ function finish(
   for (let i = 0; i < list.length; i++) {
     const message = list[i]!;
     const event = prepared.events[i]!;
-    const field = `messages[${i}]`;
-    const own = deliveryOf(message, field, now);
+    const own = deliveryOf(message, i, now);
     const envelope: MessageEnvelope = {
       id: event.id,
       type: event.type,
@@ -114,8 +118,8 @@ function finish(
       source,
       correlationId: event.correlationId,
       causationId: event.causationId,
-      subject: optionalText(message.subject, `${field}.subject`, MAX_SUBJECT_LENGTH),
-      partitionKey: optionalText(message.partitionKey, `${field}.partitionKey`, MAX_PARTITION_KEY_LENGTH),
+      subject: optionalText(message.subject, i, 'subject', MAX_SUBJECT_LENGTH),
+      partitionKey: optionalText(message.partitionKey, i, 'partitionKey', MAX_PARTITION_KEY_LENGTH),
       data: event.data,
       metadata: event.metadata,
     };
@@ -128,14 +132,15 @@ function finish(
  * The delivery time `holder` asks for: `undefined` when it says nothing, `null` for now (a time
  * already past included), else the time.
  */
-function deliveryOf(holder: SendOptions | undefined, field: string, now: number): Date | null | undefined;
-function deliveryOf(holder: SendOptions | undefined, field: 'options', now: number): Date | null;
-function deliveryOf(holder: SendOptions | undefined, field: string, now: number): Date | null | undefined {
-  if (holder === undefined) return field === 'options' ? null : undefined;
-  if (holder === null || typeof holder !== 'object') throw new InvalidArgumentError(field, `must be an object, got ${describeValue(holder)}`);
+function deliveryOf(holder: SendOptions | undefined, at: number, now: number): Date | null | undefined;
+function deliveryOf(holder: SendOptions | undefined, at: 'options', now: number): Date | null;
+function deliveryOf(holder: SendOptions | undefined, at: number | 'options', now: number): Date | null | undefined {
+  if (holder === undefined) return at === 'options' ? null : undefined;
+  if (holder === null || typeof holder !== 'object') throw new InvalidArgumentError(at === 'options' ? at : `messages[${at}]`, `must be an object, got ${describeValue(holder)}`);
   const { deliverAt, delayMs } = holder;
+  if (deliverAt === undefined && delayMs === undefined) return at === 'options' ? null : undefined;
   const fail = (part: string, reason: string): never => {
-    throw field === 'options' ? new InvalidArgumentError(`options.${part}`, reason) : new InvalidEventError(`${field}.${part}`, reason);
+    throw at === 'options' ? new InvalidArgumentError(`options.${part}`, reason) : new InvalidEventError(`messages[${at}].${part}`, reason);
   };
   if (deliverAt !== undefined && delayMs !== undefined) fail('deliverAt', 'and delayMs are both given; give one of them');
   if (delayMs !== undefined) {
@@ -150,19 +155,20 @@ function deliveryOf(holder: SendOptions | undefined, field: string, now: number)
     if (ms > now + MAX_DELAY_MS) fail('deliverAt', `is more than ${MAX_DELAY_MS} ms from now`);
     return ms <= now ? null : new Date(ms);
   }
-  return field === 'options' ? null : undefined;
+  return at === 'options' ? null : undefined;
 }
 
 // A zone is required: a time without one means different instants on different machines.
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
 
-function optionalText(value: unknown, field: string, max: number): string | null {
+/** The field is spelt out (`messages[2].subject`) only for an error: building it per message showed in send profiles. */
+function optionalText(value: unknown, at: number, part: string, max: number): string | null {
   if (value === undefined || value === null) return null;
   if (typeof value !== 'string' || value.length === 0 || value.length > max) {
-    throw new InvalidEventError(field, `must be a non-empty string of at most ${max} characters, got ${describeValue(value)}`);
+    throw new InvalidEventError(`messages[${at}].${part}`, `must be a non-empty string of at most ${max} characters, got ${describeValue(value)}`);
   }
   const reason = unstorableText(value);
-  if (reason !== undefined) throw new InvalidEventError(field, reason);
+  if (reason !== undefined) throw new InvalidEventError(`messages[${at}].${part}`, reason);
   return value;
 }
 

@@ -36,6 +36,8 @@ export interface Entry {
   lastError: string | null;
   /** Counts claims; a token names the claim it was made for, so a stale token changes nothing. */
   claim: number;
+  /** The delivery (received message) of the latest claim: the memory receiver's token check. */
+  delivery: object | null;
   owner: object | null;
   leaseUntil: number;
 }
@@ -90,6 +92,7 @@ export class Lane {
       firstFailedAt: null,
       lastError: null,
       claim: 0,
+      delivery: null,
       owner: null,
       leaseUntil: 0,
     };

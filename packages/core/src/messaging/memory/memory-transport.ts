@@ -28,10 +28,13 @@ export interface MemoryTransportOptions extends TransportOptions {
 
 const CAPABILITIES: TransportCapabilities = Object.freeze({ cancelScheduled: true });
 
-interface MemoryToken {
-  readonly lane: Lane;
-  readonly entry: Entry;
-  readonly claim: number;
+/**
+ * A received message's token is its entry; the entry remembers the delivery it was last claimed
+ * for, so a stale message (claimed again since) is told apart without a token object per message.
+ */
+function claimOf(message: ReceivedMessage): number {
+  const entry = message.token as Entry;
+  return entry.delivery === message ? entry.claim : -1;
 }
 
 /** A `TransportDriver` over a `MemoryTransportStorage`. */
@@ -40,6 +43,8 @@ export class MemoryTransportDriver implements TransportDriver {
   readonly capabilities = CAPABILITIES;
   readonly deadLetters: DeadLetterQueue;
   readonly storage: MemoryTransportStorage;
+  /** Sharing the sent objects, nothing reads their JSON; copies are read back from it. */
+  readonly needsJson: boolean;
   readonly #isolation: 'json' | 'shared';
   readonly #receivers = new Set<MemoryReceiver>();
   #closed = false;
@@ -47,6 +52,7 @@ export class MemoryTransportDriver implements TransportDriver {
   constructor(storage: MemoryTransportStorage = new MemoryTransportStorage(), isolation: 'json' | 'shared' = 'json') {
     this.storage = storage;
     this.#isolation = isolation;
+    this.needsJson = isolation === 'json';
     const assertOpen = (): void => this.#assertOpen();
     this.deadLetters = {
       list: async (filter?: DeadLetterFilter): Promise<readonly DeadLetter[]> => (assertOpen(), storage.listDeadLetters(filter ?? {})),
@@ -123,39 +129,28 @@ class MemoryReceiver implements Receiver {
 
   async ack(messages: readonly ReceivedMessage[]): Promise<void> {
     if (this.#dead) return;
-    for (const message of messages) {
-      const token = message.token as MemoryToken;
-      token.lane.remove(token.entry, token.claim);
-    }
+    for (const message of messages) this.lane.remove(message.token as Entry, claimOf(message));
   }
 
   async retry(message: ReceivedMessage, delayMs: number, error: string): Promise<'redelivered' | 'hold'> {
     if (this.#dead) return 'redelivered';
-    const token = message.token as MemoryToken;
-    token.lane.retry(token.entry, token.claim, delayMs, error);
+    this.lane.retry(message.token as Entry, claimOf(message), delayMs, error);
     return 'redelivered';
   }
 
   async deadLetter(message: ReceivedMessage, draft: DeadLetterDraft): Promise<DeadLetter> {
-    const token = message.token as MemoryToken;
     if (this.#dead) return { id: '00000000-0000-7000-8000-000000000000', ...draft };
-    return this.storage.deadLetter(token.lane, token.entry, token.claim, draft);
+    return this.storage.deadLetter(this.lane, message.token as Entry, claimOf(message), draft);
   }
 
   async release(messages: readonly ReceivedMessage[]): Promise<void> {
     if (this.#dead) return;
-    for (const message of messages) {
-      const token = message.token as MemoryToken;
-      token.lane.release(token.entry, token.claim);
-    }
+    for (const message of messages) this.lane.release(message.token as Entry, claimOf(message));
   }
 
   async extend(messages: readonly ReceivedMessage[], ms: number): Promise<void> {
     if (this.#dead) return;
-    for (const message of messages) {
-      const token = message.token as MemoryToken;
-      token.lane.extend(token.entry, token.claim, ms);
-    }
+    for (const message of messages) this.lane.extend(message.token as Entry, claimOf(message), ms);
   }
 
   async close(): Promise<void> {
@@ -168,13 +163,14 @@ class MemoryReceiver implements Receiver {
   }
 
   #received(entry: Entry): ReceivedMessage {
-    const token: MemoryToken = { lane: this.lane, entry, claim: entry.claim };
     const stored = entry.stored;
     // Literals, not spreads: one shape per kind keeps claims fast.
-    if (stored.kind === 'raw') {
-      return { token, deliveryCount: entry.deliveryCount, firstFailedAt: entry.firstFailedAt, partitionKey: stored.partitionKey, kind: 'raw', headers: stored.headers, body: stored.body };
-    }
-    return { token, deliveryCount: entry.deliveryCount, firstFailedAt: entry.firstFailedAt, partitionKey: stored.envelope.partitionKey, kind: 'envelope', envelope: this.#envelope(stored) };
+    const received: ReceivedMessage =
+      stored.kind === 'raw'
+        ? { token: entry, deliveryCount: entry.deliveryCount, firstFailedAt: entry.firstFailedAt, partitionKey: stored.partitionKey, kind: 'raw', headers: stored.headers, body: stored.body }
+        : { token: entry, deliveryCount: entry.deliveryCount, firstFailedAt: entry.firstFailedAt, partitionKey: stored.envelope.partitionKey, kind: 'envelope', envelope: this.#envelope(stored) };
+    entry.delivery = received;
+    return received;
   }
 
   #envelope(stored: Extract<Entry['stored'], { kind: 'envelope' }>): MessageEnvelope {
