@@ -12,7 +12,12 @@
  *   default of MemoryTransport); `shared` (the default here) hands over the sent objects.
  * - latency: one message every 2 ms (500 msgs/s) for `--latency-seconds`, send-to-handler p50/p99.
  *
- * Usage: npm run -w @eventloom/bench queue:memory [-- --messages 100000 --rounds 3 --latency-seconds 5 --isolation shared]
+ * - `--bytes 1024` sets the message size (the padding string; `--bytes 64` for small messages),
+ *   `--batch 1000` the messages per `send` (`--batch 1` for single sends; the raw hand-off keeps
+ *   its batches of 1,000 either way), `--tracing off` builds the transport without tracing
+ *   (with `@opentelemetry/api` installed and no SDK, each handled message still makes a no-op span).
+ *
+ * Usage: npm run -w @eventloom/bench queue:memory [-- --messages 100000 --rounds 3 --latency-seconds 5 --isolation shared --bytes 1024 --batch 1000 --tracing on]
  */
 import { performance } from 'node:perf_hooks';
 import { MemoryTransport, type Event } from '@eventloom/core';
@@ -27,10 +32,13 @@ const ISOLATION: 'json' | 'shared' = isolationArg === 'json' ? 'json' : 'shared'
 const MESSAGES = option('messages', 100_000);
 const ROUNDS = option('rounds', 3);
 const LATENCY_SECONDS = option('latency-seconds', 5);
-const BATCH = 1_000;
+const BATCH = option('batch', 1_000);
+const RAW_BATCH = 1_000;
 const PREFETCH = 2_000;
-// ~1 KB of JSON with the envelope's fields around it.
-const PAD = 'x'.repeat(960);
+const BYTES = option('bytes', 1024);
+const TRACING = !(args.includes('--tracing') && args[args.indexOf('--tracing') + 1] === 'off');
+// ~BYTES of JSON with the envelope's fields around it.
+const PAD = 'x'.repeat(Math.max(0, BYTES - 64));
 
 type Bench = Event<'Bench', { n: number; sentAt: number; pad: string }>;
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -54,8 +62,8 @@ async function raw(): Promise<Figure> {
   };
   const wall = performance.now();
   const cpu = cpuSeconds();
-  for (let sent = 0; sent < MESSAGES; sent += BATCH) {
-    for (let i = 0; i < BATCH; i++) queue.push({ n: sent + i, sentAt: 0, pad: PAD });
+  for (let sent = 0; sent < MESSAGES; sent += RAW_BATCH) {
+    for (let i = 0; i < RAW_BATCH; i++) queue.push({ n: sent + i, sentAt: 0, pad: PAD });
     // The consumer's turn, as an await gives it in the transport.
     await Promise.resolve();
     while (head < queue.length) handle(queue[head++]!);
@@ -65,7 +73,7 @@ async function raw(): Promise<Figure> {
 }
 
 async function eventloom(): Promise<Figure> {
-  const transport = new MemoryTransport({ isolation: ISOLATION, source: 'bench' });
+  const transport = new MemoryTransport({ isolation: ISOLATION, source: 'bench', tracing: TRACING });
   let handled = 0;
   let resolve!: () => void;
   const done = new Promise<void>((r) => (resolve = r));
@@ -73,7 +81,8 @@ async function eventloom(): Promise<Figure> {
   const batch: Bench[] = Array.from({ length: BATCH }, (_, i) => ({ type: 'Bench', data: { n: i, sentAt: 0, pad: PAD } }));
   const wall = performance.now();
   const cpu = cpuSeconds();
-  for (let sent = 0; sent < MESSAGES; sent += BATCH) await transport.send('bench', batch);
+  if (BATCH === 1) for (let sent = 0; sent < MESSAGES; sent++) await transport.send('bench', batch[0]!);
+  else for (let sent = 0; sent < MESSAGES; sent += BATCH) await transport.send('bench', batch);
   await done;
   const figure = { perSecond: MESSAGES / ((performance.now() - wall) / 1000), perCpuSecond: MESSAGES / (cpuSeconds() - cpu) };
   await transport.close();
@@ -81,7 +90,7 @@ async function eventloom(): Promise<Figure> {
 }
 
 async function latency(): Promise<{ p50: number; p99: number; count: number }> {
-  const transport = new MemoryTransport({ isolation: ISOLATION, source: 'bench' });
+  const transport = new MemoryTransport({ isolation: ISOLATION, source: 'bench', tracing: TRACING });
   const samples: number[] = [];
   transport.consume<Bench>({ queue: 'latency' }, { Bench: (m) => void samples.push(performance.now() - m.data.sentAt) }, { logger: false });
   const until = performance.now() + LATENCY_SECONDS * 1000;
@@ -111,7 +120,10 @@ console.log(
   JSON.stringify({
     workload: 'Q-MEMORY',
     messages: MESSAGES,
+    bytes: BYTES,
+    batch: BATCH,
     isolation: ISOLATION,
+    tracing: TRACING,
     raw: { perSecond: Math.round(best.raw.perSecond), perCpuSecond: Math.round(best.raw.perCpuSecond) },
     eventloom: { perSecond: Math.round(best.eventloom.perSecond), perCpuSecond: Math.round(best.eventloom.perCpuSecond) },
     ratio: +(best.eventloom.perSecond / best.raw.perSecond).toFixed(3),
