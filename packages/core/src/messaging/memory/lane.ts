@@ -68,6 +68,7 @@ export class Lane {
   #timer: ReturnType<typeof setTimeout> | null = null;
   #timerAt = Infinity;
   #wakeScheduled = false;
+  #addedSinceWake = 0;
   #count = 0;
 
   constructor(readonly now: () => number) {}
@@ -98,6 +99,7 @@ export class Lane {
       leaseUntil: 0,
     };
     this.#count++;
+    this.#addedSinceWake++;
     if (visibleAt !== null && visibleAt > now) {
       this.#scheduled.set(id, entry);
       this.#timed.push(visibleAt, { entry, version: 0 });
@@ -110,11 +112,18 @@ export class Lane {
   /**
    * After adds: set the timer, wake receivers at the next turn of the event loop — so that many
    * single sends in a row (each awaited: only microtasks in between) are claimed as one batch,
-   * not woken and claimed one by one, which was most of a single send's cost.
+   * not woken and claimed one by one, which was most of a single send's cost. Once a batch's
+   * worth has gathered they are woken at once: sends that never yield would otherwise pile up
+   * every message in memory before the first is handled (and the GC pays for it).
    */
   changed(): void {
     this.#schedule();
-    if (this.#wakeScheduled || this.#waiters.size === 0) return;
+    if (this.#waiters.size === 0) return;
+    if (this.#addedSinceWake >= WAKE_AT_ONCE) {
+      this.#notify();
+      return;
+    }
+    if (this.#wakeScheduled) return;
     this.#wakeScheduled = true;
     setImmediate(() => {
       this.#wakeScheduled = false;
@@ -348,10 +357,14 @@ export class Lane {
   }
 
   #notify(): void {
+    this.#addedSinceWake = 0;
     if (this.#waiters.size === 0) return;
     for (const waiter of [...this.#waiters]) waiter();
   }
 }
+
+/** Messages added since receivers were last woken that wake them without waiting for the next turn. */
+const WAKE_AT_ONCE = 256;
 
 function insertBySeq(list: Entry[], entry: Entry): void {
   let i = list.length;
