@@ -6,6 +6,7 @@
 import type { Position } from '../envelope/event.js';
 import type { ProjectionFailure } from '../projections/read-model-store.js';
 import type { SubscriptionDeadLetter } from './dead-letters.js';
+import { reportEvent, type LogLine } from './report-event.js';
 
 /** An event the handler kept failing on: where it is, the last error and how many attempts were made. */
 export type SubscriptionFailure = ProjectionFailure;
@@ -45,24 +46,10 @@ export function reportSubscriptionEvent(
   onEvent: ((event: SubscriptionEvent) => void) | undefined,
   logger: SubscriptionLogger | false | undefined,
 ): void {
-  if (onEvent) {
-    try {
-      onEvent(event);
-    } catch {
-      // A listener's bug must not stop the subscription it listens to.
-    }
-  }
-  const log = logger === undefined ? console : logger;
-  if (log === false) return;
-  try {
-    const line = logLine(event);
-    if (line) line.level === 'error' ? log.error(line.text) : log.warn(line.text);
-  } catch {
-    // Same for a logger that throws.
-  }
+  reportEvent(event, onEvent, logger, logLine);
 }
 
-function logLine(event: SubscriptionEvent): { level: 'warn' | 'error'; text: string } | null {
+function logLine(event: SubscriptionEvent): LogLine {
   const name = `[eventloom] subscription ${event.subscription}`;
   switch (event.type) {
     case 'retrying':

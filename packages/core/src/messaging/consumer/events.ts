@@ -4,30 +4,17 @@
  * break the consumer.
  */
 import type { ConsumerEvent, ConsumerLogger } from '../transport.js';
+import { reportEvent, type LogLine } from '../../subscriptions/report-event.js';
 
 export function reportConsumerEvent(
   event: ConsumerEvent,
   onEvent: ((event: ConsumerEvent) => void) | undefined,
   logger: ConsumerLogger | false | undefined,
 ): void {
-  if (onEvent) {
-    try {
-      onEvent(event);
-    } catch {
-      // A listener's bug must not stop the consumer it listens to.
-    }
-  }
-  const log = logger === undefined ? console : logger;
-  if (log === false) return;
-  try {
-    const line = logLine(event);
-    if (line) line.level === 'error' ? log.error(line.text) : log.warn(line.text);
-  } catch {
-    // Same for a logger that throws.
-  }
+  reportEvent(event, onEvent, logger, logLine);
 }
 
-function logLine(event: ConsumerEvent): { level: 'warn' | 'error'; text: string } | null {
+function logLine(event: ConsumerEvent): LogLine {
   const name = `[eventloom] consumer ${event.consumer}`;
   switch (event.type) {
     case 'retrying':
