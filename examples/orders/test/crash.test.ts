@@ -28,30 +28,35 @@ interface Run {
   readonly output: string;
 }
 
-/** Runs `npm start`'s entry on `filename`; kills it `killAfterMs` after it starts working, if still running. */
-function run(filename: string, variant: string, orders: number, killAfterMs: number | null): Promise<Run> {
+/**
+ * Runs `npm start`'s entry on `filename`; kills it once its progress line reaches `killAtPercent`
+ * of the orders (a moment in the work, not in time: a fast machine would finish before a timer).
+ */
+function run(filename: string, variant: string, orders: number, killAtPercent: number | null): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--conditions=eventloom-source', '--import', 'tsx', 'src/main.ts'], {
       cwd,
-      env: { ...process.env, EVENTLOOM_DB: filename, EVENTLOOM_ORDERS: String(orders), EVENTLOOM_VARIANT: variant, EVENTLOOM_PROGRESS: '0' },
+      env: { ...process.env, EVENTLOOM_DB: filename, EVENTLOOM_ORDERS: String(orders), EVENTLOOM_VARIANT: variant },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
     let killed = false;
-    let timer: NodeJS.Timeout | undefined;
     const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (killAfterMs !== null && timer === undefined && output.includes('Eventloom reference order system')) {
-        timer = setTimeout(() => {
+      const text = chunk.toString();
+      output += text;
+      if (killAtPercent === null || killed) return;
+      // Off a terminal the progress bar writes a line at each tenth: `… 30% 45/150 · 97/s`.
+      for (const match of text.matchAll(/(\d+)% \d+\/\d+/g)) {
+        if (Number(match[1]) >= killAtPercent) {
           killed = child.kill('SIGKILL');
-        }, killAfterMs);
+          break;
+        }
       }
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
     child.on('error', reject);
     child.on('exit', (code) => {
-      if (timer) clearTimeout(timer);
       resolve({ code, killed: killed && code === null, output });
     });
   });
@@ -63,8 +68,9 @@ describe.each(PLANS)('the embedded order system ($variant) under kill -9', ({ va
     let kills = 0;
     const started = Date.now();
     for (let i = 0; i < KILLS; i++) {
-      // Random moments: early (recovery), mid-run, late.
-      const r = await run(filename, variant, ORDERS, 200 + Math.floor(Math.random() * (soak ? 4_000 : 1_500)));
+      // Random moments, later with each run so each one gets further: early, mid-run, late.
+      const span = 80 / KILLS;
+      const r = await run(filename, variant, ORDERS, Math.floor(10 + i * span + Math.random() * span));
       if (r.killed) kills++;
       else expect(r.code, r.output).toBe(0);
     }
