@@ -2,6 +2,7 @@
  * Time as sagas and timers see it. Production uses the system clock; tests use a `VirtualClock`
  * they move by hand, so a "15 minutes" deadline fires in a test without waiting 15 minutes.
  */
+import { InvalidArgumentError } from '../envelope/errors.js';
 export interface Clock {
   /** Milliseconds since the epoch. */
   now(): number;
@@ -22,7 +23,7 @@ export class VirtualClock implements Clock {
   }
 
   advance(ms: number): void {
-    if (!(ms >= 0)) throw new RangeError(`VirtualClock.advance needs a duration >= 0, got ${ms}`);
+    if (!(ms >= 0)) throw new InvalidArgumentError('ms', `VirtualClock.advance needs a duration >= 0, got ${ms}`);
     this.#now += ms;
   }
 
