@@ -63,6 +63,7 @@ export type {
 } from './messaging/transport.js';
 export type { DeadLetter, DeadLetterFilter, DeadLetterQueue, DeadLetterReason } from './messaging/dead-letters.js';
 export { MAX_DESTINATION_NAME_LENGTH } from './messaging/names.js';
+export { DeliveryLostError } from './messaging/delivery-lost.js';
 export { MAX_MESSAGES_PER_SEND, MAX_PARTITION_KEY_LENGTH, MAX_SUBJECT_LENGTH, MAX_DELAY_MS } from './messaging/prepare.js';
 export { MemoryTransport, type MemoryTransportOptions } from './messaging/memory/memory-transport.js';
 export { MemoryTransportStorage, type MemoryTransportStorageOptions } from './messaging/memory/memory-storage.js';

@@ -29,7 +29,8 @@ export type EventloomErrorCode =
   | 'SAGA_STEP_REJECTED'
   | 'SAGA_STEP_TIMEOUT'
   | 'SAGA_CONFLICT'
-  | 'RESOURCE_LOCKED';
+  | 'RESOURCE_LOCKED'
+  | 'DELIVERY_LOST';
 
 /** Base class: `code` is stable across releases, `message` is for people. */
 export abstract class EventloomError extends Error {
