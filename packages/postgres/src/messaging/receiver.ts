@@ -7,7 +7,7 @@
  * changes nothing.
  */
 import { randomUUID } from 'node:crypto';
-import type { ConsumeSource, DeadLetter, MessageEnvelope } from '@eventloom/core';
+import { DeliveryLostError, type ConsumeSource, type DeadLetter, type MessageEnvelope } from '@eventloom/core';
 import type { DeadLetterDraft, ReceivedMessage, Receiver, ReceiverOptions } from '@eventloom/core/adapter';
 import { Coalescer } from './coalescer.js';
 import { describeSource } from './destinations.js';
@@ -151,8 +151,10 @@ export class PostgresReceiver implements Receiver {
       envelope ? JSON.stringify(envelope) : null,
       draft.raw ? JSON.stringify(draft.raw) : null,
     ]);
+    const id = rows[0]?.[0] as string | undefined;
+    // Fenced out (the lease ran out and the message was claimed again): nothing was parked or removed.
+    if (id === undefined) throw new DeliveryLostError('postgres', envelope?.id ?? null, 'dead-lettering');
     if (message.partitionKey !== null) this.parts.waker.sent();
-    const id = (rows[0]?.[0] as string | undefined) ?? randomUUID();
     const row: DeadLetterRow = [
       id,
       draft.source,

@@ -1,6 +1,6 @@
 /** The queue's dead letters: parked with their reason, listed by filter, redriven with attempts reset, purged. */
 import { randomUUID } from 'node:crypto';
-import type { MessageEnvelope } from '@eventloom/core';
+import { DeliveryLostError, type MessageEnvelope } from '@eventloom/core';
 import type { DeadLetterDraft, ReceivedMessage, Receiver } from '@eventloom/core/adapter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PostgresTransportDriver } from '../../src/messaging/index.js';
@@ -111,6 +111,27 @@ describe.skipIf(!postgresUrl)('PostgreSQL queue dead letters', () => {
     expect(await driver.deadLetters.purge({ source: { queue }, limit: 1 })).toBe(1);
     expect(await driver.deadLetters.purge({ source: { queue } })).toBe(1);
     expect(await driver.deadLetters.list({ source: { queue } })).toEqual([]);
+  });
+
+  it('refuses a dead-letter write from a delivery whose lease ran out and was claimed again, parking the message once', async () => {
+    const queue = name('q');
+    await driver.enqueue({ kind: 'queue', name: queue }, prepared(1, { partitionKey: 'k' }));
+    const late = await driver.openReceiver({ queue }, receiverOptions(queue, 200));
+    const holder = await driver.openReceiver({ queue }, receiverOptions(queue, 30_000));
+    const [lost] = await receiveWithin(late, 1, 2_000);
+    expect(lost).toBeDefined();
+    const [taken] = await receiveWithin(holder, 1, 3_000);
+    expect(taken?.deliveryCount).toBe(2);
+    // The first holder's late verdict: a typed error, no record, nothing parked, the message still the new holder's.
+    const refused = late.deadLetter(lost!, draft(lost!, { queue }, 'max-attempts', queue));
+    await expect(refused).rejects.toBeInstanceOf(DeliveryLostError);
+    await expect(refused).rejects.toMatchObject({ code: 'DELIVERY_LOST', messageId: (lost as { envelope: MessageEnvelope }).envelope.id });
+    expect(await driver.deadLetters.list({ source: { queue } })).toEqual([]);
+    // The new holder can still park it, once, and that record is the stored one.
+    const parked = await holder.deadLetter(taken!, draft(taken!, { queue }, 'max-attempts', queue));
+    expect(await driver.deadLetters.list({ source: { queue } })).toEqual([parked]);
+    expect(await driver.deadLetters.get(parked.id)).toEqual(parked);
+    expect(await receiveWithin(holder, 1, 300)).toEqual([]);
   });
 
   it('refuses a malformed filter with a typed error', async () => {

@@ -5,7 +5,7 @@
  * receiver that dies without releasing gives its messages back when their lease runs out.
  */
 import { randomUUID } from 'node:crypto';
-import { TransportClosedError, type ConsumeSource, type DeadLetter } from '@eventloom/core';
+import { DeliveryLostError, TransportClosedError, type ConsumeSource, type DeadLetter } from '@eventloom/core';
 import type { DeadLetterDraft, ReceivedMessage, Receiver, ReceiverOptions } from '@eventloom/core/adapter';
 import type { QueueWakeups } from './queue-wakeups.js';
 import type { ClaimedRow, QueueStatements } from './queue-statements.js';
@@ -87,7 +87,7 @@ export class SqliteReceiver implements Receiver {
     return 'redelivered';
   }
 
-  deadLetter(message: ReceivedMessage, draft: DeadLetterDraft): Promise<DeadLetter> {
+  async deadLetter(message: ReceivedMessage, draft: DeadLetterDraft): Promise<DeadLetter> {
     const letter: DeadLetter = { id: this.access.newId(), ...draft };
     const { destination, group } = sourceColumns(draft.source);
     const row = {
@@ -105,11 +105,15 @@ export class SqliteReceiver implements Receiver {
       firstFailedAt: draft.firstFailedAt,
       lastFailedAt: draft.lastFailedAt,
     };
-    return this.access.write(`dead-lettering a message of ${this.#what}`, (s) => {
+    const parked = await this.access.write(`dead-lettering a message of ${this.#what}`, (s) => {
       // Only the delivery still held moves: a receiver whose lease ran out leaves the message to its new holder.
-      if (s.takeForDeadLetter.get(tokenOf(message)) !== undefined) s.insertDeadLetter.run(row);
-      return letter;
+      if (s.takeForDeadLetter.get(tokenOf(message)) === undefined) return false;
+      s.insertDeadLetter.run(row);
+      return true;
     });
+    // Nothing was stored, so there is no record to return: say so (the engine keeps running).
+    if (!parked) throw new DeliveryLostError('sqlite', draft.message?.id ?? null, 'dead-lettering');
+    return letter;
   }
 
   async release(messages: readonly ReceivedMessage[]): Promise<void> {

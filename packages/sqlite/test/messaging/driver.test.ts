@@ -3,7 +3,7 @@
  * per-key order, leases, retries, delays, dead letters, wake-ups across connections, group
  * commit. The engine's behaviour on top is the conformance suite's.
  */
-import { TransportClosedError, uuidv7, type ConsumeSource, type Destination, type MessageEnvelope } from '@eventloom/core';
+import { DeliveryLostError, TransportClosedError, uuidv7, type ConsumeSource, type Destination, type MessageEnvelope } from '@eventloom/core';
 import type { PreparedMessage, ReceivedMessage, Receiver } from '@eventloom/core/adapter';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openSqliteEventStore } from '../../src/index.js';
@@ -238,6 +238,31 @@ describe('SqliteTransportDriver', () => {
     expect(back[0]!.deliveryCount).toBe(1);
     expect(await driver.deadLetters.purge({ reason: 'max-attempts' })).toBe(1);
     expect(await driver.deadLetters.list()).toEqual([]);
+  });
+
+  it('refuses a dead-letter write from a delivery whose lease ran out and was claimed again, parking the message once', async () => {
+    await driver.enqueue(queue('lost'), [prepared(1, { partitionKey: 'k' })]);
+    const source: ConsumeSource = { queue: 'lost' };
+    const late = await peer().openReceiver(source, { ...options, visibilityTimeoutMs: 200 });
+    const holder = await driver.openReceiver(source, options);
+    const [lost] = await late.receive(1, never);
+    const [taken] = await receiveWithin(holder, 1, 3_000);
+    expect(taken?.deliveryCount).toBe(2);
+    const verdict = (message: ReceivedMessage) => {
+      const now = new Date().toISOString();
+      return { message: message.kind === 'envelope' ? message.envelope : null, raw: null, source, consumer: 'lost', reason: 'max-attempts' as const, error: 'Error: boom', stack: null, attempts: message.deliveryCount, firstFailedAt: now, lastFailedAt: now };
+    };
+    // The first holder's late verdict: a typed error, no record, nothing parked, the message still the new holder's.
+    const refused = late.deadLetter(lost!, verdict(lost!));
+    await expect(refused).rejects.toBeInstanceOf(DeliveryLostError);
+    await expect(refused).rejects.toMatchObject({ code: 'DELIVERY_LOST', messageId: lost!.kind === 'envelope' ? lost!.envelope.id : null });
+    expect(await driver.deadLetters.list()).toEqual([]);
+    expect(driver.database.prepare('SELECT count(*) FROM queue_messages').pluck().get()).toBe(1);
+    // The new holder can still park it, once, and that record is the stored one.
+    const parked = await holder.deadLetter(taken!, verdict(taken!));
+    expect(await driver.deadLetters.list()).toEqual([parked]);
+    expect(await driver.deadLetters.get(parked.id)).toEqual(parked);
+    expect(driver.database.prepare('SELECT count(*) FROM queue_messages').pluck().get()).toBe(0);
   });
 
   it('commits sends that arrive together in one transaction', async () => {
