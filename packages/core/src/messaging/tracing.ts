@@ -13,6 +13,11 @@ import type { DeliveredMessage, Destination, OutgoingMessage, SentMessage } from
 /** A trace context to continue (the handled message's span), opaque outside this module. */
 export type TraceParent = unknown;
 
+/** What a handler run needs from tracing: where to leave the span's context for sends it makes. */
+export interface TracedRun {
+  traceParent: TraceParent | undefined;
+}
+
 export interface Tracing {
   /**
    * Runs a send inside a PRODUCER span: `run` gets the messages with the span's `traceparent`
@@ -26,11 +31,13 @@ export interface Tracing {
     run: (messages: readonly OutgoingMessage[]) => Promise<readonly SentMessage[]>,
   ): Promise<readonly SentMessage[]>;
   /**
-   * Runs a handler inside a CONSUMER span, child of the message's `traceparent`; `run` gets the
-   * span's context for sends it makes. Returns what `run` returns (a promise or not), so a
-   * synchronous handler stays synchronous.
+   * Calls `handler(message, context)` inside a CONSUMER span, child of the message's
+   * `traceparent`, with the span's context left in `context.traceParent` for sends it makes.
+   * Returns what the handler returns (a promise or not), so a synchronous handler stays
+   * synchronous; the handler and context are arguments, not a closure, so nothing is allocated
+   * per message when nothing is traced.
    */
-  process(message: DeliveredMessage, consumer: string, run: (parent: TraceParent | undefined) => unknown): unknown;
+  process<C extends TracedRun>(message: DeliveredMessage, consumer: string, handler: (message: DeliveredMessage, context: C) => unknown, context: C): unknown;
 }
 
 type Api = typeof Otel;
@@ -61,20 +68,83 @@ export function createTracing(system: string, options: { readonly enabled?: bool
 
 const NO_TRACING: Tracing = {
   send: (_kind, _destination, messages, _parent, run) => run(messages),
-  process: (_message, _consumer, run) => run(undefined),
+  process: (message, _consumer, handler, context) => handler(message, context),
 };
 
+const TRACER_NAME = '@eventloom/core';
+
+/** Calls between looks at whether a context manager was registered (a look runs a function through `context.with`). */
+const CONTEXT_MANAGER_LOOK_EVERY = 1024;
+
 class OtelTracing implements Tracing {
-  readonly #tracer: Otel.Tracer;
+  readonly #provider: Otel.TracerProvider;
+  #tracer: Otel.Tracer;
+  /**
+   * What the API's proxy delegates to when no SDK registered a provider: the no-op provider,
+   * whose spans record nothing and only carry their parent's context on. Null when this API
+   * copy has no proxy to ask (then every span is made).
+   */
+  readonly #noopProvider: Otel.TracerProvider | null;
+  readonly #probe: Otel.Context;
+  #calls = 0;
+  #contextManager = false;
 
   constructor(
     private readonly otel: Api,
     private readonly system: string,
   ) {
-    this.#tracer = otel.trace.getTracer('@eventloom/core');
+    this.#provider = otel.trace.getTracerProvider();
+    this.#tracer = this.#provider.getTracer(TRACER_NAME);
+    this.#noopProvider = typeof otel.ProxyTracerProvider === 'function' ? new otel.ProxyTracerProvider().getDelegate() : null;
+    this.#probe = otel.ROOT_CONTEXT.setValue(Symbol('eventloom.probe'), true);
+    this.#contextManager = this.#lookForContextManager();
   }
 
-  async send(
+  /**
+   * Whether nothing would record: no SDK behind the API's proxy provider and no context manager
+   * (so no handler could see an active span either). Then spans are skipped altogether — with the
+   * API installed and no SDK they were 40 % of a memory transport's hand-off — and only the
+   * `traceparent` a message came with is carried on, as the no-op spans did. Asked on every call
+   * (two property reads and a call), so an SDK registered later is used from its first message.
+   */
+  #noop(): boolean {
+    if (this.#noopProvider === null) return false;
+    const provider = this.otel.trace.getTracerProvider();
+    if (provider !== this.#provider) {
+      // `trace.disable()` and a new registration replace the proxy: trace through the new one, always.
+      this.#tracer = provider.getTracer(TRACER_NAME);
+      return false;
+    }
+    if (!(provider instanceof this.otel.ProxyTracerProvider) || provider.getDelegate() !== this.#noopProvider) return false;
+    if (++this.#calls >= CONTEXT_MANAGER_LOOK_EVERY) {
+      this.#calls = 0;
+      this.#contextManager = this.#lookForContextManager();
+    }
+    return !this.#contextManager;
+  }
+
+  /** A registered context manager makes `context.with` change the active context; the API's no-op one does not. */
+  #lookForContextManager(): boolean {
+    const { context } = this.otel;
+    return context.with(this.#probe, () => context.active()) === this.#probe;
+  }
+
+  send(
+    kind: Destination['kind'],
+    destination: string,
+    messages: readonly OutgoingMessage[],
+    parent: TraceParent | undefined,
+    run: (messages: readonly OutgoingMessage[]) => Promise<readonly SentMessage[]>,
+  ): Promise<readonly SentMessage[]> {
+    if (this.#noop()) {
+      // What the no-op span would carry: the handled message's traceparent, else the active span's (none without a context manager).
+      const traceparent = typeof parent === 'string' ? validTraceparent(parent, this.otel) : parent === undefined ? null : traceparentOf(parent as Otel.Context, this.otel);
+      return run(traceparent === null ? messages : withTraceparent(messages, traceparent));
+    }
+    return this.#tracedSend(kind, destination, messages, parent, run);
+  }
+
+  async #tracedSend(
     kind: Destination['kind'],
     destination: string,
     messages: readonly OutgoingMessage[],
@@ -82,7 +152,8 @@ class OtelTracing implements Tracing {
     run: (messages: readonly OutgoingMessage[]) => Promise<readonly SentMessage[]>,
   ): Promise<readonly SentMessage[]> {
     const { otel } = this;
-    const parentContext = (parent as Otel.Context | undefined) ?? otel.context.active();
+    // A handled message's traceparent passed on while nothing was traced (an SDK registered since).
+    const parentContext = typeof parent === 'string' ? contextOf(parent, otel) : ((parent as Otel.Context | undefined) ?? otel.context.active());
     const span = this.#tracer.startSpan(
       `${destination} publish`,
       {
@@ -101,12 +172,7 @@ class OtelTracing implements Tracing {
       parentContext,
     );
     const traceparent = formatTraceparent(span.spanContext(), otel);
-    const traced =
-      traceparent === null
-        ? messages
-        : messages.map((message) =>
-            message !== null && typeof message === 'object' ? { ...message, metadata: { ...(message.metadata ?? {}), traceparent } } : message,
-          );
+    const traced = traceparent === null ? messages : withTraceparent(messages, traceparent);
     try {
       const sent = await run(traced);
       if (sent.length === 1 && sent[0] !== undefined) span.setAttribute('messaging.message.id', sent[0].id);
@@ -119,7 +185,13 @@ class OtelTracing implements Tracing {
     }
   }
 
-  process(message: DeliveredMessage, consumer: string, run: (parent: TraceParent | undefined) => unknown): unknown {
+  process<C extends TracedRun>(message: DeliveredMessage, consumer: string, handler: (message: DeliveredMessage, context: C) => unknown, context: C): unknown {
+    if (this.#noop()) {
+      // Checked only if a send uses it: most handled messages send nothing.
+      const traceparent = message.metadata.traceparent;
+      context.traceParent = typeof traceparent === 'string' ? traceparent : undefined;
+      return handler(message, context);
+    }
     const { otel } = this;
     const parentContext = contextOf(message.metadata.traceparent, otel);
     const span = this.#tracer.startSpan(
@@ -142,9 +214,10 @@ class OtelTracing implements Tracing {
       parentContext,
     );
     const spanContext = otel.trace.setSpan(parentContext, span);
+    context.traceParent = spanContext;
     let result: unknown;
     try {
-      result = otel.context.with(spanContext, () => run(spanContext));
+      result = otel.context.with(spanContext, handler, undefined, message, context);
     } catch (error) {
       recordError(span, error, otel);
       span.end();
@@ -166,6 +239,24 @@ class OtelTracing implements Tracing {
       },
     );
   }
+}
+
+function withTraceparent(messages: readonly OutgoingMessage[], traceparent: string): readonly OutgoingMessage[] {
+  return messages.map((message) =>
+    message !== null && typeof message === 'object' ? { ...message, metadata: { ...(message.metadata ?? {}), traceparent } } : message,
+  );
+}
+
+/** `traceparent` as a no-op span would pass it on (normalized), or null when it names no valid span. */
+function validTraceparent(traceparent: string, otel: Api): string | null {
+  const spanContext = otel.trace.getSpanContext(contextOf(traceparent, otel));
+  return spanContext === undefined ? null : formatTraceparent(spanContext, otel);
+}
+
+/** The traceparent of the span in `context` (a handler traced before the SDK went away), if any. */
+function traceparentOf(context: Otel.Context, otel: Api): string | null {
+  const spanContext = otel.trace.getSpanContext(context);
+  return spanContext === undefined ? null : formatTraceparent(spanContext, otel);
 }
 
 function formatTraceparent(spanContext: Otel.SpanContext, otel: Api): string | null {

@@ -348,10 +348,7 @@ export class MessageConsumer implements Consumer {
     const context = new HandlerContext(this.#host.transport, this.#handlerAbort.signal, this.#host.causedSend, envelope);
     let result: unknown;
     try {
-      result = this.#host.tracing.process(message, this.name, (parent) => {
-        context.traceParent = parent;
-        return handler(message, context);
-      });
+      result = this.#host.tracing.process(message, this.name, handler as (message: DeliveredMessage, context: HandlerContext) => unknown, context);
     } catch (error) {
       return this.#outcome(context, { error }, attempt);
     }
@@ -570,11 +567,15 @@ export class MessageConsumer implements Consumer {
       this.#wakeIdle = null;
       this.#shortenDrain = null;
     }
+    // Past the drain, what is unfinished goes back — marked before the handlers' signals abort,
+    // so a handler that returns as soon as it sees the abort cannot turn its message into an ack
+    // queued behind a closing receiver (neither acked nor released: back only after its lease).
+    const unfinished = this.#takeUnfinished();
     this.#handlerAbort.abort();
     await this.#flushAcks();
     // Transport calls under way (a dead letter being written) finish before the receiver closes.
     await Promise.race([Promise.allSettled([...this.#inFlightOps]), sleep(2_000)]);
-    await this.#releaseUnfinished();
+    await this.#release(unfinished);
     await this.#closeReceiver();
     this.#status = 'stopped';
     this.#report({ type: 'stopped', consumer: this.name });
@@ -582,7 +583,8 @@ export class MessageConsumer implements Consumer {
     this.#host.onFinished(this);
   }
 
-  async #releaseUnfinished(): Promise<void> {
+  /** Jobs not yet settling, marked released: a handler still running finds its outcome ignored. */
+  #takeUnfinished(): Job[] {
     const unfinished: Job[] = [];
     for (const job of this.#claimed) {
       if (job.state === 'queued' || job.state === 'running' || job.state === 'holding') {
@@ -590,6 +592,10 @@ export class MessageConsumer implements Consumer {
         unfinished.push(job);
       }
     }
+    return unfinished;
+  }
+
+  async #release(unfinished: readonly Job[]): Promise<void> {
     this.#claimed.clear();
     if (unfinished.length === 0 || this.#receiver === null) return;
     try {
@@ -615,12 +621,13 @@ export class MessageConsumer implements Consumer {
     if (this.#status === 'failed' || this.#status === 'stopped') return;
     this.#status = 'failed';
     this.#report({ type: 'error', consumer: this.name, error, willRetry: false });
+    const unfinished = this.#takeUnfinished();
     this.#receiveAbort.abort();
     this.#handlerAbort.abort();
     this.#wakeLoop?.();
     this.#wakeIdle?.();
     void (async () => {
-      await this.#releaseUnfinished();
+      await this.#release(unfinished);
       await this.#closeReceiver();
       this.#rejectDone(error);
       this.#host.onFinished(this);
