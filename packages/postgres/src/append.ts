@@ -74,6 +74,79 @@ export function appendValues(prepared: PreparedAppend, { time, source, idsGiven 
   return [prepared.streamId, kind, version, ids, types, schemaVersions, json.data, json.metadata, correlationIds, causationIds, time, source, idsGiven];
 }
 
+/** What one group append needs of each append in it. */
+export interface GroupedAppend {
+  readonly prepared: PreparedAppend;
+  readonly context: AppendContext;
+  readonly json: JsonArrays;
+}
+
+/**
+ * The parameters of `appendGroup`: per append its stream, expectation, offset and count into the
+ * flat event arrays, time, source and whether ids were given; data and metadata as one JSON array
+ * of each append's array (already JSON text, so only joined).
+ */
+export function appendGroupValues(appends: readonly GroupedAppend[]): unknown[] {
+  const size = appends.length;
+  const streamIds = new Array<string>(size);
+  const kinds = new Array<number>(size);
+  const versions = new Array<string | null>(size);
+  const offsets = new Array<number>(size);
+  const counts = new Array<number>(size);
+  const times = new Array<string>(size);
+  const sources = new Array<string>(size);
+  const idsGiven = new Array<boolean>(size);
+  const ids: string[] = [];
+  const types: string[] = [];
+  const schemaVersions: number[] = [];
+  const correlationIds: string[] = [];
+  const causationIds: (string | null)[] = [];
+  let data = '[';
+  let metadata = '[';
+  for (let a = 0; a < size; a++) {
+    const { prepared, context, json } = appends[a]!;
+    const [kind, version] = expectedParameters(prepared.expected);
+    streamIds[a] = prepared.streamId;
+    kinds[a] = kind;
+    versions[a] = version;
+    offsets[a] = ids.length;
+    counts[a] = prepared.events.length;
+    times[a] = context.time;
+    sources[a] = context.source;
+    idsGiven[a] = context.idsGiven;
+    for (const event of prepared.events) {
+      ids.push(event.id);
+      types.push(event.type);
+      schemaVersions.push(event.schemaVersion);
+      correlationIds.push(event.correlationId);
+      causationIds.push(event.causationId);
+    }
+    if (a > 0) {
+      data += ',';
+      metadata += ',';
+    }
+    data += json.data;
+    metadata += json.metadata;
+  }
+  return [
+    streamIds,
+    kinds,
+    versions,
+    offsets,
+    counts,
+    ids,
+    types,
+    schemaVersions,
+    `${data}]`,
+    `${metadata}]`,
+    correlationIds,
+    causationIds,
+    times,
+    sources,
+    idsGiven,
+  ];
+}
+
 export interface JsonArrays {
   readonly data: string;
   readonly metadata: string;

@@ -31,11 +31,27 @@ export function queriesFor(names: StoreNames) {
   return {
     /** Called as a scalar (no function scan): the row's one value is the record `(position,version,idempotent)`. */
     append: statement('append', `SELECT ${s}.append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`),
-    /** `append` inside a batch: its outcome, or the error that undid it, as columns. */
-    appendOrError: statement(
-      'append_or_error',
-      `SELECT first_position, first_version, idempotent, recorded_time, error_code, error_message, error_detail, error_constraint
-       FROM ${s}.append_or_error($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+    /**
+     * A group's appends in one statement (one round trip; in autocommit also one commit), each
+     * through `append_or_error` so that a failure undoes only its own append. The appends'
+     * events travel as flat arrays sliced by offset and count, their data and metadata as one
+     * JSON array of per-append arrays. The nested loop over the ordinality calls them in order
+     * (appends to one stream must run as queued); `n` lets the caller check that order.
+     */
+    appendGroup: statement(
+      'append_group',
+      `SELECT r.first_position, r.first_version, r.idempotent, r.recorded_time,
+              r.error_code, r.error_message, r.error_detail, r.error_constraint, a.n
+       FROM unnest($1::text[], $2::smallint[], $3::bigint[], $4::integer[], $5::integer[],
+                   $13::timestamptz[], $14::text[], $15::boolean[])
+            WITH ORDINALITY AS a(stream_id, kind, version, off, cnt, at, source, ids_given, n)
+       CROSS JOIN LATERAL ${s}.append_or_error(
+         a.stream_id, a.kind, a.version,
+         ($6::uuid[])[a.off + 1 : a.off + a.cnt], ($7::text[])[a.off + 1 : a.off + a.cnt],
+         ($8::integer[])[a.off + 1 : a.off + a.cnt],
+         $9::jsonb -> (a.n::integer - 1), $10::jsonb -> (a.n::integer - 1),
+         ($11::text[])[a.off + 1 : a.off + a.cnt], ($12::text[])[a.off + 1 : a.off + a.cnt],
+         a.at, a.source, a.ids_given) r`,
     ),
     /** The events an exact retry had recorded, to answer it as the first time. */
     recorded: statement('recorded', streamBatch('ASC')),
