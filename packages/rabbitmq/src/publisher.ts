@@ -9,6 +9,7 @@
 import type { ConfirmChannel, Options } from 'amqplib';
 import { InvalidArgumentError } from '@eventloom/core';
 import { closeChannel, type ReconnectingConnection } from './connection.js';
+import { directPublisher, type DirectPublish } from './direct-publish.js';
 import { brokerText, unavailable } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 
@@ -35,6 +36,8 @@ interface ChannelEntry {
   open: boolean;
   readonly returned: Set<string>;
   draining: Promise<void> | null;
+  /** Publishes with frames written here rather than by amqplib's encoder; null if amqplib's insides differ. */
+  readonly direct: DirectPublish | null;
 }
 
 export class Publisher {
@@ -106,14 +109,16 @@ export class Publisher {
       const key = returnKey(publication.properties.messageId, publication.routingKey);
       let ok: boolean;
       try {
-        ok = entry.channel.publish(publication.exchange, publication.routingKey, publication.content, publication.properties, (error: unknown) => {
+        const confirmed = (error: unknown): void => {
           const returned = publication.properties.mandatory === true && entry.returned.delete(key);
           if (error) {
             // A nack while the channel is open is the broker's refusal; a closed channel lost it.
             reject(entry.open ? new PublishRefused(publication, 'nack') : (error as Error));
           } else if (returned) reject(new PublishRefused(publication, 'unroutable'));
           else resolve();
-        });
+        };
+        const direct = entry.direct?.(publication.exchange, publication.routingKey, publication.content, publication.properties, confirmed) ?? null;
+        ok = direct ?? entry.channel.publish(publication.exchange, publication.routingKey, publication.content, publication.properties, confirmed);
       } catch (error) {
         if (error instanceof RangeError) {
           // amqplib encodes headers into 64 KiB; the message's metadata (a header) is too big for AMQP.
@@ -152,7 +157,7 @@ export class Publisher {
       this.opening ??= (async () => {
         try {
           const channel = await live.model.createConfirmChannel();
-          const entry: ChannelEntry = { generation: live.generation, channel, open: true, returned: new Set(), draining: null };
+          const entry: ChannelEntry = { generation: live.generation, channel, open: true, returned: new Set(), draining: null, direct: directPublisher(channel) };
           channel.on('error', () => undefined);
           channel.on('close', () => {
             entry.open = false;
