@@ -94,6 +94,7 @@ export { assertLeaseArguments } from './projections/memory/memory-read-model-sto
 
 // Messaging: the consumer engine over a transport driver, the name and input rules, the CloudEvents codec.
 export { createTransport, DEFAULT_SOURCE } from './messaging/create-transport.js';
+export { checkPollIntervalMs, DrivenTransport, MAX_POLL_INTERVAL_MS, requireOneOf, splitTransportOptions } from './messaging/driven-transport.js';
 export type { DeadLetterDraft, PreparedMessage, ReceivedMessage, Receiver, ReceiverOptions, TransportDriver } from './messaging/driver.js';
 export { assertDestinationName, assertConsumeSource, consumerName, sourceKey } from './messaging/names.js';
 export { prepareMessages, type CausingEnvelope, type PrepareMessagesOptions } from './messaging/prepare.js';
