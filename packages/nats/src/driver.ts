@@ -134,6 +134,7 @@ export class NatsTransportDriver implements TransportDriver {
     this.scheduler.start();
     const receiver = await openNatsReceiver(this.connection, this.js, {
       source,
+      jsm: this.jsm,
       stream: topology.stream,
       unkeyed: topology.unkeyed,
       partitions: topology.partitions,

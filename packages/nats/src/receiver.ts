@@ -12,9 +12,10 @@
 import { TransportClosedError, TransportUnavailableError } from '@eventloom/core';
 import type { ConsumeSource, DeadLetter } from '@eventloom/core';
 import type { DeadLetterDraft, ReceivedMessage, Receiver } from '@eventloom/core/adapter';
-import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import type { Consumer, ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { KIND, mapped } from './errors.js';
+import { releaseGhostPending } from './ghost-pending.js';
 import { GROUP_HEADER, headerRecord, headerValue, PARTITION_KEY_HEADER } from './headers.js';
 import { sleep } from './publisher.js';
 
@@ -33,6 +34,7 @@ interface Slot {
 
 export interface NatsReceiverSettings {
   readonly source: ConsumeSource;
+  readonly jsm: JetStreamManager;
   readonly stream: string;
   readonly unkeyed: string;
   readonly partitions: readonly string[];
@@ -235,15 +237,28 @@ export class NatsReceiver implements Receiver {
   }
 
   /**
-   * After a kill -9 of nats-server 2.9 we saw a work-queue stream keep messages that its
-   * consumer no longer counted (num_pending 0, num_ack_pending 0, messages on its subject): they
-   * would never be delivered. A consumer seen so twice, a pull apart, is recreated.
+   * Two states a kill -9 of nats-server 2.9 can leave a consumer in, looked for when a pull of
+   * it comes back empty:
+   * - a partition whose one pending message is a ghost (see `ghost-pending.ts`): it would never
+   *   deliver again; the ghost is acked away. Queues and topic groups alike.
+   * - a work-queue stream keeping messages that its consumer no longer counted (num_pending 0,
+   *   num_ack_pending 0, messages on its subject): they would never be delivered. A consumer seen
+   *   so twice, a pull apart, is recreated (queues only: on an interest stream deleting a consumer
+   *   can drop the messages only it was interested in).
    */
   private async checkStale(slot: Slot): Promise<void> {
+    if (this.closed || slot.held.size > 0) return;
     const { storedOn, recreate } = this.settings;
-    if (!storedOn || !recreate || this.closed || slot.held.size > 0) return;
     try {
       const info = await slot.consumer.info(false);
+      if (slot.partition && info.num_ack_pending > 0) {
+        if (await releaseGhostPending(this.nc, this.settings.jsm, info)) {
+          this.repairs++;
+          this.wake?.();
+        }
+        return;
+      }
+      if (!storedOn || !recreate) return;
       const subject = info.config.filter_subject;
       if (!subject || info.num_pending > 0 || info.num_ack_pending > 0 || (await storedOn(subject)) === 0) {
         slot.suspectSince = 0;
@@ -262,7 +277,7 @@ export class NatsReceiver implements Receiver {
     }
   }
 
-  /** Consumers recreated after they lost track of stored messages (see `checkStale`). */
+  /** Consumers repaired after a restart left them stuck (see `checkStale`). */
   repairs = 0;
 
   /** Counts a message of a partition as out (+1) or settled (-1), and pulls again once it is settled. */

@@ -62,14 +62,19 @@ export class ThrowawayNatsServer {
   }
 
   /** SIGKILL: what the server wrote to the OS survives, as in a crash of the process. */
-  async kill(): Promise<void> {
+  async kill(signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL'): Promise<void> {
     const child = this.child;
     this.child = null;
     if (!child || child.exitCode !== null) return;
     await new Promise<void>((resolve) => {
       child.once('exit', () => resolve());
-      child.kill('SIGKILL');
+      child.kill(signal);
     });
+  }
+
+  /** Where the file store keeps one durable consumer's state (nats-server 2.9, global account). */
+  consumerDir(stream: string, consumer: string): string {
+    return join(this.storeDir, 'jetstream', '$G', 'streams', stream, 'obs', consumer);
   }
 
   async restart(downMs: number): Promise<void> {
