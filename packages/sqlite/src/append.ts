@@ -13,7 +13,7 @@ import {
   type RecordedEvent,
 } from '@eventloom/core';
 import { expectationHolds, retryMatchesExpectation, type PreparedAppend } from '@eventloom/core/adapter';
-import { decodeEvent, type EventRow } from './event-row.js';
+import { decodeStreamRow, envelopeText, type StreamEventRow } from './event-row.js';
 import type { InlineReentry } from './inline-reentry.js';
 import type { SqliteDatabase } from './open-database.js';
 import { corruptFileError, isUniqueViolation } from './sqlite-errors.js';
@@ -94,25 +94,14 @@ function insert(ctx: AppendContext, append: PreparedAppend, version: number, str
   const { streamId, events } = append;
   const time = recordedTime(ctx, streamId, version);
   const category = categoryOf(streamId);
+  const sourceJson = JSON.stringify(source);
   const recorded: RecordedEvent[] = new Array(events.length);
   let next = version;
   for (let i = 0; i < events.length; i++) {
     const event = events[i]!;
     next++;
-    const { lastInsertRowid } = s.insertEvent.run(
-      event.id,
-      streamId,
-      category,
-      next,
-      event.type,
-      event.schemaVersion,
-      event.dataJson,
-      event.metadataJson,
-      event.correlationId,
-      event.causationId,
-      time,
-      source,
-    );
+    const envelope = envelopeText(event.id, event.schemaVersion, event.metadataJson, event.correlationId, event.causationId, source, sourceJson);
+    const { lastInsertRowid } = s.insertEvent.run(event.id, streamId, category, next, event.type, event.dataJson, time, envelope);
     recorded[i] = {
       id: event.id,
       type: event.type,
@@ -183,14 +172,14 @@ function exactRetry(s: Statements, append: PreparedAppend, version: number): App
   if (!retryMatchesExpectation(expected, BigInt(firstVersion))) {
     throw new WrongExpectedVersionError(streamId, expected, BigInt(version));
   }
-  const recorded = rows.map((row) => decodeStored(row, s.filename));
+  const recorded = rows.map((row) => decodeStored(row, streamId, s.filename));
   const last = recorded[recorded.length - 1]!;
   return { nextExpectedVersion: last.streamVersion, position: last.position, idempotent: true, events: recorded };
 }
 
-function decodeStored(row: EventRow, filename: string): RecordedEvent {
+function decodeStored(row: StreamEventRow, streamId: string, filename: string): RecordedEvent {
   try {
-    return decodeEvent(row);
+    return decodeStreamRow(row, streamId);
   } catch (error) {
     throw corruptFileError(filename, `decoding the event at position ${String(row[0])}`, `its JSON does not parse: ${(error as Error).message}`, error);
   }

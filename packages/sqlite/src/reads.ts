@@ -14,15 +14,16 @@ import {
   normalizeVersion,
   oldestVisibleTime,
 } from '@eventloom/core/adapter';
-import { decodeStreamMetadata, type EventRow } from './event-row.js';
+import { decodeLogRow, decodeStreamMetadata, decodeStreamRow, type LogRow, type StreamEventRow } from './event-row.js';
+import { PagedEvents, type NextPage } from './paged-events.js';
 import { corruptFileError } from './sqlite-errors.js';
 import type { Statements } from './statements.js';
 
 export interface ReadContext {
   readonly statements: Statements;
   readonly clock: () => Date;
-  /** Row to event, upcast. */
-  readonly decode: (row: EventRow) => RecordedEvent;
+  /** What a decoded event becomes for the caller: upcast by the schema registry; undefined when there is none. */
+  readonly upcast: ((event: RecordedEvent) => RecordedEvent) | undefined;
   /** Throws `StoreClosedError` once the store is closed; called before every batch. */
   readonly assertOpen: () => void;
   /** Runs a query: typed errors only (busy, corrupt, I/O). */
@@ -32,32 +33,73 @@ export interface ReadContext {
 }
 
 /** Row to event; a row that cannot be decoded means the file is damaged. */
-function decodeRow(ctx: ReadContext, row: EventRow): RecordedEvent {
-  try {
-    return ctx.decode(row);
-  } catch (error) {
-    if (error instanceof SyntaxError) {
-      throw corruptFileError(ctx.filename, `decoding the event at position ${String(row[0])}`, `its JSON does not parse: ${error.message}`, error);
+function decoder<Row extends readonly unknown[]>(ctx: ReadContext, decode: (row: Row) => RecordedEvent): (row: Row) => RecordedEvent {
+  const upcast = ctx.upcast;
+  return (row) => {
+    try {
+      return upcast ? upcast(decode(row)) : decode(row);
+    } catch (error) {
+      if (error instanceof SyntaxError) {
+        throw corruptFileError(ctx.filename, `decoding the event at position ${String(row[0])}`, `its JSON does not parse: ${error.message}`, error);
+      }
+      throw error;
     }
-    throw error;
-  }
+  };
 }
 
 /** Checks happen on the first `next()`, as they do in MemoryEventStore's generators. */
-export async function* readStreamEvents(ctx: ReadContext, streamId: string, given: ReadStreamOptions | undefined): AsyncGenerator<RecordedEvent> {
+export function readStreamEvents(ctx: ReadContext, streamId: string, given: ReadStreamOptions | undefined): AsyncIterableIterator<RecordedEvent> {
+  return new PagedEvents(
+    streamPages(ctx, streamId, given),
+    decoder(ctx, (row: StreamEventRow) => decodeStreamRow(row, streamId)),
+  );
+}
+
+function streamPages(ctx: ReadContext, streamId: string, given: ReadStreamOptions | undefined): NextPage<StreamEventRow> {
+  let read: StreamRead | null | undefined;
+  return async () => {
+    read ??= await startStreamRead(ctx, streamId, given);
+    if (read === null) return null;
+    const { statement, backwards, batchSize, oldest } = read;
+    if (read.remaining <= 0 || read.low > read.high) return null;
+    ctx.assertOpen();
+    const limit = Math.min(batchSize, read.remaining);
+    const { low, high } = read;
+    const rows = await ctx.query(`reading ${streamId}`, () => statement.all(streamId, low, high, oldest, limit));
+    read.remaining = rows.length < limit ? 0 : read.remaining - rows.length;
+    if (rows.length > 0) {
+      const last = BigInt(rows[rows.length - 1]![2]);
+      if (backwards) read.high = last - 1n;
+      else read.low = last + 1n;
+    }
+    return rows;
+  };
+}
+
+interface StreamRead {
+  readonly statement: Statements['readStreamForwards'];
+  readonly backwards: boolean;
+  readonly batchSize: number;
+  readonly oldest: string;
+  remaining: number;
+  low: bigint;
+  high: bigint;
+}
+
+/** The stream as it is now: later appends are not chased, as in MemoryEventStore. Null when there is nothing to read. */
+async function startStreamRead(ctx: ReadContext, streamId: string, given: ReadStreamOptions | undefined): Promise<StreamRead | null> {
   ctx.assertOpen();
   const options: ReadStreamOptions = normalizeOptions(given);
   assertStreamId(streamId);
   const backwards = options.direction === 'backwards';
   const fromVersion = normalizeVersion(options.fromVersion, 'fromVersion');
-  let remaining = normalizeMaxCount(options.maxCount) ?? Infinity;
+  const remaining = normalizeMaxCount(options.maxCount) ?? Infinity;
   const batchSize = normalizeBatchSize(options.batchSize);
   const stream = await ctx.query(`reading ${streamId}`, () => ctx.statements.getStream.get(streamId));
-  if (stream === undefined) return;
+  if (stream === undefined) return null;
   if (stream[3] !== 0) throw new StreamDeletedError(streamId);
   const version = BigInt(stream[0]);
   const metadata = stream[1] === '{}' ? {} : decodeStreamMetadata(stream[1], ctx.filename, streamId);
-  // The stream as it is now: later appends are not chased, as in MemoryEventStore.
   let low = firstVisibleVersion(metadata, version);
   let high = version;
   if (fromVersion !== undefined) {
@@ -66,34 +108,43 @@ export async function* readStreamEvents(ctx: ReadContext, streamId: string, give
   }
   const oldest = oldestVisibleTime(metadata, ctx.clock()) ?? '';
   const statement = backwards ? ctx.statements.readStreamBackwards : ctx.statements.readStreamForwards;
-  while (remaining > 0 && low <= high) {
-    ctx.assertOpen();
-    const limit = Math.min(batchSize, remaining);
-    const rows = await ctx.query(`reading ${streamId}`, () => statement.all(streamId, low, high, oldest, limit));
-    for (const row of rows) yield decodeRow(ctx, row);
-    if (rows.length < limit) return;
-    remaining -= rows.length;
-    const last = BigInt(rows[rows.length - 1]![3]);
-    if (backwards) high = last - 1n;
-    else low = last + 1n;
-  }
+  return { statement, backwards, batchSize, oldest, remaining, low, high };
 }
 
-export async function* readLogEvents(ctx: ReadContext, given: ReadAllOptions | undefined): AsyncGenerator<RecordedEvent> {
+export function readLogEvents(ctx: ReadContext, given: ReadAllOptions | undefined): AsyncIterableIterator<RecordedEvent> {
+  return new PagedEvents(logPages(ctx, given), decoder(ctx, decodeLogRow));
+}
+
+function logPages(ctx: ReadContext, given: ReadAllOptions | undefined): NextPage<LogRow> {
+  let read: LogRead | undefined;
+  return async () => {
+    read ??= await startLogRead(ctx, given);
+    if (read.remaining <= 0) return null;
+    ctx.assertOpen();
+    const { statement, params, from } = read;
+    const limit = Math.min(read.batchSize, read.remaining);
+    const rows = await ctx.query('reading the log', () => statement.all(...params, from, limit));
+    read.remaining = rows.length < limit ? 0 : read.remaining - rows.length;
+    if (rows.length > 0) read.from = BigInt(rows[rows.length - 1]![0]) + 1n;
+    return rows;
+  };
+}
+
+interface LogRead {
+  readonly statement: ReturnType<Statements['logQuery']>['statement'];
+  readonly params: readonly string[];
+  readonly batchSize: number;
+  remaining: number;
+  from: number | bigint;
+}
+
+async function startLogRead(ctx: ReadContext, given: ReadAllOptions | undefined): Promise<LogRead> {
   ctx.assertOpen();
   const options: ReadAllOptions = normalizeOptions(given);
   const filter = normalizeFilter(options.filter);
-  let remaining = normalizeMaxCount(options.maxCount) ?? Infinity;
+  const remaining = normalizeMaxCount(options.maxCount) ?? Infinity;
   const batchSize = normalizeBatchSize(options.batchSize);
-  let from: number | bigint = normalizePosition(options.fromPosition, 'fromPosition') ?? 1;
+  const from: number | bigint = normalizePosition(options.fromPosition, 'fromPosition') ?? 1;
   const { statement, params } = await ctx.query('preparing a read of the log', () => ctx.statements.logQuery(filter));
-  while (remaining > 0) {
-    ctx.assertOpen();
-    const limit = Math.min(batchSize, remaining);
-    const rows = await ctx.query('reading the log', () => statement.all(...params, from, limit));
-    for (const row of rows) yield decodeRow(ctx, row);
-    if (rows.length < limit) return;
-    remaining -= rows.length;
-    from = BigInt(rows[rows.length - 1]![0]) + 1n;
-  }
+  return { statement, params, batchSize, remaining, from };
 }

@@ -51,7 +51,7 @@ import { appendInTransaction, type AppendContext, type InlineHandler } from './a
 import { isBusy, retryWhileBusy } from './busy.js';
 import { sqliteCheckpointStore } from './checkpoint-store.js';
 import { sqliteSubscriptionTables } from './subscription-tables.js';
-import { decodeEvent, decodeStreamMetadata, type EventRow } from './event-row.js';
+import { decodeStreamMetadata } from './event-row.js';
 import { GroupCommitter, type FlushSchedule, type GroupCommitStats } from './group-commit.js';
 import { InlineReentry } from './inline-reentry.js';
 import { assertSchemaNotNewer, migrate } from './migrate.js';
@@ -151,7 +151,7 @@ export class SqliteEventStore implements EventStore {
     this.#read = {
       statements,
       clock: this.#clock,
-      decode: schemas ? (row: EventRow) => schemas.upcast(decodeEvent(row)) : decodeEvent,
+      upcast: schemas ? (event: RecordedEvent) => schemas.upcast(event) : undefined,
       assertOpen,
       query: (doing, read) => this.#reading(doing, read),
       filename: this.database.name,

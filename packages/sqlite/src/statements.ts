@@ -1,6 +1,6 @@
 /** Every statement the store runs, prepared once when the store opens. */
 import type { Statement } from 'better-sqlite3';
-import type { EventRow } from './event-row.js';
+import type { LogRow, StreamEventRow } from './event-row.js';
 import type { SqliteDatabase } from './open-database.js';
 import { LOAD_CHECKPOINT, STORE_CHECKPOINT } from './sql/checkpoints.js';
 import { EVENT_TIME, FIND_EVENT_BY_ID, HEAD_POSITION, INSERT_EVENT, READ_STREAM_BACKWARDS, READ_STREAM_FORWARDS } from './sql/events.js';
@@ -28,8 +28,8 @@ export class Statements {
   readonly insertEvent: Statement<Params>;
   readonly findEventById: Statement<[string], [string, number]>;
   readonly eventTime: Statement<[string, number], string>;
-  readonly readStreamForwards: Statement<Params, EventRow>;
-  readonly readStreamBackwards: Statement<Params, EventRow>;
+  readonly readStreamForwards: Statement<Params, StreamEventRow>;
+  readonly readStreamBackwards: Statement<Params, StreamEventRow>;
   readonly headPosition: Statement<[], number>;
 
   readonly getStream: Statement<[string], StreamRow>;
@@ -49,7 +49,7 @@ export class Statements {
   /** The file, for error messages. */
   readonly filename: string;
   readonly #db: SqliteDatabase;
-  readonly #logQueries = new Map<string, Statement<Params, EventRow>>();
+  readonly #logQueries = new Map<string, Statement<Params, LogRow>>();
 
   constructor(db: SqliteDatabase) {
     this.#db = db;
@@ -64,8 +64,8 @@ export class Statements {
     this.insertEvent = db.prepare(INSERT_EVENT);
     this.findEventById = db.prepare<[string], [string, number]>(FIND_EVENT_BY_ID).raw();
     this.eventTime = db.prepare<[string, number], string>(EVENT_TIME).pluck();
-    this.readStreamForwards = db.prepare<Params, EventRow>(READ_STREAM_FORWARDS).raw();
-    this.readStreamBackwards = db.prepare<Params, EventRow>(READ_STREAM_BACKWARDS).raw();
+    this.readStreamForwards = db.prepare<Params, StreamEventRow>(READ_STREAM_FORWARDS).raw();
+    this.readStreamBackwards = db.prepare<Params, StreamEventRow>(READ_STREAM_BACKWARDS).raw();
     this.headPosition = db.prepare<[], number>(HEAD_POSITION).pluck();
 
     this.getStream = db.prepare<[string], StreamRow>(GET_STREAM).raw();
@@ -84,12 +84,12 @@ export class Statements {
   }
 
   /** The prepared query of the log for `filter`, and the filter's parameters. */
-  logQuery(filter: LogFilterInput | undefined): { statement: Statement<Params, EventRow>; params: readonly string[] } {
+  logQuery(filter: LogFilterInput | undefined): { statement: Statement<Params, LogRow>; params: readonly string[] } {
     const query = logQuery(filter);
     let statement = this.#logQueries.get(query.key);
     if (!statement) {
       if (this.#logQueries.size >= MAX_LOG_QUERIES) this.#logQueries.delete(this.#logQueries.keys().next().value!);
-      statement = this.#db.prepare<Params, EventRow>(query.sql).raw();
+      statement = this.#db.prepare<Params, LogRow>(query.sql).raw();
       this.#logQueries.set(query.key, statement);
     }
     return { statement, params: query.params };

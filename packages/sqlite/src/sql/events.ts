@@ -1,13 +1,14 @@
 /** Statements on the `events` table: the append's insert and the reads of one stream. */
 
-/** Column order of every event read; `event-row.ts` decodes rows in this order. */
-export const EVENT_COLUMNS =
-  'position, id, stream_id, stream_version, type, schema_version, data, metadata, correlation_id, causation_id, time, source';
+/** Column order of every read of the log; `event-row.ts` decodes rows in this order. */
+export const LOG_COLUMNS = 'position, id, stream_id, stream_version, type, data, time, envelope';
+
+/** Reads of one stream: its id is the query's parameter, so it is not fetched again per row. */
+export const STREAM_COLUMNS = 'position, id, stream_version, type, data, time, envelope';
 
 export const INSERT_EVENT = `
-INSERT INTO events (id, stream_id, category, stream_version, type, schema_version, data, metadata,
-                    correlation_id, causation_id, time, source)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+INSERT INTO events (id, stream_id, category, stream_version, type, data, time, envelope)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)`;
 
 /** The time of a stream's event at a version: an append never records an earlier one in the stream. */
 export const EVENT_TIME = `SELECT time FROM events WHERE stream_id = ? AND stream_version = ?`;
@@ -16,14 +17,14 @@ export const FIND_EVENT_BY_ID = `SELECT stream_id, stream_version FROM events WH
 
 /** Keyset page of a stream, oldest first: lowest version, highest version, oldest time, limit. */
 export const READ_STREAM_FORWARDS = `
-SELECT ${EVENT_COLUMNS} FROM events
+SELECT ${STREAM_COLUMNS} FROM events
 WHERE stream_id = ? AND stream_version >= ? AND stream_version <= ? AND time >= ?
 ORDER BY stream_version
 LIMIT ?`;
 
 /** Keyset page of a stream, newest first: same parameters as forwards. */
 export const READ_STREAM_BACKWARDS = `
-SELECT ${EVENT_COLUMNS} FROM events
+SELECT ${STREAM_COLUMNS} FROM events
 WHERE stream_id = ? AND stream_version >= ? AND stream_version <= ? AND time >= ?
 ORDER BY stream_version DESC
 LIMIT ?`;

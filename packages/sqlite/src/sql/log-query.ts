@@ -6,7 +6,7 @@
  * - else the log itself, in position order, testing each row.
  * Stream prefixes are compared as ranges of text, so `%`, `_` and quotes in them are plain data.
  */
-import { EVENT_COLUMNS } from './events.js';
+import { LOG_COLUMNS } from './events.js';
 
 export interface LogQuery {
   /** Identifies the statement: queries with the same key differ only in parameters. */
@@ -68,7 +68,7 @@ export function logQuery(filter: LogFilterInput | undefined): LogQuery {
     conditions.push(ranges.length === 1 ? ranges[0]! : `(${ranges.join(' OR ')})`);
   }
   conditions.push('position >= ?', NOT_TOMBSTONED);
-  const sql = `SELECT ${EVENT_COLUMNS} FROM ${source}\nWHERE ${conditions.join('\n  AND ')}\nORDER BY position\nLIMIT ?`;
+  const sql = `SELECT ${LOG_COLUMNS} FROM ${source}\nWHERE ${conditions.join('\n  AND ')}\nORDER BY position\nLIMIT ?`;
   return { key: `${access}/${types.length}/${shapes.join('')}`, sql, params };
 }
 

@@ -138,4 +138,39 @@ CREATE INDEX queue_dead_letters_by_source ON queue_dead_letters (destination, gr
     name: 'outbox messages, outbox relays, inbox records',
     sql: OUTBOX_INBOX_MIGRATION_SQL,
   },
+  {
+    version: 4,
+    name: 'events: rarely-set envelope parts in one envelope column',
+    sql: `
+-- A read pays for every column it fetches. schema_version, metadata, correlation_id, causation_id
+-- and source are at their defaults (1, {}, the event's own id, NULL, 'eventloom') for most events:
+-- they move into one column, NULL when all five are defaults, else the JSON array
+-- [schema_version, metadata, correlation_id, causation_id, source] (event-row.ts reads it).
+-- The metadata text is spliced in as it is, so text that did not parse before does not now: the
+-- read of that event still reports the file damaged, and the migration itself does not fail.
+CREATE TABLE events_v4 (
+  position       INTEGER PRIMARY KEY,
+  id             TEXT    NOT NULL UNIQUE,
+  stream_id      TEXT    NOT NULL,
+  category       TEXT    NOT NULL,
+  stream_version INTEGER NOT NULL,
+  type           TEXT    NOT NULL,
+  data           TEXT    NOT NULL, -- JSON
+  time           TEXT    NOT NULL, -- ISO 8601, UTC, milliseconds: sorts as text
+  envelope       TEXT,             -- JSON array, NULL for the defaults
+  UNIQUE (stream_id, stream_version)
+);
+INSERT INTO events_v4 (position, id, stream_id, category, stream_version, type, data, time, envelope)
+SELECT position, id, stream_id, category, stream_version, type, data, time,
+       CASE WHEN schema_version = 1 AND metadata = '{}' AND correlation_id = id AND causation_id IS NULL AND source = 'eventloom'
+            THEN NULL
+            ELSE '[' || schema_version || ',' || metadata || ',' || json_quote(correlation_id) || ',' || json_quote(causation_id) || ',' || json_quote(source) || ']'
+       END
+FROM events ORDER BY position;
+DROP TABLE events;
+ALTER TABLE events_v4 RENAME TO events;
+CREATE INDEX events_by_type ON events (type);
+CREATE INDEX events_by_category ON events (category);
+`,
+  },
 ];
