@@ -101,6 +101,17 @@ export interface ReadModelTransaction<H extends ProjectionHandle = ProjectionHan
 export interface TransactionOptions {
   /** `fn` only reads. Default false. */
   readonly readOnly?: boolean;
+  /**
+   * How document writes (`upsert`, `update`, `delete`) reach storage. `true`: the store may hold
+   * them back and send them together — before a query (`find`, `findPage`, `count`) of their
+   * collection and at commit — while `get` and `update` still see them; a write storage refuses
+   * then fails that later call or the commit, not the call that made it. `false`: each reaches
+   * storage before its call resolves, so its failure is its caller's. Plain SQL on the documents'
+   * table sees held-back writes only once they are sent. Default: the store's own (SQLite holds
+   * them back, PostgreSQL sends each). The projection runner asks for `true` for its batches and
+   * applies a failed batch again with `false`, so a failure is pinned on the event that caused it.
+   */
+  readonly batchWrites?: boolean;
 }
 
 export interface WaitForPositionOptions {

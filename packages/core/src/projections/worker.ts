@@ -389,9 +389,22 @@ export class ProjectionWorker<H extends ProjectionHandle> {
     return 'applied';
   }
 
-  async #tryApply(batch: readonly RecordedEvent[]): Promise<'applied' | 'moved' | HandlerFailure> {
+  /**
+   * Applies `batch` in one transaction whose document writes the store may hold back and send
+   * together (`batchWrites`). A write refused when sent fails a later call or the commit, not its
+   * own event's handler, so a failure there is not trusted to name the event:
+   * - the commit failed (no handler did): the batch is applied again with each write sent at its
+   *   call (`exact`), where the refused write fails its own event's handler;
+   * - handler `i` failed: the events before it may hold the culprit, so the caller commits them
+   *   first, on their own — which fails in its turn if one of them does — and only then retries
+   *   event `i` alone, where every held-back write is its own.
+   * Transient store errors go up to be waited out, as before.
+   */
+  async #tryApply(batch: readonly RecordedEvent[], exact = false): Promise<'applied' | 'moved' | HandlerFailure> {
     try {
-      const state = await this.#readModels.transaction((tx) => applyBatch(tx, this.projection, batch, { expected: this.#checkpoint }));
+      const state = await this.#readModels.transaction((tx) => applyBatch(tx, this.projection, batch, { expected: this.#checkpoint }), {
+        batchWrites: !exact,
+      });
       this.#checkpoint = state.checkpoint;
       this.#failure = state.failure;
       this.#settings.changed();
@@ -399,6 +412,7 @@ export class ProjectionWorker<H extends ProjectionHandle> {
     } catch (error) {
       if (error instanceof CheckpointMoved) return 'moved';
       if (error instanceof HandlerFailure) return error;
+      if (!exact && !isTransientStoreError(error) && !(error instanceof StoreClosedError)) return this.#tryApply(batch, true);
       throw error;
     }
   }

@@ -41,7 +41,7 @@ import { assertStorableBigint } from '../limits.js';
 import { namesFor, quoteIdent } from '../names.js';
 import { normalizeTenantId } from '../options.js';
 import { AppendWaker } from '../waker.js';
-import { postgresCollection, WriteBehind, type DocumentTarget } from './documents.js';
+import { HeldBackWriteFailure, postgresCollection, WriteBehind, type DocumentTarget } from './documents.js';
 import { sqlLiteral } from './query-sql.js';
 import { migrateReadModels } from './schema.js';
 import { scopedPoolConfig } from './scoped-pool.js';
@@ -51,7 +51,9 @@ import { readModelQueries, type ReadModelQueries } from './sql.js';
 export interface PostgresProjectionHandle extends ProjectionHandle {
   /**
    * The client whose transaction the handler runs in; its statements commit with the checkpoint.
-   * Do not begin, commit or roll back.
+   * Do not begin, commit or roll back. In a runner's batch, documents written through `collection`
+   * reach `rm_documents` before a query of their collection and at the end of the batch (they are
+   * held back and sent together), so read documents through `collection`, not SQL.
    */
   readonly client: pg.ClientBase;
   /**
@@ -207,16 +209,24 @@ export class PostgresReadModelStore implements ReadModelStore<PostgresProjection
    * Runs `fn` in one transaction on a connection of the store's own: all it wrote commits, or
    * nothing. A writing transaction locks the bookkeeping rows it reads, so two writers of one
    * projection take turns. A checkpoint it moved wakes the waiters, here and in other processes.
+   * With `batchWrites` (the runner's batches) document writes are held back (`WriteBehind`) and
+   * sent in one statement before a query of their collection and before the commit.
    */
   async transaction<R>(fn: (tx: ReadModelTransaction<PostgresProjectionHandle>) => Promise<R> | R, options?: TransactionOptions): Promise<R> {
     this.#assertOpen();
     const readOnly = options?.readOnly === true;
+    // A refused send comes out typed, like any statement of the transaction's.
+    const heldBack =
+      options?.batchWrites === true && !readOnly
+        ? (cause: unknown) => toStoreError(cause, { operation: `sending the document writes held back in a read-model transaction on schema ${this.schema}`, writes: true })
+        : undefined;
     let moved = false;
     // The caller's work may have done more than SQL: a serialization failure is reported, not retried.
     const result = await this.#inTransaction('a read-model transaction', readOnly, async (client) => {
-      const tx = new PostgresReadModelTransaction(client, this.schema, this.tenantId, this.#queries, this.#clock, readOnly, this.#channel);
+      const tx = new PostgresReadModelTransaction(client, this.schema, this.tenantId, this.#queries, this.#clock, readOnly, this.#channel, heldBack);
       try {
         const value = await fn(tx);
+        await tx.flush();
         moved = tx.notified;
         return value;
       } finally {
@@ -291,11 +301,11 @@ export class PostgresReadModelStore implements ReadModelStore<PostgresProjection
    *
    * Its document upserts are held back and sent together (`WriteBehind`), before the next read
    * of their collection and when `fn` is done: each is a round trip spent holding the tenant's
-   * log head. A runner's transactions send each at once, so that a failure is its event's.
+   * log head. A refused send is a `HeldBackWriteFailure`, pinned on no one append.
    */
   async inTransaction<R>(client: pg.ClientBase, fn: (tx: PostgresReadModelTransaction) => Promise<R>): Promise<R> {
     this.#assertOpen();
-    const tx = new PostgresReadModelTransaction(client, this.schema, this.tenantId, this.#queries, this.#clock, false, null, true);
+    const tx = new PostgresReadModelTransaction(client, this.schema, this.tenantId, this.#queries, this.#clock, false, null, (cause) => new HeldBackWriteFailure(cause));
     try {
       const result = await fn(tx);
       await tx.flush();
@@ -405,8 +415,8 @@ export class PostgresReadModelTransaction implements ReadModelTransaction<Postgr
     private readonly readOnly: boolean,
     /** The tenant's NOTIFY channel; `null` inside someone else's transaction (inline projections). */
     private readonly channel: string | null,
-    /** Whether document upserts are held back until `flush` or a read of their collection. */
-    writeBehind = false,
+    /** Present: document writes are held back until `flush` or a query of their collection, and a refused send throws what this makes of the driver's error. */
+    heldBack?: (cause: unknown) => unknown,
   ) {
     this.#target = {
       queries,
@@ -418,11 +428,11 @@ export class PostgresReadModelTransaction implements ReadModelTransaction<Postgr
       },
       assertOpen: () => this.#assertOpen(),
       writable: true,
-      ...(writeBehind && { writeBehind: new WriteBehind(client, quoteIdent(schema)) }),
+      ...(heldBack && { writeBehind: new WriteBehind(client, quoteIdent(schema), heldBack) }),
     };
   }
 
-  /** Sends the document upserts held back, if any. */
+  /** Sends the document writes held back, if any. */
   async flush(): Promise<void> {
     this.#assertOpen();
     await this.#target.writeBehind?.flush();
@@ -515,6 +525,7 @@ export class PostgresReadModelTransaction implements ReadModelTransaction<Postgr
   }
 
   async dropNamespace(namespace: string): Promise<void> {
+    this.#target.writeBehind?.discard(namespace);
     await this.#query(this.queries.deleteNamespaceDocuments, [namespace]);
     await this.#query(this.queries.deleteState, [namespace]);
     await this.#query(this.queries.dropIndexes, [namespace]);

@@ -2,7 +2,7 @@
 import { runProjectionConformance, runReadModelStoreConformance } from '@eventloom/testing';
 import type pg from 'pg';
 import { describe } from 'vitest';
-import { dropPostgresEventStore, openPostgresReadModels } from '../../src/index.js';
+import { dropPostgresEventStore, openPostgresReadModels, type PostgresReadModelStore } from '../../src/index.js';
 import { connectionString, openTestStores, ownerPool, postgresUrl, uniqueSchema } from './support.js';
 
 describe.skipIf(!postgresUrl)('PostgreSQL read models', () => {
@@ -36,5 +36,14 @@ describe.skipIf(!postgresUrl)('PostgreSQL read models', () => {
       const stores = await openTestStores(options?.clock ? { clock: options.clock } : {});
       return { eventStore: stores.eventStore, readModels: stores.readModels, cleanup: () => stores.cleanup() };
     },
+    // As the tables' owner: the store's own role may not alter them.
+    refuseDocument: async ({ readModels }, id) => {
+      const { pool, schema } = readModels as PostgresReadModelStore;
+      await pool.query(`ALTER TABLE "${schema}".rm_documents ADD CONSTRAINT refuse_one CHECK (id <> ${sqlString(id)})`);
+    },
   });
 });
+
+function sqlString(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}

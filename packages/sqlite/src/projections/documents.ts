@@ -79,12 +79,19 @@ export class CollectionBuffer {
   }
 
   write(id: string, json: string | undefined): void {
+    // Written through: SQLite has it (or refused it, failing this call) before the call resolves.
+    const dirty = !this.owner.writeThrough;
+    if (!dirty) {
+      const { upsert, delete: remove } = this.owner.statements;
+      if (json === undefined) remove.run(this.namespace, this.name, id);
+      else upsert.run(this.namespace, this.name, id, json);
+    }
     const entry = this.entries.get(id);
     if (entry) {
       entry.json = json;
-      entry.dirty = true;
+      entry.dirty = dirty;
     } else {
-      this.owner.remember(this, id, { json, dirty: true });
+      this.owner.remember(this, id, { json, dirty });
     }
   }
 }
@@ -96,12 +103,17 @@ const MAX_BUFFERED = 20_000;
  * The unit of work of one transaction: documents are read from SQLite once and written once,
  * when the transaction ends (or before a `find`/`count`, which SQL answers). A projection that
  * creates an order and updates it twice in a batch costs one write instead of five statements.
+ * `writeThrough` (a transaction without `batchWrites`) writes each at its call instead, so a
+ * write SQLite refuses fails the call that made it; reads are still remembered.
  */
 export class DocumentBuffer {
   readonly #collections = new Map<string, CollectionBuffer>();
   #size = 0;
 
-  constructor(readonly statements: DocumentStatements) {}
+  constructor(
+    readonly statements: DocumentStatements,
+    readonly writeThrough = false,
+  ) {}
 
   collection(namespace: string, name: string): CollectionBuffer {
     const key = `${namespace}\u0000${name}`;

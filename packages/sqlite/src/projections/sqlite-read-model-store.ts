@@ -8,6 +8,7 @@ import {
   InvalidArgumentError,
   StoreBusyError,
   StoreClosedError,
+  StoreUnavailableError,
   type CollectionDefinition,
   type CollectionRef,
   type DocumentCollection,
@@ -273,7 +274,7 @@ export class SqliteReadModelStore implements ReadModelStore<SqliteProjectionHand
       if (!nested && isBusy(error)) return BUSY;
       throw storeError(error, 'starting a read-model transaction', 'nothing', this.database.name);
     }
-    const tx = new SqliteReadModelTransaction(this.database, this.#statements, this.#clock);
+    const tx = new SqliteReadModelTransaction(this.database, this.#statements, this.#clock, options?.batchWrites === false);
     try {
       const result = await fn(tx);
       tx.flush();
@@ -292,7 +293,7 @@ export class SqliteReadModelStore implements ReadModelStore<SqliteProjectionHand
           s.rollback.run();
         }
       }
-      throw storeError(error, 'writing read models', 'nothing', this.database.name);
+      throw permanentIfRefused(error, storeError(error, 'writing read models', 'nothing', this.database.name));
     } finally {
       tx.finish();
     }
@@ -433,8 +434,10 @@ export class SqliteReadModelTransaction implements ReadModelTransaction<SqlitePr
     private readonly db: SqliteDatabase,
     private readonly statements: Statements,
     private readonly clock: () => Date,
+    /** Each document write goes to SQLite at its call (`batchWrites: false`), not at the end. */
+    writeThrough = false,
   ) {
-    this.#buffer = new DocumentBuffer(statements.documents);
+    this.#buffer = new DocumentBuffer(statements.documents, writeThrough);
     this.#scope = new TransactionScope(db, 'the read-model transaction');
   }
 
@@ -574,6 +577,17 @@ export class SqliteReadModelTransaction implements ReadModelTransaction<SqlitePr
 }
 
 const BUSY = Symbol('busy');
+
+/**
+ * A write SQLite refused by a constraint or trigger (the documents written at commit, say) is
+ * refused again however long one waits: not retryable, so a runner applies the failed batch again
+ * event by event and its failure policy meets the event that made the write.
+ */
+function permanentIfRefused(raw: unknown, typed: unknown): unknown {
+  const code = (raw as { code?: unknown } | null)?.code;
+  if (!(typed instanceof StoreUnavailableError) || !typed.retryable || typeof code !== 'string' || !code.startsWith('SQLITE_CONSTRAINT')) return typed;
+  return new StoreUnavailableError(typed.message, { cause: raw, retryable: false });
+}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

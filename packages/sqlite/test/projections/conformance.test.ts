@@ -1,6 +1,6 @@
 /** The shared read-model and projection conformance suites, on a fresh SQLite file per test: read models in the events' file. */
 import { runProjectionConformance, runReadModelStoreConformance } from '@eventloom/testing';
-import { openSqliteEventStore, openSqliteReadModels } from '../../src/index.js';
+import { openSqliteEventStore, openSqliteReadModels, type SqliteReadModelStore } from '../../src/index.js';
 import { tempDir } from './temp-dir.js';
 
 runReadModelStoreConformance({
@@ -20,5 +20,11 @@ runProjectionConformance({
     const eventStore = openSqliteEventStore({ filename: dir.file('app.db'), durability: 'normal', ...(options?.clock && { clock: options.clock }) });
     const readModels = openSqliteReadModels({ database: eventStore.database });
     return { eventStore, readModels, cleanup: async () => dir.remove() };
+  },
+  refuseDocument: async ({ readModels }, id) => {
+    const quoted = `'${id.replaceAll("'", "''")}'`;
+    (readModels as SqliteReadModelStore).database.exec(
+      `CREATE TRIGGER refuse_one BEFORE INSERT ON rm_documents WHEN NEW.id = ${quoted} BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`,
+    );
   },
 });

@@ -239,6 +239,61 @@ export function runReadModelStoreConformance(options: ReadModelStoreConformanceO
         expect(seen).toEqual([1, 1, 1]);
       });
 
+      test('with batchWrites, see their own held-back writes (get, update, delete, find, count) and commit them, or nothing on a throw', async () => {
+        const readModels = await store();
+        const p = ns();
+        const batched = { batchWrites: true } as const;
+        await readModels.transaction(async (tx) => {
+          const docs = tx.handle(p).collection<Doc>('docs');
+          await docs.upsert('a', { name: 'a', n: 1, nested: { a: [1] } });
+          const copy = (await docs.get('a'))!;
+          copy.nested!.a.push(2);
+          expect(await docs.get('a')).toEqual({ name: 'a', n: 1, nested: { a: [1] } });
+          expect(await docs.update('a', (d) => ({ ...d, n: d.n + 1 }))).toBe(true);
+          expect((await docs.get('a'))?.n).toBe(2);
+          await docs.upsert('b', { name: 'b', n: 1 });
+          expect(await docs.delete('b')).toBe(true);
+          expect(await docs.get('b')).toBeNull();
+          expect(await docs.delete('b')).toBe(false);
+          expect(await docs.update('b', (d) => d)).toBe(false);
+          await docs.upsert('c', { name: 'c', n: 3 });
+          expect(await docs.count()).toBe(2);
+          expect((await docs.find({ where: { name: 'c' } })).map((d) => d.n)).toEqual([3]);
+          expect(await docs.delete('c')).toBe(true);
+          expect(await docs.count()).toBe(1);
+          await docs.upsert('d', { name: 'd', n: 4 });
+        }, batched);
+        const committed = () => readModels.read(p, (view) => view.collection<Doc>('docs').find());
+        expect((await committed()).map((d) => [d.name, d.n])).toEqual([
+          ['a', 2],
+          ['d', 4],
+        ]);
+        await readModels.transaction(async (tx) => {
+          const docs = tx.handle(p).collection<Doc>('docs');
+          // Committed before: deleted here, then written and deleted again.
+          expect(await docs.delete('a')).toBe(true);
+          expect(await docs.get('a')).toBeNull();
+          await docs.upsert('a', { name: 'a again', n: 9 });
+          expect(await docs.delete('a')).toBe(true);
+          expect(await docs.update('d', (d) => ({ ...d, n: 40 }))).toBe(true);
+          await docs.upsert('e', { name: 'e', n: 5 });
+        }, batched);
+        expect((await committed()).map((d) => [d.name, d.n])).toEqual([
+          ['d', 40],
+          ['e', 5],
+        ]);
+        const boom = new Error('boom');
+        await expect(
+          readModels.transaction(async (tx) => {
+            const docs = tx.handle(p).collection<Doc>('docs');
+            await docs.upsert('f', { name: 'f', n: 6 });
+            await docs.delete('d');
+            throw boom;
+          }, batched),
+        ).rejects.toBe(boom);
+        expect((await committed()).map((d) => d.name)).toEqual(['d', 'e']);
+      });
+
       test('reject a handle used after its transaction ended', async () => {
         const readModels = await store();
         const p = ns();

@@ -56,6 +56,12 @@ export interface ProjectionConformanceOptions {
   readonly create: (options?: { readonly clock?: () => Date }) => Promise<CreatedProjectionStores>;
   /** Tests these stores skip, by name, each with its reason. */
   readonly skip?: Readonly<Record<string, string>>;
+  /**
+   * Makes storage refuse any document whose id is `id` (a CHECK constraint, a trigger): the
+   * document API accepts the write, storage refuses it only when it arrives. Leave it out where
+   * storage refuses nothing the API accepts (memory); the tests that need it then say so.
+   */
+  readonly refuseDocument?: (stores: CreatedProjectionStores, id: string) => Promise<void>;
 }
 
 const FAST = { pollIntervalMs: 20, leaseTtlMs: 2_000, failurePolicy: { retryDelayMs: 5, maxRetryDelayMs: 20 } } as const;
@@ -582,6 +588,73 @@ export function runProjectionConformance(options: ProjectionConformanceOptions):
       // the event before the failing one is committed on its own; the failing one left nothing
       expect((await ledgers(s, 'late-failure')).find((l) => l.streamId === bad)).toMatchObject({ count: 1, gaps: 0 });
       expect(r.status('late-failure').failure?.error).toContain('failed after an await');
+    });
+
+    // The runner's batches may hold document writes back and send them together (`batchWrites`):
+    // a write storage refuses then surfaces at the commit, or in a later handler's query. The
+    // failure policy must still meet the event that made the write.
+    const refusing = (name: string, queryOn?: (orderId: string) => boolean) =>
+      defineProjection<OrderEvent>({
+        name,
+        version: 1,
+        handlers: {
+          OrderCreated: async (event, { collection }) => {
+            const docs = collection<{ total: number }>('orders');
+            await docs.upsert(event.data.orderId, { total: event.data.total });
+            // A query sends the writes held back so far, those of earlier events included.
+            if (queryOn?.(event.data.orderId)) await docs.count();
+          },
+        },
+      });
+    const sixOrders = async (s: CreatedProjectionStores) => {
+      const ids: string[] = [];
+      const positions: bigint[] = [];
+      for (let i = 0; i < 6; i++) {
+        const stream = uniqueOrderStream();
+        ids.push(stream.slice(6));
+        positions.push((await s.eventStore.appendToStream(stream, [created(stream.slice(6), i + 1)])).position);
+      }
+      return { ids, positions };
+    };
+    const refusedSkip = options.refuseDocument ? null : 'its storage refuses no document the document API accepts';
+    const refusedTest = (name: string, fn: (refuse: NonNullable<ProjectionConformanceOptions['refuseDocument']>) => Promise<void>): void => {
+      if (refusedSkip && !skip[name]) it.skip(`${name} (skipped: ${refusedSkip})`, () => undefined);
+      else test(name, () => fn(options.refuseDocument!));
+    };
+
+    refusedTest('a write storage refuses when the batch is sent stops the projection at the event that made it; the events before it are applied', async (refuse) => {
+      const s = await stores();
+      const { ids, positions } = await sixOrders(s);
+      await refuse(s, ids[2]!);
+      const projection = refusing('refused-stop');
+      const r = runner(s, { projections: [projection], batchSize: 100, failurePolicy: { maxAttempts: 2, onFailure: 'stop' } });
+      await r.start();
+      await eventually(() => expect(r.status('refused-stop').status).toBe('failed'));
+      const { failure, checkpoint } = r.status('refused-stop');
+      expect(failure).toMatchObject({ position: positions[2], eventType: 'OrderCreated', attempts: 2 });
+      expect(checkpoint).toBe(positions[1]);
+      const found = await s.readModels.read({ name: 'refused-stop', version: 1 }, (view) =>
+        Promise.all(ids.map((id) => view.collection<{ total: number }>('orders').get(id))),
+      );
+      expect(found.map((doc) => doc?.total ?? null)).toEqual([1, 2, null, null, null, null]);
+    });
+
+    refusedTest("a refused write sent by a later handler's query is dead-lettered as the event that made it; the others are applied", async (refuse) => {
+      const s = await stores();
+      const { ids, positions } = await sixOrders(s);
+      await refuse(s, ids[2]!);
+      const projection = refusing('refused-dlq', (orderId) => orderId === ids[4]);
+      const events: ProjectionRunnerEvent[] = [];
+      const r = runner(s, { projections: [projection], events, batchSize: 100, failurePolicy: { maxAttempts: 1, onFailure: 'dead-letter' } });
+      await r.start();
+      await r.waitForPosition('refused-dlq', positions[5]!, 10_000);
+      const letters = await s.readModels.deadLetters('refused-dlq@1');
+      expect(letters.map((l) => l.position)).toEqual([positions[2]]);
+      expect(letters[0]).toMatchObject({ eventType: 'OrderCreated', attempts: 1 });
+      const found = await s.readModels.read('refused-dlq', (view) => Promise.all(ids.map((id) => view.collection<{ total: number }>('orders').get(id))));
+      expect(found.map((doc) => doc?.total ?? null)).toEqual([1, 2, null, 4, 5, 6]);
+      expect(events.filter((e) => e.type === 'dead-lettered')).toHaveLength(1);
+      expect(r.status('refused-dlq').status).toBe('live');
     });
 
     test('blue/green: a new version builds beside the old, which serves until the switch', async () => {
