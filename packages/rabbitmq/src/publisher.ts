@@ -40,41 +40,123 @@ interface ChannelEntry {
   readonly direct: DirectPublish | null;
 }
 
+/** Publications of one `publishAll`, settled together. */
+interface Batch {
+  pending: number;
+  failure: unknown;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface Queued {
+  readonly publication: Publication;
+  readonly batch: Batch;
+}
+
 export class Publisher {
   private entry: ChannelEntry | null = null;
   private opening: Promise<ChannelEntry> | null = null;
   private outstanding = 0;
   private readonly slotWaiters: (() => void)[] = [];
+  /** Publications of `publishAll` waiting for room in the confirm window, in order. */
+  private queue: Queued[] = [];
+  private head = 0;
+  private pumpScheduled = false;
+  private waitingForChannel = false;
 
   constructor(
     private readonly connection: ReconnectingConnection,
     private readonly options: ResolvedOptions,
   ) {}
 
-  /** Resolves once every publication is confirmed; rejects with `PublishRefused` (unroutable) or `TransportUnavailableError` (nacked or unconfirmed for longer than the bound). */
-  async publishAll(publications: readonly Publication[]): Promise<void> {
-    // The fast way first: while the channel is up and the window has room, publish without
-    // awaiting anything between messages; what fails takes the careful way (publish) again.
-    const entry = this.entry;
-    const first: Promise<void>[] = [];
-    let i = 0;
-    if (entry && entry.open && !entry.draining) {
-      for (; i < publications.length && this.outstanding < this.options.confirmWindow && entry.open && !entry.draining; i++) {
-        const publication = publications[i]!;
-        this.outstanding++;
-        first.push(
-          this.once(entry, publication).then(
-            () => this.release(),
-            (error: unknown) => {
-              this.release();
-              if ((error instanceof PublishRefused && error.reason === 'unroutable') || error instanceof InvalidArgumentError) throw error;
-              return this.publish(publication);
-            },
-          ),
-        );
+  /**
+   * Resolves once every publication is confirmed; rejects with `PublishRefused` (unroutable) or
+   * `TransportUnavailableError` (nacked or unconfirmed for longer than the bound). The
+   * publications wait in one queue that confirms drain: no promise per message, and the window
+   * refilled once per batch of confirms (the profile had GC at 11 % with a promise chain each).
+   */
+  publishAll(publications: readonly Publication[]): Promise<void> {
+    if (publications.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const batch: Batch = { pending: publications.length, failure: undefined, resolve, reject };
+      for (const publication of publications) this.queue.push({ publication, batch });
+      this.pump();
+    });
+  }
+
+  /** Writes queued publications while the window has room and the channel takes them. */
+  private pump(): void {
+    const window = this.options.confirmWindow;
+    // Publications being sent again (the careful way) take freed room first.
+    while (this.head < this.queue.length && this.outstanding < window && this.slotWaiters.length === 0) {
+      const entry = this.entry;
+      if (entry === null || !entry.open || entry.draining !== null) {
+        this.pumpWhenReady();
+        break;
       }
+      const queued = this.queue[this.head]!;
+      this.queue[this.head++] = undefined as unknown as Queued;
+      this.outstanding++;
+      this.write(entry, queued.publication, (error) => {
+        this.release();
+        this.settle(queued, error);
+      });
     }
-    await Promise.all([...first, ...publications.slice(i).map((publication) => this.publish(publication))]);
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Waits for a usable channel (opened, reconnected, drained), then pumps; one waiter at a time. */
+  private pumpWhenReady(): void {
+    if (this.waitingForChannel) return;
+    this.waitingForChannel = true;
+    this.channel().then(
+      () => {
+        this.waitingForChannel = false;
+        this.pump();
+      },
+      () => {
+        this.waitingForChannel = false;
+        // No channel within the bound (or the transport closed): each waiting publication
+        // takes the careful way, which fails with the same typed error.
+        const waiting = this.queue.slice(this.head);
+        this.queue = [];
+        this.head = 0;
+        for (const queued of waiting) this.settle(queued, CHANNEL_LOST);
+      },
+    );
+  }
+
+  private settle(queued: Queued, error: unknown): void {
+    const { batch, publication } = queued;
+    if (error === null) {
+      this.done(batch);
+      return;
+    }
+    if (isFinal(error)) {
+      batch.failure ??= error;
+      this.done(batch);
+      return;
+    }
+    // Nacked, or its channel lost before the confirm: sent again, with backoff, up to the bound.
+    this.publish(publication).then(
+      () => this.done(batch),
+      (again: unknown) => {
+        batch.failure ??= again;
+        this.done(batch);
+      },
+    );
+  }
+
+  private done(batch: Batch): void {
+    if (--batch.pending > 0) return;
+    if (batch.failure === undefined) batch.resolve();
+    else batch.reject(batch.failure);
   }
 
   async publish(publication: Publication): Promise<void> {
@@ -85,10 +167,10 @@ export class Publisher {
       const entry = await this.channel();
       await this.slot();
       try {
-        await this.once(entry, publication);
+        await new Promise<void>((resolve, reject) => this.write(entry, publication, (error) => (error === null ? resolve() : reject(error))));
         return;
       } catch (error) {
-        if ((error instanceof PublishRefused && error.reason === 'unroutable') || error instanceof InvalidArgumentError) throw error;
+        if (isFinal(error)) throw error;
         lastError = error;
       } finally {
         this.release();
@@ -104,46 +186,44 @@ export class Publisher {
     }
   }
 
-  private once(entry: ChannelEntry, publication: Publication): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const key = returnKey(publication.properties.messageId, publication.routingKey);
-      let ok: boolean;
-      try {
-        const confirmed = (error: unknown): void => {
-          const returned = publication.properties.mandatory === true && entry.returned.delete(key);
-          if (error) {
-            // A nack while the channel is open is the broker's refusal; a closed channel lost it.
-            reject(entry.open ? new PublishRefused(publication, 'nack') : (error as Error));
-          } else if (returned) reject(new PublishRefused(publication, 'unroutable'));
-          else resolve();
-        };
-        const direct = entry.direct?.(publication.exchange, publication.routingKey, publication.content, publication.properties, confirmed) ?? null;
-        ok = direct ?? entry.channel.publish(publication.exchange, publication.routingKey, publication.content, publication.properties, confirmed);
-      } catch (error) {
-        if (error instanceof RangeError) {
-          // amqplib encodes headers into 64 KiB; the message's metadata (a header) is too big for AMQP.
-          reject(new InvalidArgumentError('message', `its headers do not fit AMQP's 64 KiB header table (${error.message}); keep metadata small and put large values in data`));
-          return;
-        }
-        // amqplib throws when the channel is closing: take it out of use now.
-        entry.open = false;
-        reject(error as Error);
+  /** Publishes once on `entry`; `confirmed` gets null once the broker confirmed it, else why not (synchronously when it could not be written). */
+  private write(entry: ChannelEntry, publication: Publication, confirmed: (error: unknown) => void): void {
+    const onConfirm = (error: unknown): void => {
+      const returned = publication.properties.mandatory === true && entry.returned.size > 0 && entry.returned.delete(returnKey(publication.properties.messageId, publication.routingKey));
+      if (error) {
+        // A nack while the channel is open is the broker's refusal; a closed channel lost it.
+        confirmed(entry.open ? new PublishRefused(publication, 'nack') : error);
+      } else if (returned) confirmed(new PublishRefused(publication, 'unroutable'));
+      else confirmed(null);
+    };
+    let ok: boolean;
+    try {
+      const direct = entry.direct?.(publication.exchange, publication.routingKey, publication.content, publication.properties, onConfirm) ?? null;
+      ok = direct ?? entry.channel.publish(publication.exchange, publication.routingKey, publication.content, publication.properties, onConfirm);
+    } catch (error) {
+      if (error instanceof RangeError) {
+        // amqplib encodes headers into 64 KiB; the message's metadata (a header) is too big for AMQP.
+        confirmed(new InvalidArgumentError('message', `its headers do not fit AMQP's 64 KiB header table (${error.message}); keep metadata small and put large values in data`));
         return;
       }
-      if (!ok) {
-        // The socket's buffer is full: let it drain before more publishes are written.
-        entry.draining ??= new Promise<void>((done) => {
-          const finish = (): void => {
-            entry.channel.off('drain', finish);
-            entry.channel.off('close', finish);
-            entry.draining = null;
-            done();
-          };
-          entry.channel.once('drain', finish);
-          entry.channel.once('close', finish);
-        });
-      }
-    });
+      // amqplib throws when the channel is closing: take it out of use now.
+      entry.open = false;
+      confirmed(error ?? CHANNEL_LOST);
+      return;
+    }
+    if (!ok) {
+      // The socket's buffer is full: let it drain before more publishes are written.
+      entry.draining ??= new Promise<void>((done) => {
+        const finish = (): void => {
+          entry.channel.off('drain', finish);
+          entry.channel.off('close', finish);
+          entry.draining = null;
+          done();
+        };
+        entry.channel.once('drain', finish);
+        entry.channel.once('close', finish);
+      });
+    }
   }
 
   private async channel(): Promise<ChannelEntry> {
@@ -189,7 +269,16 @@ export class Publisher {
 
   private release(): void {
     this.outstanding--;
-    this.slotWaiters.shift()?.();
+    const waiter = this.slotWaiters.shift();
+    if (waiter !== undefined) waiter();
+    else if (this.head < this.queue.length && !this.pumpScheduled) {
+      // Refilled once after amqplib has run all the callbacks of one confirm frame (often many).
+      this.pumpScheduled = true;
+      queueMicrotask(() => {
+        this.pumpScheduled = false;
+        this.pump();
+      });
+    }
   }
 
   async close(): Promise<void> {
@@ -197,6 +286,14 @@ export class Publisher {
     this.entry = null;
     if (entry?.open) await closeChannel(entry.channel);
   }
+}
+
+/** Why a publication waiting for a channel was not written: it takes the careful way, which reports the real cause. */
+const CHANNEL_LOST = new Error('the channel was lost before the publish was written');
+
+/** Failures a retry cannot fix: no queue for it, or a message AMQP cannot carry. */
+function isFinal(error: unknown): boolean {
+  return (error instanceof PublishRefused && error.reason === 'unroutable') || error instanceof InvalidArgumentError;
 }
 
 function returnKey(messageId: unknown, routingKey: string): string {
