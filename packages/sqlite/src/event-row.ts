@@ -15,12 +15,12 @@ import { corruptFileError } from './sqlite-errors.js';
 /** The `source` an event has when its envelope column is NULL: the store's default source. */
 export const DEFAULT_SOURCE = 'eventloom';
 
-/** A row of the log as `.raw()` returns it, in the order of `LOG_COLUMNS`. */
+/** A row of the log as `.raw().safeIntegers()` returns it, in the order of `LOG_COLUMNS`. */
 export type LogRow = [
-  position: number | bigint,
+  position: bigint,
   id: string,
   streamId: string,
-  streamVersion: number | bigint,
+  streamVersion: bigint,
   type: string,
   data: string,
   time: string,
@@ -29,9 +29,9 @@ export type LogRow = [
 
 /** A row of one stream, in the order of `STREAM_COLUMNS`: the stream is the query's, so not fetched. */
 export type StreamEventRow = [
-  position: number | bigint,
+  position: bigint,
   id: string,
-  streamVersion: number | bigint,
+  streamVersion: bigint,
   type: string,
   data: string,
   time: string,
@@ -50,10 +50,10 @@ export function decodeStreamRow(row: StreamEventRow, streamId: string): Recorded
 
 // Both branches build the same keys in the same order (JSON.stringify of an event depends on it).
 function recorded(
-  position: number | bigint,
+  position: bigint,
   id: string,
   streamId: string,
-  version: number | bigint,
+  version: bigint,
   type: string,
   data: string,
   time: string,
@@ -65,8 +65,8 @@ function recorded(
       type,
       schemaVersion: 1,
       streamId,
-      streamVersion: BigInt(version),
-      position: BigInt(position),
+      streamVersion: version,
+      position,
       time,
       source: DEFAULT_SOURCE,
       correlationId: id,
@@ -82,8 +82,8 @@ function recorded(
     type,
     schemaVersion: parts[0],
     streamId,
-    streamVersion: BigInt(version),
-    position: BigInt(position),
+    streamVersion: version,
+    position,
     time,
     source: parts[4],
     correlationId: parts[2],

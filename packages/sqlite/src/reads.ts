@@ -68,7 +68,7 @@ function streamPages(ctx: ReadContext, streamId: string, given: ReadStreamOption
     const rows = await ctx.query(`reading ${streamId}`, () => statement.all(streamId, low, high, oldest, limit));
     read.remaining = rows.length < limit ? 0 : read.remaining - rows.length;
     if (rows.length > 0) {
-      const last = BigInt(rows[rows.length - 1]![2]);
+      const last = rows[rows.length - 1]![2];
       if (backwards) read.high = last - 1n;
       else read.low = last + 1n;
     }
@@ -125,7 +125,7 @@ function logPages(ctx: ReadContext, given: ReadAllOptions | undefined): NextPage
     const limit = Math.min(read.batchSize, read.remaining);
     const rows = await ctx.query('reading the log', () => statement.all(...params, from, limit));
     read.remaining = rows.length < limit ? 0 : read.remaining - rows.length;
-    if (rows.length > 0) read.from = BigInt(rows[rows.length - 1]![0]) + 1n;
+    if (rows.length > 0) read.from = rows[rows.length - 1]![0] + 1n;
     return rows;
   };
 }

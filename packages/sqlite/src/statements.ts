@@ -64,8 +64,9 @@ export class Statements {
     this.insertEvent = db.prepare(INSERT_EVENT);
     this.findEventById = db.prepare<[string], [string, number]>(FIND_EVENT_BY_ID).raw();
     this.eventTime = db.prepare<[string, number], string>(EVENT_TIME).pluck();
-    this.readStreamForwards = db.prepare<Params, StreamEventRow>(READ_STREAM_FORWARDS).raw();
-    this.readStreamBackwards = db.prepare<Params, StreamEventRow>(READ_STREAM_BACKWARDS).raw();
+    // Positions and versions arrive as BigInts from the driver, cheaper than BigInt() on each row's numbers.
+    this.readStreamForwards = db.prepare<Params, StreamEventRow>(READ_STREAM_FORWARDS).raw().safeIntegers(true);
+    this.readStreamBackwards = db.prepare<Params, StreamEventRow>(READ_STREAM_BACKWARDS).raw().safeIntegers(true);
     this.headPosition = db.prepare<[], number>(HEAD_POSITION).pluck();
 
     this.getStream = db.prepare<[string], StreamRow>(GET_STREAM).raw();
@@ -89,7 +90,7 @@ export class Statements {
     let statement = this.#logQueries.get(query.key);
     if (!statement) {
       if (this.#logQueries.size >= MAX_LOG_QUERIES) this.#logQueries.delete(this.#logQueries.keys().next().value!);
-      statement = this.#db.prepare<Params, LogRow>(query.sql).raw();
+      statement = this.#db.prepare<Params, LogRow>(query.sql).raw().safeIntegers(true);
       this.#logQueries.set(query.key, statement);
     }
     return { statement, params: query.params };
