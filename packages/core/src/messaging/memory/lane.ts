@@ -11,9 +11,12 @@
 import type { MessageEnvelope } from '../message.js';
 import { TimedHeap } from './timed-heap.js';
 
-/** What is stored once per message and shared by the entries of every group it was published to. */
+/**
+ * What is stored once per message and shared by the entries of every group it was published to.
+ * A sent message is kept as the engine prepared it (a `PreparedMessage` fits), not copied.
+ */
 export type StoredMessage =
-  | { readonly kind: 'envelope'; readonly envelope: MessageEnvelope; readonly dataJson: string | undefined; readonly metadataJson: string | undefined }
+  | { readonly kind?: undefined; readonly envelope: MessageEnvelope; readonly dataJson?: string | undefined; readonly metadataJson?: string | undefined }
   | { readonly kind: 'raw'; readonly headers: Readonly<Record<string, string>>; readonly body: Uint8Array; readonly partitionKey: string | null };
 
 /**

@@ -8,7 +8,7 @@ import { matchesDeadLetter } from '../dead-letter-filter.js';
 import type { DeadLetter, DeadLetterFilter } from '../dead-letters.js';
 import type { DeadLetterDraft, PreparedMessage } from '../driver.js';
 import type { ConsumeSource, Destination } from '../message.js';
-import { Lane, type Entry, type StoredMessage } from './lane.js';
+import { Lane, type Entry } from './lane.js';
 
 export interface MemoryTransportStorageOptions {
   /** The clock of visibility timeouts, delays and retries, in ms since the epoch. Default `Date.now`. */
@@ -53,10 +53,10 @@ export class MemoryTransportStorage {
     const now = this.now();
     const lanes = destination.kind === 'queue' ? [this.lane({ queue: destination.name })] : [...(this.#topics.get(destination.name)?.values() ?? [])];
     for (const lane of lanes) {
-      for (const message of messages) {
+      for (let i = 0; i < messages.length; i++) {
+        const message = messages[i]!;
         const { envelope } = message;
-        const stored: StoredMessage = { kind: 'envelope', envelope, dataJson: message.dataJson, metadataJson: message.metadataJson };
-        lane.add(envelope.id, stored, envelope.partitionKey, message.deliverAt === null ? null : message.deliverAt.getTime(), now);
+        lane.add(envelope.id, message, envelope.partitionKey, message.deliverAt === null ? null : message.deliverAt.getTime(), now);
       }
       lane.changed();
     }
@@ -108,7 +108,7 @@ export class MemoryTransportStorage {
     for (const deadLetter of matching) {
       const lane = this.lane(deadLetter.source);
       if (deadLetter.message !== null) {
-        lane.add(deadLetter.message.id, { kind: 'envelope', envelope: deadLetter.message, dataJson: undefined, metadataJson: undefined }, deadLetter.message.partitionKey, null, this.now());
+        lane.add(deadLetter.message.id, { envelope: deadLetter.message }, deadLetter.message.partitionKey, null, this.now());
       } else if (deadLetter.raw !== null) {
         lane.add(uuidv7(), { kind: 'raw', headers: deadLetter.raw.headers, body: Buffer.from(deadLetter.raw.body, 'utf8'), partitionKey: null }, null, null, this.now());
       }

@@ -173,7 +173,7 @@ class MemoryReceiver implements Receiver {
     return received;
   }
 
-  #envelope(stored: Extract<Entry['stored'], { kind: 'envelope' }>): MessageEnvelope {
+  #envelope(stored: Exclude<Entry['stored'], { kind: 'raw' }>): MessageEnvelope {
     const { envelope } = stored;
     if (this.isolation === 'shared') return envelope;
     const metadataJson = stored.metadataJson ?? JSON.stringify(envelope.metadata);
