@@ -13,7 +13,7 @@ import { Coalescer } from './coalescer.js';
 import { describeSource } from './destinations.js';
 import { deadLetterFromRow, type DeadLetterRow } from './dead-letter-queue.js';
 import { query, type QueueDatabase } from './queue-database.js';
-import type { QueueWaker } from './queue-waker.js';
+import type { Waker } from '../waker.js';
 import type { QueueStatements } from './statements.js';
 
 /** How long an idle receiver waits without a wake-up before it looks again (a lost NOTIFY, a clock step). */
@@ -29,14 +29,14 @@ export interface Token {
 export interface ReceiverParts {
   readonly db: QueueDatabase;
   readonly statements: QueueStatements;
-  readonly waker: QueueWaker;
+  readonly waker: Waker;
   readonly pollIntervalMs: number;
   /** Acks of all this transport's receivers, sharing statements and commits. */
   readonly acks: Coalescer<Token>;
 }
 
 /** The acks' statement: the removal of many receivers' messages at once. */
-export function ackCoalescer(db: QueueDatabase, statements: QueueStatements, waker: QueueWaker): Coalescer<Token> {
+export function ackCoalescer(db: QueueDatabase, statements: QueueStatements, waker: Waker): Coalescer<Token> {
   return new Coalescer<Token>(async (tokens) => {
     await db.rows(`acknowledging ${tokens.length} messages`, statements.ack, [
       tokens.map((t) => t.destination),
@@ -44,7 +44,7 @@ export function ackCoalescer(db: QueueDatabase, statements: QueueStatements, wak
       tokens.map((t) => t.attempts),
     ]);
     // A key's next message became claimable: this process's other receivers may take it now.
-    if (tokens.some((t) => t.keyed)) waker.sent();
+    if (tokens.some((t) => t.keyed)) waker.committed();
   }, MAX_ACKS_PER_STATEMENT);
 }
 
@@ -133,6 +133,8 @@ export class PostgresReceiver implements Receiver {
   async deadLetter(message: ReceivedMessage, draft: DeadLetterDraft): Promise<DeadLetter> {
     const { destination, seq, attempts } = tokenOf(message);
     const envelope = draft.message ?? (message.kind === 'envelope' ? message.envelope : null);
+    const envelopeJson = envelope ? JSON.stringify(envelope) : null;
+    const rawJson = draft.raw ? JSON.stringify(draft.raw) : null;
     const rows = await this.parts.db.rows(`dead-lettering a message of ${describeSource(this.source)}`, this.parts.statements.deadLetter, [
       destination,
       seq.toString(),
@@ -148,33 +150,22 @@ export class PostgresReceiver implements Receiver {
       draft.attempts,
       draft.firstFailedAt,
       draft.lastFailedAt,
-      envelope ? JSON.stringify(envelope) : null,
-      draft.raw ? JSON.stringify(draft.raw) : null,
+      envelopeJson,
+      rawJson,
     ]);
     const id = rows[0]?.[0] as string | undefined;
     // Fenced out (the lease ran out and the message was claimed again): nothing was parked or removed.
     if (id === undefined) throw new DeliveryLostError('postgres', envelope?.id ?? null, 'dead-lettering');
-    if (message.partitionKey !== null) this.parts.waker.sent();
-    const row: DeadLetterRow = [
-      id,
-      draft.source,
-      draft.consumer,
-      draft.reason,
-      draft.error,
-      draft.stack,
-      draft.attempts,
-      draft.firstFailedAt,
-      draft.lastFailedAt,
-      envelope ? JSON.stringify(envelope) : null,
-      draft.raw ? JSON.stringify(draft.raw) : null,
-    ];
+    if (message.partitionKey !== null) this.parts.waker.committed();
+    // As `deadLetters.get(id)` will read it back: the stored JSON, parsed.
+    const row: DeadLetterRow = [id, draft.source, draft.consumer, draft.reason, draft.error, draft.stack, draft.attempts, draft.firstFailedAt, draft.lastFailedAt, envelopeJson, rawJson];
     return deadLetterFromRow(row);
   }
 
   async release(messages: readonly ReceivedMessage[]): Promise<void> {
     if (messages.length === 0) return;
     await this.parts.db.rows(`releasing ${messages.length} messages of ${describeSource(this.source)}`, this.parts.statements.release, columns(messages));
-    this.parts.waker.sent();
+    this.parts.waker.committed();
   }
 
   async extend(messages: readonly ReceivedMessage[], ms: number): Promise<void> {

@@ -1,19 +1,6 @@
 /** `PostgresTransport`: core's consumer engine over the PostgreSQL queue driver. */
-import type {
-  ConsumeSource,
-  Consumer,
-  ConsumerOptions,
-  DeadLetterQueue,
-  Event,
-  MessageHandlers,
-  OutgoingMessage,
-  SendOptions,
-  SentMessage,
-  Transport,
-  TransportCapabilities,
-  TransportOptions,
-} from '@eventloom/core';
-import { createTransport } from '@eventloom/core/adapter';
+import type { TransportOptions } from '@eventloom/core';
+import { DrivenTransport, splitTransportOptions } from '@eventloom/core/adapter';
 import type pg from 'pg';
 import { openPostgresTransportDriver, type PostgresTransportDriver, type PostgresTransportOptions as DriverOptions } from './postgres-transport.js';
 
@@ -29,59 +16,19 @@ export interface PostgresTransportOptions extends DriverOptions, TransportOption
  * await transport.send('billing.charge-card', { type: 'ChargeCard', data: { orderId: 'o-1' } });
  */
 export async function openPostgresTransport(options: PostgresTransportOptions): Promise<PostgresTransport> {
-  const { source, schemas, tracing, ...driverOptions } = options ?? ({} as PostgresTransportOptions);
-  const driver = await openPostgresTransportDriver(driverOptions);
-  return new PostgresTransport(driver, {
-    ...(source !== undefined && { source }),
-    ...(schemas !== undefined && { schemas }),
-    ...(tracing !== undefined && { tracing }),
-  });
+  const { engine, adapter } = splitTransportOptions(options, "{ connectionString, schema } or { store }");
+  return new PostgresTransport(await openPostgresTransportDriver(adapter), engine);
 }
 
-export class PostgresTransport implements Transport {
-  readonly kind: string;
-  readonly capabilities: TransportCapabilities;
-  readonly deadLetters: DeadLetterQueue;
-  readonly #driver: PostgresTransportDriver;
-  readonly #engine: Transport;
-
+export class PostgresTransport extends DrivenTransport<PostgresTransportDriver> {
   /** Use `openPostgresTransport`. */
   constructor(driver: PostgresTransportDriver, options: TransportOptions) {
-    this.#driver = driver;
-    this.#engine = createTransport(driver, options);
-    this.kind = this.#engine.kind;
-    this.capabilities = this.#engine.capabilities;
-    this.deadLetters = this.#engine.deadLetters;
+    super(driver, options);
   }
 
   /** The connections the queues use (the store's, when opened from one). */
   get pool(): pg.Pool {
-    return this.#driver.pool;
-  }
-
-  send<M extends Event>(queue: string, messages: OutgoingMessage<M> | readonly OutgoingMessage<M>[], options?: SendOptions): Promise<readonly SentMessage[]> {
-    return this.#engine.send(queue, messages, options);
-  }
-
-  publish<M extends Event>(topic: string, messages: OutgoingMessage<M> | readonly OutgoingMessage<M>[], options?: SendOptions): Promise<readonly SentMessage[]> {
-    return this.#engine.publish(topic, messages, options);
-  }
-
-  consume<M extends Event>(source: ConsumeSource, handlers: MessageHandlers<M>, options?: ConsumerOptions): Consumer {
-    return this.#engine.consume(source, handlers, options);
-  }
-
-  declare(sources: readonly ConsumeSource[]): Promise<void> {
-    return this.#engine.declare(sources);
-  }
-
-  cancelScheduled(destination: ConsumeSource | { readonly topic: string }, messageId: string): Promise<boolean> {
-    return this.#engine.cancelScheduled(destination, messageId);
-  }
-
-  /** Stops the consumers (as `stop()` does), then closes the connections the transport opened (a store's pool stays open). */
-  close(): Promise<void> {
-    return this.#engine.close();
+    return this.driver.pool;
   }
 
   /**
@@ -90,6 +37,6 @@ export class PostgresTransport implements Transport {
    * @internal
    */
   abandon(): Promise<void> {
-    return this.#driver.abandon();
+    return this.driver.abandon();
   }
 }

@@ -7,7 +7,7 @@
  */
 import { InvalidArgumentError, TransportClosedError, uuidv7, type ConsumeSource, type Destination } from '@eventloom/core';
 import type { PreparedMessage, Receiver, ReceiverOptions, TransportDriver } from '@eventloom/core/adapter';
-import { describeValue } from '@eventloom/core/adapter';
+import { checkPollIntervalMs, describeValue, requireOneOf } from '@eventloom/core/adapter';
 import { retryWhileBusy } from '../busy.js';
 import { connectionLock, type ConnectionLock } from '../connection-lock.js';
 import { assertSchemaNotNewer, migrate } from '../migrate.js';
@@ -56,14 +56,11 @@ export class SqliteTransportDriver implements TransportDriver {
   #closing: Promise<void> | undefined;
 
   constructor(options: SqliteTransportDriverOptions) {
-    if (options === null || typeof options !== 'object' || (options.filename === undefined) === (options.database === undefined)) {
-      throw new InvalidArgumentError('options', "must name either a file ({ filename: 'app.db' }) or an open connection ({ database: store.database })");
+    if (options === null || typeof options !== 'object') {
+      throw new InvalidArgumentError('options', `must be an object such as { filename: 'app.db' } or { database: store.database }, got ${describeValue(options)}`);
     }
-    const { pollIntervalMs = QUEUE_POLL_MS } = options;
-    if (!Number.isFinite(pollIntervalMs) || pollIntervalMs <= 0) {
-      throw new InvalidArgumentError('pollIntervalMs', `must be a positive number of milliseconds, got ${describeValue(pollIntervalMs)}`);
-    }
-    this.#pollIntervalMs = pollIntervalMs;
+    requireOneOf(options, 'filename', 'database', "name a file ({ filename: 'app.db' }) or an open connection ({ database: store.database })");
+    this.#pollIntervalMs = checkPollIntervalMs(options.pollIntervalMs, QUEUE_POLL_MS);
     if (options.database !== undefined) {
       const db = options.database;
       if (!db.open) throw new TransportClosedError('sqlite');

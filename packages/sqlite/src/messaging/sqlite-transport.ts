@@ -6,22 +6,9 @@
  * processes may consume the same file. Core's engine (`createTransport`) does dispatch, retries,
  * decoding and back-pressure; the driver here stores and delivers.
  */
-import type {
-  ConsumeSource,
-  Consumer,
-  ConsumerOptions,
-  DeadLetterQueue,
-  Event,
-  MessageHandlers,
-  OutgoingMessage,
-  SendOptions,
-  SentMessage,
-  Transport,
-  TransportCapabilities,
-  TransportOptions,
-} from '@eventloom/core';
+import type { TransportOptions } from '@eventloom/core';
 import { InvalidArgumentError } from '@eventloom/core';
-import { createTransport, describeValue } from '@eventloom/core/adapter';
+import { describeValue, DrivenTransport, requireOneOf, splitTransportOptions } from '@eventloom/core/adapter';
 import type { Durability, SqliteDatabase } from '../open-database.js';
 import type { SqliteEventStore } from '../sqlite-event-store.js';
 import type { QueueWriterStats } from './queue-writer.js';
@@ -52,67 +39,32 @@ export function openSqliteTransport(options: SqliteTransportOptions): SqliteTran
   return new SqliteTransport(options);
 }
 
-export class SqliteTransport implements Transport {
-  readonly kind: string;
-  readonly capabilities: TransportCapabilities;
-  readonly deadLetters: DeadLetterQueue;
+export class SqliteTransport extends DrivenTransport<SqliteTransportDriver> {
   /** The connection the queues are on (the store's, when made from one). */
   readonly database: SqliteDatabase;
-  readonly #driver: SqliteTransportDriver;
-  readonly #engine: Transport;
 
   constructor(options: SqliteTransportOptions) {
-    if (options === null || typeof options !== 'object') {
-      throw new InvalidArgumentError('options', `must be an object such as { store } or { filename: 'app.db' }, got ${describeValue(options)}`);
-    }
-    const { store, filename, durability, busyTimeoutMs, pollIntervalMs, ...engineOptions } = options;
-    if ((store === undefined) === (filename === undefined)) {
-      throw new InvalidArgumentError('options', "must name either the event store to share ({ store }) or a file ({ filename: 'app.db' })");
-    }
+    const { engine, adapter } = splitTransportOptions(options, "{ store } or { filename: 'app.db' }");
+    requireOneOf(adapter, 'store', 'filename', "share an open event store ({ store }) or name a file ({ filename: 'app.db' })");
+    const { store, filename, durability, busyTimeoutMs, pollIntervalMs } = adapter;
     if (store !== undefined && (store === null || typeof store !== 'object' || !('database' in store))) {
       throw new InvalidArgumentError('store', `must be a SqliteEventStore, got ${describeValue(store)}`);
     }
-    this.#driver = new SqliteTransportDriver({
-      ...(store !== undefined ? { database: store.database } : { filename }),
-      ...(durability !== undefined && { durability }),
-      ...(busyTimeoutMs !== undefined && { busyTimeoutMs }),
-      ...(pollIntervalMs !== undefined && { pollIntervalMs }),
-    });
-    this.#engine = createTransport(this.#driver, engineOptions);
-    this.kind = this.#engine.kind;
-    this.capabilities = this.#engine.capabilities;
-    this.deadLetters = this.#engine.deadLetters;
-    this.database = this.#driver.database;
+    super(
+      new SqliteTransportDriver({
+        ...(store !== undefined ? { database: store.database } : { filename }),
+        ...(durability !== undefined && { durability }),
+        ...(busyTimeoutMs !== undefined && { busyTimeoutMs }),
+        ...(pollIntervalMs !== undefined && { pollIntervalMs }),
+      }),
+      engine,
+    );
+    this.database = this.driver.database;
   }
 
   /** How well sends, claims and acks are sharing commits. */
   get writeStats(): QueueWriterStats {
-    return this.#driver.writeStats;
-  }
-
-  send<M extends Event>(queue: string, messages: OutgoingMessage<M> | readonly OutgoingMessage<M>[], options?: SendOptions): Promise<readonly SentMessage[]> {
-    return this.#engine.send(queue, messages, options);
-  }
-
-  publish<M extends Event>(topic: string, messages: OutgoingMessage<M> | readonly OutgoingMessage<M>[], options?: SendOptions): Promise<readonly SentMessage[]> {
-    return this.#engine.publish(topic, messages, options);
-  }
-
-  consume<M extends Event>(source: ConsumeSource, handlers: MessageHandlers<M>, options?: ConsumerOptions): Consumer {
-    return this.#engine.consume<M>(source, handlers, options);
-  }
-
-  declare(sources: readonly ConsumeSource[]): Promise<void> {
-    return this.#engine.declare(sources);
-  }
-
-  cancelScheduled(destination: ConsumeSource | { readonly topic: string }, messageId: string): Promise<boolean> {
-    return this.#engine.cancelScheduled(destination, messageId);
-  }
-
-  /** Stops the consumers (as `stop()` does), then closes the connection when the transport opened it (a store's stays open). */
-  close(): Promise<void> {
-    return this.#engine.close();
+    return this.driver.writeStats;
   }
 
   /**
@@ -121,6 +73,6 @@ export class SqliteTransport implements Transport {
    * @internal
    */
   abandon(): Promise<void> {
-    return this.#driver.abandon();
+    return this.driver.abandon();
   }
 }
