@@ -136,16 +136,25 @@ describe('SQLite queue across processes', () => {
     children.push(child);
     await child.ready;
     const receiver = await driver.openReceiver({ queue: 'shared' }, { consumer: 'shared', visibilityTimeoutMs: 30_000, prefetch: 10 });
-    const sent = Array.from({ length: 400 }, (_, i) => message(i));
+    const sent: PreparedMessage[] = [];
     const here: string[] = [];
+    let sending = true;
     const consuming = (async () => {
-      while (here.length + child.lines.length < sent.length) {
+      while (sending || here.length + child.lines.length < sent.length) {
         const got = await receiver.receive(10, AbortSignal.timeout(200));
         here.push(...got.map(idOf));
         await receiver.ack(got);
       }
     })();
-    for (let i = 0; i < sent.length; i += 20) await driver.enqueue({ kind: 'queue', name: 'shared' }, sent.slice(i, i + 20));
+    // 400 messages in sends of 20, and more (a pause between sends) until both consumers have had
+    // some: on a loaded machine the child may be scheduled too late to claim any of the first 400.
+    while (sent.length < 400 || ((here.length === 0 || child.lines.length === 0) && sent.length < 4_000)) {
+      const batch = Array.from({ length: 20 }, (_, i) => message(sent.length + i));
+      sent.push(...batch);
+      await driver.enqueue({ kind: 'queue', name: 'shared' }, batch);
+      if (sent.length >= 400) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    sending = false;
     await consuming;
     const all = [...here, ...child.lines.map((line) => line.id)];
     expect(all.sort()).toEqual(sent.map((m) => m.envelope.id).sort());
