@@ -6,6 +6,7 @@
  */
 import amqp, { type ChannelModel } from 'amqplib';
 import { TransportClosedError } from '@eventloom/core';
+import { coalesceWrites } from './coalesce-writes.js';
 import { brokerText, KIND, unavailable } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 
@@ -113,6 +114,7 @@ export class ReconnectingConnection {
   }
 
   private attach(model: ChannelModel): void {
+    coalesceWrites(model);
     const live: Live = { model, generation: ++this.generation };
     this.live = live;
     this.downSince = null;
