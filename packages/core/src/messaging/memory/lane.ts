@@ -43,6 +43,18 @@ export interface Entry {
   delivery: object | null;
   owner: object | null;
   leaseUntil: number;
+  /** The claim batch it is held in while claimed. */
+  held: ClaimBatch | null;
+}
+
+/**
+ * The entries one claim handed out, kept together while any is claimed: leases are checked by
+ * walking these, instead of adding each claimed entry to a set and deleting it again (a set
+ * operation twice per message). Entries no longer held are dropped once they are most of it.
+ */
+interface ClaimBatch {
+  entries: Entry[];
+  open: number;
 }
 
 interface KeyState {
@@ -63,7 +75,8 @@ export class Lane {
   #readyHead = 0;
   readonly #keys = new Map<string, KeyState>();
   readonly #timed = new TimedHeap<TimedSlot>();
-  readonly #claimed = new Set<Entry>();
+  readonly #claims = new Set<ClaimBatch>();
+  #claimedCount = 0;
   /** Delayed entries by message id, for `cancelScheduled`. */
   readonly #scheduled = new Map<string, Entry>();
   #nextLeaseCheck = Infinity;
@@ -82,7 +95,7 @@ export class Lane {
   }
 
   get claimedCount(): number {
-    return this.#claimed.size;
+    return this.#claimedCount;
   }
 
   add(id: string, stored: StoredMessage, key: string | null, visibleAt: number | null, now: number): Entry {
@@ -100,6 +113,7 @@ export class Lane {
       delivery: null,
       owner: null,
       leaseUntil: 0,
+      held: null,
     };
     this.#count++;
     this.#addedSinceWake++;
@@ -139,6 +153,7 @@ export class Lane {
     const now = this.now();
     this.#processDue(now);
     const out: Entry[] = [];
+    const batch: ClaimBatch = { entries: out, open: 0 };
     const ready = this.#ready;
     while (out.length < max && this.#readyHead < ready.length) {
       const entry = ready[this.#readyHead++]!;
@@ -148,8 +163,13 @@ export class Lane {
       entry.owner = owner;
       entry.leaseUntil = now + leaseMs;
       entry.deliveryCount++;
-      this.#claimed.add(entry);
+      entry.held = batch;
       out.push(entry);
+    }
+    if (out.length > 0) {
+      batch.open = out.length;
+      this.#claims.add(batch);
+      this.#claimedCount += out.length;
     }
     if (this.#readyHead > 1024 && this.#readyHead * 2 > ready.length) {
       this.#ready = ready.slice(this.#readyHead);
@@ -177,7 +197,7 @@ export class Lane {
   retry(entry: Entry, claim: number, delayMs: number, error: string): boolean {
     if (!this.holds(entry, claim) || entry.state !== 'claimed') return false;
     const now = this.now();
-    this.#claimed.delete(entry);
+    this.#unclaim(entry);
     entry.owner = null;
     entry.firstFailedAt ??= new Date(now).toISOString();
     entry.lastError = error;
@@ -196,7 +216,7 @@ export class Lane {
   /** Back unhandled, the delivery not counted. */
   release(entry: Entry, claim: number): boolean {
     if (!this.holds(entry, claim) || entry.state !== 'claimed') return false;
-    this.#claimed.delete(entry);
+    this.#unclaim(entry);
     entry.owner = null;
     entry.deliveryCount--;
     this.#visible(entry);
@@ -239,6 +259,19 @@ export class Lane {
     for (const waiter of [...this.#waiters]) waiter();
   }
 
+  /** No longer claimed: out of the count, and out of its claim batch once most of the batch is done. */
+  #unclaim(entry: Entry): void {
+    const batch = entry.held;
+    if (batch === null) return;
+    entry.held = null;
+    this.#claimedCount--;
+    if (--batch.open === 0) {
+      this.#claims.delete(batch);
+    } else if (batch.entries.length > 32 && batch.open * 4 < batch.entries.length) {
+      batch.entries = batch.entries.filter((held) => held.held === batch);
+    }
+  }
+
   #drop(entry: Entry): void {
     const previous = entry.state;
     entry.state = 'gone';
@@ -248,7 +281,7 @@ export class Lane {
       this.#scheduled.delete(entry.id);
       return;
     }
-    if (previous === 'claimed') this.#claimed.delete(entry);
+    if (previous === 'claimed') this.#unclaim(entry);
     if (entry.key === null) return;
     const state = this.#keys.get(entry.key);
     if (state === undefined) return;
@@ -327,15 +360,19 @@ export class Lane {
     }
     if (this.#nextLeaseCheck <= now) {
       let next = Infinity;
-      for (const entry of this.#claimed) {
-        if (entry.leaseUntil <= now) {
-          // Its consumer died or stalled past the lease: the message comes back.
-          this.#claimed.delete(entry);
-          entry.owner = null;
-          this.#visible(entry);
-        } else if (entry.leaseUntil < next) {
-          next = entry.leaseUntil;
+      const expired: Entry[] = [];
+      for (const batch of this.#claims) {
+        for (const entry of batch.entries) {
+          if (entry.held !== batch) continue;
+          if (entry.leaseUntil <= now) expired.push(entry);
+          else if (entry.leaseUntil < next) next = entry.leaseUntil;
         }
+      }
+      for (const entry of expired) {
+        // Its consumer died or stalled past the lease: the message comes back.
+        this.#unclaim(entry);
+        entry.owner = null;
+        this.#visible(entry);
       }
       this.#nextLeaseCheck = next;
     }
