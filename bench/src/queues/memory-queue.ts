@@ -7,8 +7,9 @@
  *   batches of 1,000 (each message checked, given an id, its JSON written), one consumer with
  *   prefetch 2,000 and a synchronous handler, every message acked. Figure: messages/s from the
  *   first send to the last handler call, by the wall clock and per CPU second (the machine is
- *   shared; CPU seconds are the steadier figure). Raw and Eventloom alternate, `--rounds` times;
- *   the best of each is compared. `--isolation json` gives each delivery its own copy (the
+ *   shared; CPU seconds are the steadier figure). Raw and Eventloom alternate, `--rounds` times
+ *   (default 5: the first rounds are the JIT's warm-up); the median and the best of each are
+ *   reported and compared. `--isolation json` gives each delivery its own copy (the
  *   default of MemoryTransport); `shared` (the default here) hands over the sent objects.
  * - latency: one message every 2 ms (500 msgs/s) for `--latency-seconds`, send-to-handler p50/p99.
  *
@@ -17,8 +18,9 @@
  *   its batches of 1,000 either way), `--tracing off` builds the transport without tracing
  *   (with `@opentelemetry/api` installed and no SDK, each handled message still makes a no-op span).
  *
- * Usage: npm run -w @eventloom/bench queue:memory [-- --messages 100000 --rounds 3 --latency-seconds 5 --isolation shared --bytes 1024 --batch 1000 --tracing on]
+ * Usage: npm run -w @eventloom/bench queue:memory [-- --messages 100000 --rounds 5 --latency-seconds 5 --isolation shared --bytes 1024 --batch 1000 --tracing on]
  */
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { MemoryTransport, type Event } from '@eventloom/core';
 
@@ -30,7 +32,7 @@ const option = (name: string, fallback: number): number => {
 const isolationArg = args.includes('--isolation') ? args[args.indexOf('--isolation') + 1] : 'shared';
 const ISOLATION: 'json' | 'shared' = isolationArg === 'json' ? 'json' : 'shared';
 const MESSAGES = option('messages', 100_000);
-const ROUNDS = option('rounds', 3);
+const ROUNDS = option('rounds', 5);
 const LATENCY_SECONDS = option('latency-seconds', 5);
 const BATCH = option('batch', 1_000);
 const RAW_BATCH = 1_000;
@@ -105,17 +107,28 @@ async function latency(): Promise<{ p50: number; p99: number; count: number }> {
   return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), count: sorted.length };
 }
 
-const best = { raw: { perSecond: 0, perCpuSecond: 0 }, eventloom: { perSecond: 0, perCpuSecond: 0 } };
+const rounds: { raw: Figure[]; eventloom: Figure[] } = { raw: [], eventloom: [] };
 for (let round = 1; round <= ROUNDS; round++) {
   const r = await raw();
   const e = await eventloom();
   console.log(`round ${round}: raw ${fmt(r.perSecond)} msgs/s (${fmt(r.perCpuSecond)}/CPU-s), eventloom ${fmt(e.perSecond)} msgs/s (${fmt(e.perCpuSecond)}/CPU-s)`);
-  for (const key of ['perSecond', 'perCpuSecond'] as const) {
-    best.raw[key] = Math.max(best.raw[key], r[key]);
-    best.eventloom[key] = Math.max(best.eventloom[key], e[key]);
-  }
+  rounds.raw.push(r);
+  rounds.eventloom.push(e);
 }
-const lat = await latency();
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length % 2 === 1 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
+};
+const summary = (figures: readonly Figure[]) => ({
+  perSecond: Math.round(median(figures.map((f) => f.perSecond))),
+  perCpuSecond: Math.round(median(figures.map((f) => f.perCpuSecond))),
+  bestPerSecond: Math.round(Math.max(...figures.map((f) => f.perSecond))),
+  bestPerCpuSecond: Math.round(Math.max(...figures.map((f) => f.perCpuSecond))),
+});
+const raws = summary(rounds.raw);
+const eventlooms = summary(rounds.eventloom);
+// `--latency-seconds 0` skips the latency run.
+const lat = LATENCY_SECONDS > 0 ? await latency() : null;
 console.log(
   JSON.stringify({
     workload: 'Q-MEMORY',
@@ -124,9 +137,12 @@ console.log(
     batch: BATCH,
     isolation: ISOLATION,
     tracing: TRACING,
-    raw: { perSecond: Math.round(best.raw.perSecond), perCpuSecond: Math.round(best.raw.perCpuSecond) },
-    eventloom: { perSecond: Math.round(best.eventloom.perSecond), perCpuSecond: Math.round(best.eventloom.perCpuSecond) },
-    ratio: +(best.eventloom.perSecond / best.raw.perSecond).toFixed(3),
-    latencyMs: { p50: +lat.p50.toFixed(3), p99: +lat.p99.toFixed(3), samples: lat.count },
+    rounds: ROUNDS,
+    // Medians of the rounds, and the best round.
+    raw: raws,
+    eventloom: eventlooms,
+    ratio: +(eventlooms.perSecond / raws.perSecond).toFixed(3),
+    load: loadavg().map((l) => +l.toFixed(1)),
+    latencyMs: lat === null ? null : { p50: +lat.p50.toFixed(3), p99: +lat.p99.toFixed(3), samples: lat.count },
   }),
 );
