@@ -254,6 +254,8 @@ export class AmqpReceiver implements Receiver {
   }
 
   private wakeAll(): void {
+    // Called per delivery: no copy of the set when nobody waits, which is most of the time under load.
+    if (this.wakers.size === 0) return;
     for (const wake of [...this.wakers]) wake();
   }
 }
@@ -264,6 +266,7 @@ export function describe(source: ConsumeSource): string {
 
 
 function percentDecode(value: string): string {
+  if (!value.includes('%')) return value;
   try {
     return decodeURIComponent(value);
   } catch {

@@ -70,7 +70,8 @@ export function encodeForAmqp(message: PreparedMessage, index = 0, mode: CloudEv
 export function stringHeaders(message: Message): Record<string, string> {
   const out: Record<string, string> = {};
   const headers = (message.properties.headers ?? {}) as Record<string, unknown>;
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    const value = headers[name];
     let key = name.toLowerCase();
     if (isOwnHeader(key)) continue;
     if (key.startsWith('cloudevents:') || key.startsWith('cloudevents_')) key = `ce-${key.slice('cloudevents:'.length)}`;
