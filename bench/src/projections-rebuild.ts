@@ -6,6 +6,7 @@
  *
  *   node --conditions=eventloom-source --import tsx bench/src/projections-rebuild.ts \
  *     [--backend sqlite|postgres|both] [--events 100000] [--batch 2000] [--runs 3] [--progress]
+ *     [--variants document,sql,types]
  *
  * PostgreSQL comes from EVENTLOOM_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test);
  * the run uses a schema of its own and drops it afterwards.
@@ -58,6 +59,7 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '2000' },
     runs: { type: 'string', default: '3' },
     progress: { type: 'boolean', default: false },
+    variants: { type: 'string', default: 'document,sql,types' },
   },
 });
 const BACKEND = values.backend;
@@ -67,6 +69,11 @@ if (BACKEND !== 'sqlite' && BACKEND !== 'postgres' && BACKEND !== 'both') {
 const EVENTS = Number(values.events);
 const BATCH = Number(values.batch);
 const RUNS = Number(values.runs);
+/** Which variants run: `document` (the document API), `sql` (plain SQL), `types` (one type of three beside all three). */
+const VARIANTS = new Set(values.variants.split(','));
+for (const variant of VARIANTS) {
+  if (!['document', 'sql', 'types'].includes(variant)) throw new Error(`--variants takes document, sql, types; got ${JSON.stringify(variant)}`);
+}
 const POSTGRES_URL = process.env['EVENTLOOM_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 /** Appends in flight while filling the log. */
 const FILL_CONCURRENCY = 500;
@@ -339,9 +346,9 @@ async function sqlite(): Promise<Result[]> {
       const readModels = openSqliteReadModels({ database: eventStore.database });
       const written = await fill(eventStore, 'SQLite, WAL, synchronous=NORMAL');
       return [
-        await measure('SQLite', 'document API', eventStore, readModels, documentSummary as AnyProjection<SqliteProjectionHandle>, written),
-        await measure('SQLite', 'plain SQL', eventStore, readModels, sqlSummary(), written),
-        ...(await typePair('SQLite', eventStore, readModels, sqliteCreated, written)),
+        ...(VARIANTS.has('document') ? [await measure('SQLite', 'document API', eventStore, readModels, documentSummary as AnyProjection<SqliteProjectionHandle>, written)] : []),
+        ...(VARIANTS.has('sql') ? [await measure('SQLite', 'plain SQL', eventStore, readModels, sqlSummary(), written)] : []),
+        ...(VARIANTS.has('types') ? await typePair('SQLite', eventStore, readModels, sqliteCreated, written) : []),
       ];
     } finally {
       await eventStore.close();
@@ -366,9 +373,9 @@ async function postgres(): Promise<Result[]> {
       const readModels = await openPostgresReadModels({ pool: ownerPool, schema });
       const written = await fill(eventStore, `PostgreSQL, schema ${schema}, fill with synchronous_commit=off`);
       return [
-        await measure('PostgreSQL', 'document API', eventStore, readModels, postgresDocumentSummary, written),
-        await measure('PostgreSQL', 'plain SQL', eventStore, readModels, postgresSqlSummary(), written),
-        ...(await typePair('PostgreSQL', eventStore, readModels, postgresCreated, written)),
+        ...(VARIANTS.has('document') ? [await measure('PostgreSQL', 'document API', eventStore, readModels, postgresDocumentSummary, written)] : []),
+        ...(VARIANTS.has('sql') ? [await measure('PostgreSQL', 'plain SQL', eventStore, readModels, postgresSqlSummary(), written)] : []),
+        ...(VARIANTS.has('types') ? await typePair('PostgreSQL', eventStore, readModels, postgresCreated, written) : []),
       ];
     } finally {
       await eventStore.close();
@@ -385,7 +392,7 @@ async function main(): Promise<void> {
   if (BACKEND !== 'sqlite') results.push(...(await postgres()));
   console.log(`\n${rebuildTable(results)}`);
   // RESULTS.md shows each backend's last full run of this script (bench/src/report/results-md.ts reads it).
-  if (EVENTS >= 100_000) {
+  if (EVENTS >= 100_000 && VARIANTS.size === 3) {
     const file = fileURLToPath(new URL('../results/rebuild.json', import.meta.url));
     mkdirSync(dirname(file), { recursive: true });
     const kept = (existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { backends?: Record<string, unknown> }).backends : undefined) ?? {};

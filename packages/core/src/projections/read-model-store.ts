@@ -129,6 +129,13 @@ export interface WaitForPositionOptions {
 
 export interface ReadModelStore<H extends ProjectionHandle = ProjectionHandle, V extends ReadModelView = ReadModelView> {
   /**
+   * Whether a runner catching up should read the next page of events while this store applies a
+   * batch: true where a transaction mostly waits for a server (PostgreSQL), so the read fills
+   * that wait; absent or false where a transaction is work on this thread (SQLite, memory), where
+   * reading ahead only adds to it (and keeps two pages alive).
+   */
+  readonly readAhead?: boolean;
+  /**
    * Runs `fn` in one transaction: all it wrote commits, or, when it throws (or rejects), nothing
    * does. `fn` may await anything; on stores with one connection other transactions wait.
    * `readOnly` promises that `fn` only reads, so it need not wait for other writers.

@@ -31,6 +31,12 @@ export interface WorkerSettings {
 
 type StepOutcome = 'more' | 'idle' | 'moved' | 'failed' | 'superseded';
 
+/** A page of the log: the head position read first, then the events from some position on. */
+interface Page {
+  readonly head: Position;
+  readonly events: (RecordedEvent | UnreadableEvent)[];
+}
+
 /** How often a live, idle worker checks whether a newer version took over. */
 const ACTIVE_CHECK_MS = 1_000;
 /** How often a worker stopped on an error looks whether it was restarted (a restart also wakes it). */
@@ -61,6 +67,8 @@ export class ProjectionWorker<H extends ProjectionHandle> {
   #trackNextRun = false;
   #idleWaiters: { resolve: (progress: ProjectionProgress | null) => void; reject: (error: unknown) => void }[] = [];
   #lastProgress: ProjectionProgress | null = null;
+  /** The next page, being read while the current one is applied. */
+  #ahead: { readonly from: Position; readonly batchSize: number; readonly page: Promise<Page> } | null = null;
 
   constructor(projection: AnyProjection<H>, eventStore: EventStore, readModels: ReadModelStore<H>, settings: WorkerSettings) {
     this.projection = projection;
@@ -191,6 +199,10 @@ export class ProjectionWorker<H extends ProjectionHandle> {
         }
       }
     } finally {
+      // A read ahead still running finishes before the worker says it stopped (the store may be closed next).
+      const ahead = this.#ahead;
+      this.#ahead = null;
+      if (ahead) await ahead.page.catch(() => undefined);
       if (this.#leading) await this.#readModels.releaseLease(this.#leaseKey, this.#settings.owner).catch(() => undefined);
       this.#leading = false;
       if (this.#status !== 'superseded' && this.#status !== 'failed') this.#setStatus('stopped');
@@ -241,9 +253,11 @@ export class ProjectionWorker<H extends ProjectionHandle> {
 
   async #step(signal: AbortSignal): Promise<StepOutcome> {
     const batchSize = this.projection.batchSize ?? this.#settings.batchSize;
-    const head = await this.#eventStore.headPosition();
-    const events = await this.#read((this.#checkpoint ?? 0n) + 1n, batchSize);
+    const { head, events } = await this.#page((this.#checkpoint ?? 0n) + 1n, batchSize);
     const more = events.length >= batchSize || events.at(-1) instanceof UnreadableEvent;
+    // Catching up on a store whose transactions wait for a server: the next page is read meanwhile.
+    const last = events.at(-1);
+    if (this.#readModels.readAhead === true && more && last && !(last instanceof UnreadableEvent)) this.#readAhead(last.position + 1n, batchSize);
     if (!this.#tracker && (more || this.#trackNextRun)) {
       this.#tracker = new ProgressTracker(this.projection.namespace, this.#checkpoint);
       this.#trackNextRun = false;
@@ -464,6 +478,31 @@ export class ProjectionWorker<H extends ProjectionHandle> {
   #stoppedError(): SubscriptionStoppedError {
     const detail = this.#error !== null ? 'it stopped on an error' : `it is ${this.#status}`;
     return new SubscriptionStoppedError(this.projection.namespace.namespace, detail, this.#error !== null ? { cause: this.#error } : undefined);
+  }
+
+  /**
+   * The head, then up to `batchSize` events from `from` — the page read ahead when it starts
+   * there, else read now. A page read ahead is as good as one read now: it was read after the
+   * head it came with, and a position once read is never filled in later (the stores' never-skip
+   * rule). One that starts elsewhere (a batch that failed part way, a checkpoint that moved) is dropped.
+   */
+  #page(from: Position, batchSize: number): Promise<Page> {
+    const ahead = this.#ahead;
+    this.#ahead = null;
+    if (ahead && ahead.from === from && ahead.batchSize === batchSize) return ahead.page;
+    return this.#readPage(from, batchSize);
+  }
+
+  #readAhead(from: Position, batchSize: number): void {
+    const page = this.#readPage(from, batchSize);
+    // Its error, if it is ever taken, is met where it is awaited; a page dropped unread may fail unseen.
+    page.catch(() => undefined);
+    this.#ahead = { from, batchSize, page };
+  }
+
+  async #readPage(from: Position, batchSize: number): Promise<Page> {
+    const head = await this.#eventStore.headPosition();
+    return { head, events: await this.#read(from, batchSize) };
   }
 
   /**

@@ -162,6 +162,8 @@ export class PostgresReadModelStore implements ReadModelStore<PostgresProjection
   readonly schema: string;
   /** Whose read models this store reads and writes. */
   readonly tenantId: string;
+  /** A batch's transaction mostly waits for the server: a runner reads the next page meanwhile. */
+  readonly readAhead = true;
   readonly #queries: ReadModelQueries;
   readonly #clock: () => Date;
   /** The store's own connections, each set up once as the schema's role for the tenant (see `scoped-pool.ts`). */
