@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { EXACTLY_ONCE_TOPIC, GUARDED_GROUP, PLAIN_GROUP, RELAY_NAME, runExactlyOnce } from '@eventloom/testing';
+import { effectCounts, exactlyOnceSize, RELAY_NAME, runExactlyOnce, seedExactlyOnce } from '@eventloom/testing';
 import { expect, it } from 'vitest';
 import { dropPostgresEventStore, openPostgresEventStore, quoteIdent } from '../../src/index.js';
 import { openPostgresTransport } from '../../src/messaging/index.js';
@@ -18,7 +18,8 @@ import { uniqueSchema } from '../support.js';
 const CHILD = fileURLToPath(new URL('./fixtures/exactly-once-child.ts', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const SOAK = process.env.EVENTLOOM_SOAK === '1';
-const MESSAGES = SOAK ? 10_000 : 1_000;
+const SIZE = exactlyOnceSize(SOAK);
+const MESSAGES = SIZE.messages;
 
 it.skipIf(!postgresUrl)(`delivers ${MESSAGES} messages' inbox-guarded effects exactly once through relay and consumer kills`, { timeout: SOAK ? 600_000 : 120_000 }, async () => {
   const schema = uniqueSchema('eleo');
@@ -28,23 +29,12 @@ it.skipIf(!postgresUrl)(`delivers ${MESSAGES} messages' inbox-guarded effects ex
   try {
     await admin.query(`CREATE TABLE ${q}.effects (kind text NOT NULL, message_id text NOT NULL)`);
     const transport = await openPostgresTransport({ store });
-    // The groups exist before anything is published, so neither misses a message.
-    await transport.declare([
-      { topic: EXACTLY_ONCE_TOPIC, group: GUARDED_GROUP },
-      { topic: EXACTLY_ONCE_TOPIC, group: PLAIN_GROUP },
-    ]);
-    // Ten events per stream: the stream is the partition key, so keys run side by side, each in order.
-    for (let at = 0; at < MESSAGES; at += 10) {
-      await store.appendToStream(`user-${at / 10}`, Array.from({ length: 10 }, (_, i) => ({ type: 'Noted', data: { n: at + i } })));
-    }
-    const head = await store.headPosition();
+    const head = await seedExactlyOnce(store, transport, MESSAGES);
     await transport.close();
     await store.close();
 
     const result = await runExactlyOnce({
-      messages: MESSAGES,
-      relayKills: SOAK ? 12 : 3,
-      consumerKills: SOAK ? 24 : 4,
+      ...SIZE,
       spawn: (role, killAfter) =>
         spawn(process.execPath, ['--conditions=eventloom-source', '--import', 'tsx', CHILD, connectionString, schema, role, String(killAfter)], {
           cwd: REPO_ROOT,
@@ -54,13 +44,7 @@ it.skipIf(!postgresUrl)(`delivers ${MESSAGES} messages' inbox-guarded effects ex
         const { rows } = await admin.query<{ kind: string; rows: number; distinct: number }>(
           `SELECT kind, count(*)::int AS rows, count(DISTINCT message_id)::int AS "distinct" FROM ${q}.effects GROUP BY kind`,
         );
-        const byKind = new Map(rows.map((row) => [row.kind, row]));
-        return {
-          guardedRows: byKind.get('guarded')?.rows ?? 0,
-          guardedDistinct: byKind.get('guarded')?.distinct ?? 0,
-          plainRows: byKind.get('plain')?.rows ?? 0,
-          plainDistinct: byKind.get('plain')?.distinct ?? 0,
-        };
+        return effectCounts(rows);
       },
       settled: async () => {
         const { rows } = await admin.query<{ at: string | null; pending: number }>(
@@ -70,7 +54,6 @@ it.skipIf(!postgresUrl)(`delivers ${MESSAGES} messages' inbox-guarded effects ex
         const { at, pending } = rows[0]!;
         return at !== null && BigInt(at) >= head && pending === 0;
       },
-      timeoutMs: SOAK ? 540_000 : 100_000,
     });
     console.log(`postgres exactly-once: ${JSON.stringify(result)}`);
     expect(result.killed.relay).toBeGreaterThanOrEqual(1);

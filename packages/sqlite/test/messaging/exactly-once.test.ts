@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { EXACTLY_ONCE_TOPIC, GUARDED_GROUP, PLAIN_GROUP, RELAY_NAME, runExactlyOnce } from '@eventloom/testing';
+import { effectCounts, exactlyOnceSize, RELAY_NAME, runExactlyOnce, seedExactlyOnce } from '@eventloom/testing';
 import { afterEach, expect, it } from 'vitest';
 import { openSqliteEventStore, openSqliteTransport } from '../../src/index.js';
 import { tempFile, type TempFile } from '../temp-file.js';
@@ -18,7 +18,8 @@ const CHILD = fileURLToPath(new URL('./fixtures/exactly-once-child.ts', import.m
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const SOAK = process.env.EVENTLOOM_SOAK === '1';
 // 1,000 in npm test keeps the file near 30 s on a loaded machine (2,000 took 51 s at load 17); the soak run is the acceptance figure.
-const MESSAGES = SOAK ? 10_000 : 1_000;
+const SIZE = exactlyOnceSize(SOAK);
+const MESSAGES = SIZE.messages;
 
 let file: TempFile | undefined;
 afterEach(() => file?.remove());
@@ -29,16 +30,7 @@ it(`delivers ${MESSAGES} messages' inbox-guarded effects exactly once through re
   const store = openSqliteEventStore({ filename, durability: 'normal' });
   store.database.exec('CREATE TABLE effects (kind TEXT NOT NULL, message_id TEXT NOT NULL)');
   const transport = openSqliteTransport({ store });
-  // The groups exist before anything is published, so neither misses a message.
-  await transport.declare([
-    { topic: EXACTLY_ONCE_TOPIC, group: GUARDED_GROUP },
-    { topic: EXACTLY_ONCE_TOPIC, group: PLAIN_GROUP },
-  ]);
-  // Ten events per stream: the stream is the partition key, so keys run side by side, each in order.
-  for (let at = 0; at < MESSAGES; at += 10) {
-    await store.appendToStream(`user-${at / 10}`, Array.from({ length: 10 }, (_, i) => ({ type: 'Noted', data: { n: at + i } })));
-  }
-  const head = await store.headPosition();
+  const head = await seedExactlyOnce(store, transport, MESSAGES);
   await transport.close();
   await store.close();
 
@@ -50,28 +42,19 @@ it(`delivers ${MESSAGES} messages' inbox-guarded effects exactly once through re
   const pending = look.prepare<[], number>('SELECT count(*) FROM queue_messages').pluck();
   try {
     const result = await runExactlyOnce({
-      messages: MESSAGES,
-      relayKills: SOAK ? 12 : 3,
-      consumerKills: SOAK ? 24 : 4,
+      ...SIZE,
       spawn: (role, killAfter) =>
         spawn(process.execPath, ['--conditions=eventloom-source', '--import', 'tsx', CHILD, filename, role, String(killAfter)], {
           cwd: REPO_ROOT,
           stdio: ['ignore', 'ignore', 'pipe'],
         }),
       counts: async () => {
-        const byKind = new Map(counts.all().map((row) => [row.kind, row]));
-        return {
-          guardedRows: byKind.get('guarded')?.rows ?? 0,
-          guardedDistinct: byKind.get('guarded')?.distinct ?? 0,
-          plainRows: byKind.get('plain')?.rows ?? 0,
-          plainDistinct: byKind.get('plain')?.distinct ?? 0,
-        };
+        return effectCounts(counts.all());
       },
       settled: async () => {
         const at = checkpoint.get(`outbox-relay:${RELAY_NAME}`) as bigint | undefined;
         return at !== undefined && at >= head && pending.get() === 0;
       },
-      timeoutMs: SOAK ? 540_000 : 100_000,
     });
     console.log(`sqlite exactly-once: ${JSON.stringify(result)}`);
     expect(result.killed.relay).toBeGreaterThanOrEqual(1);

@@ -58,6 +58,38 @@ interface Running {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The run's size: `npm test`'s, or the acceptance soak's (EVENTLOOM_SOAK=1: 10,000 messages, 12 relay and 24 consumer kills). */
+export function exactlyOnceSize(soak: boolean): Pick<ExactlyOnceOptions, 'messages' | 'relayKills' | 'consumerKills'> & { readonly timeoutMs: number } {
+  return soak ? { messages: 10_000, relayKills: 12, consumerKills: 24, timeoutMs: 540_000 } : { messages: 1_000, relayKills: 3, consumerKills: 4, timeoutMs: 100_000 };
+}
+
+/**
+ * Before the run: both groups declared (so neither misses a message) and `messages` events
+ * appended, ten per stream — the stream is the partition key, so keys run side by side, each in
+ * order. Returns the head the relay's checkpoint must reach.
+ */
+export async function seedExactlyOnce(store: EventStore, transport: Transport, messages: number): Promise<bigint> {
+  await transport.declare([
+    { topic: EXACTLY_ONCE_TOPIC, group: GUARDED_GROUP },
+    { topic: EXACTLY_ONCE_TOPIC, group: PLAIN_GROUP },
+  ]);
+  for (let at = 0; at < messages; at += 10) {
+    await store.appendToStream(`user-${at / 10}`, Array.from({ length: Math.min(10, messages - at) }, (_, i) => ({ type: 'Noted', data: { n: at + i } })));
+  }
+  return store.headPosition();
+}
+
+/** Effect counts from rows of `kind, count(*), count(DISTINCT message_id)` grouped by kind. */
+export function effectCounts(rows: readonly { readonly kind: string; readonly rows: number; readonly distinct: number }[]): EffectCounts {
+  const byKind = new Map(rows.map((row) => [row.kind, row]));
+  return {
+    guardedRows: byKind.get('guarded')?.rows ?? 0,
+    guardedDistinct: byKind.get('guarded')?.distinct ?? 0,
+    plainRows: byKind.get('plain')?.rows ?? 0,
+    plainDistinct: byKind.get('plain')?.distinct ?? 0,
+  };
+}
+
 export async function runExactlyOnce(options: ExactlyOnceOptions): Promise<ExactlyOnceResult> {
   const started = Date.now();
   const timeoutMs = options.timeoutMs ?? 120_000;
