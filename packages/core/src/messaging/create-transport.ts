@@ -13,7 +13,7 @@ import { MessageConsumer, type ConsumerHost } from './consumer/consumer.js';
 import { resolveConsumerOptions } from './consumer/options.js';
 import { checkDeadLetterFilter } from './dead-letter-filter.js';
 import type { DeadLetter, DeadLetterFilter, DeadLetterQueue } from './dead-letters.js';
-import type { TransportDriver } from './driver.js';
+import type { PreparedMessage, TransportDriver } from './driver.js';
 import type { ConsumeSource, Destination, OutgoingMessage, SentMessage } from './message.js';
 import { assertConsumeSource, assertDestinationName } from './names.js';
 import { prepareMessages, type CausingEnvelope } from './prepare.js';
@@ -83,28 +83,40 @@ class EngineTransport implements Transport {
     return this.#send({ kind: 'topic', name: topic }, messages as OutgoingMessage | readonly OutgoingMessage[], options, undefined, undefined);
   }
 
-  async #send(
+  /**
+   * Not async, and no await in between: a single send was mostly promises and turns of the
+   * microtask queue. What throws before the driver's promise comes back as a rejection.
+   */
+  #send(
     destination: Destination,
     messages: OutgoingMessage | readonly OutgoingMessage[],
     options: SendOptions | undefined,
     causedBy: CausingEnvelope | undefined,
     traceParent: TraceParent | undefined,
   ): Promise<readonly SentMessage[]> {
-    this.#assertOpen(causedBy !== undefined);
-    assertDestinationName(destination.name, destination.kind);
-    const list: readonly OutgoingMessage[] = Array.isArray(messages) ? (messages as readonly OutgoingMessage[]) : [messages as OutgoingMessage];
-    return this.#tracing.send(destination.kind, destination.name, list, traceParent, async (traced) => {
-      const prepared = await prepareMessages(Array.isArray(messages) ? traced : traced[0]!, {
-        source: this.#source,
-        defaults: options,
-        causedBy,
-        schemas: this.#schemas,
-        json: this.#driver.needsJson !== false,
-      });
+    try {
       this.#assertOpen(causedBy !== undefined);
-      await this.#driver.enqueue(destination, prepared);
-      return prepared.map((message) => ({ id: message.envelope.id, deliverAt: message.deliverAt === null ? null : message.deliverAt.toISOString() }));
-    });
+      assertDestinationName(destination.name, destination.kind);
+      const list: readonly OutgoingMessage[] = Array.isArray(messages) ? (messages as readonly OutgoingMessage[]) : [messages as OutgoingMessage];
+      return this.#tracing.send(destination.kind, destination.name, list, traceParent, (traced) => {
+        const prepared = prepareMessages(Array.isArray(messages) ? traced : traced[0]!, {
+          source: this.#source,
+          defaults: options,
+          causedBy,
+          schemas: this.#schemas,
+          json: this.#driver.needsJson !== false,
+        });
+        if (prepared instanceof Promise) return prepared.then((ready) => this.#enqueue(destination, ready, causedBy));
+        return this.#enqueue(destination, prepared, causedBy);
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #enqueue(destination: Destination, prepared: readonly PreparedMessage[], causedBy: CausingEnvelope | undefined): Promise<readonly SentMessage[]> {
+    this.#assertOpen(causedBy !== undefined);
+    return this.#driver.enqueue(destination, prepared).then(() => sentOf(prepared));
   }
 
   consume<M extends Event>(source: ConsumeSource, handlers: MessageHandlers<M>, options?: ConsumerOptions): Consumer {
@@ -161,6 +173,15 @@ class EngineTransport implements Transport {
   #assertOpen(draining = false): void {
     if (this.#closed || (this.#closing !== null && !draining)) throw new TransportClosedError(this.kind);
   }
+}
+
+function sentOf(prepared: readonly PreparedMessage[]): SentMessage[] {
+  const sent: SentMessage[] = new Array(prepared.length);
+  for (let i = 0; i < prepared.length; i++) {
+    const message = prepared[i]!;
+    sent[i] = { id: message.envelope.id, deliverAt: message.deliverAt === null ? null : message.deliverAt.toISOString() };
+  }
+  return sent;
 }
 
 /** The driver's dead-letter queue with filters checked first, so every transport refuses the same bad filter. */

@@ -104,7 +104,7 @@ function finish(
   source: string,
   now: number,
 ): PreparedMessage[] {
-  const time = new Date(now).toISOString();
+  const time = isoTime(now);
   const out: PreparedMessage[] = new Array(list.length);
   for (let i = 0; i < list.length; i++) {
     const message = list[i]!;
@@ -126,6 +126,18 @@ function finish(
     out[i] = { envelope, deliverAt: own === undefined ? defaults : own, dataJson: event.dataJson, metadataJson: event.metadataJson };
   }
   return out;
+}
+
+let lastTimeMs = NaN;
+let lastTime = '';
+
+/** `new Date(ms).toISOString()`, written once per millisecond: for single sends it was a fifth of the send. */
+function isoTime(ms: number): string {
+  if (ms !== lastTimeMs) {
+    lastTime = new Date(ms).toISOString();
+    lastTimeMs = ms;
+  }
+  return lastTime;
 }
 
 /**
