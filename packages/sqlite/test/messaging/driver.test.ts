@@ -3,34 +3,13 @@
  * per-key order, leases, retries, delays, dead letters, wake-ups across connections, group
  * commit. The engine's behaviour on top is the conformance suite's.
  */
-import { DeliveryLostError, TransportClosedError, uuidv7, type ConsumeSource, type Destination, type MessageEnvelope } from '@eventloom/core';
-import type { PreparedMessage, ReceivedMessage, Receiver } from '@eventloom/core/adapter';
+import { DeliveryLostError, TransportClosedError, type ConsumeSource, type Destination } from '@eventloom/core';
+import type { ReceivedMessage, Receiver } from '@eventloom/core/adapter';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openSqliteEventStore } from '../../src/index.js';
 import { SqliteTransportDriver } from '../../src/messaging/sqlite-transport-driver.js';
 import { tempFile, type TempFile } from '../temp-file.js';
-
-function envelope(n: number, extra: Partial<MessageEnvelope> = {}): MessageEnvelope {
-  const id = uuidv7();
-  return {
-    id,
-    type: 'Ping',
-    data: { n },
-    schemaVersion: 1,
-    time: new Date().toISOString(),
-    source: 'test',
-    correlationId: id,
-    causationId: null,
-    subject: null,
-    partitionKey: null,
-    metadata: {},
-    ...extra,
-  };
-}
-
-function prepared(n: number, extra: Partial<MessageEnvelope> = {}, deliverAt: Date | null = null): PreparedMessage {
-  return { envelope: envelope(n, extra), deliverAt };
-}
+import { prepared } from './support.js';
 
 const queue = (name: string): Destination => ({ kind: 'queue', name });
 const never = new AbortController().signal;

@@ -9,8 +9,8 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { effectCounts, exactlyOnceSize, RELAY_NAME, runExactlyOnce, seedExactlyOnce } from '@eventloom/testing';
-import { afterEach, expect, it } from 'vitest';
+import { effectCounts, exactlyOnceSize, expectExactlyOnce, RELAY_NAME, runExactlyOnce, seedExactlyOnce } from '@eventloom/testing';
+import { afterEach, it } from 'vitest';
 import { openSqliteEventStore, openSqliteTransport } from '../../src/index.js';
 import { tempFile, type TempFile } from '../temp-file.js';
 
@@ -57,12 +57,7 @@ it(`delivers ${MESSAGES} messages' inbox-guarded effects exactly once through re
       },
     });
     console.log(`sqlite exactly-once: ${JSON.stringify(result)}`);
-    expect(result.killed.relay).toBeGreaterThanOrEqual(1);
-    expect(result.killed.consumer).toBeGreaterThanOrEqual(1);
-    expect(result.guardedDistinct).toBe(MESSAGES);
-    expect(result.guardedRows).toBe(MESSAGES);
-    expect(result.plainDistinct).toBe(MESSAGES);
-    expect(result.plainRows).toBeGreaterThan(MESSAGES);
+    expectExactlyOnce(result, MESSAGES);
   } finally {
     look.close();
   }

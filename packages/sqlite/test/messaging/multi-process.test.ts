@@ -5,12 +5,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { uuidv7, type MessageEnvelope } from '@eventloom/core';
 import type { PreparedMessage, ReceivedMessage } from '@eventloom/core/adapter';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteTransportDriver } from '../../src/messaging/sqlite-transport-driver.js';
 import { tempFile, type TempFile } from '../temp-file.js';
 import type { ConsumedLine } from './fixtures/queue-consumer.js';
+import { prepared } from './support.js';
 
 const CONSUMER = fileURLToPath(new URL('./fixtures/queue-consumer.ts', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -74,23 +74,7 @@ function startConsumer(filename: string, queue: string, mode: 'ack' | 'hold', vi
   };
 }
 
-function message(n: number): PreparedMessage {
-  const id = uuidv7();
-  const envelope: MessageEnvelope = {
-    id,
-    type: 'Ping',
-    data: { n },
-    schemaVersion: 1,
-    time: new Date().toISOString(),
-    source: 'test',
-    correlationId: id,
-    causationId: null,
-    subject: null,
-    partitionKey: null,
-    metadata: {},
-  };
-  return { envelope, deliverAt: null };
-}
+const message = (n: number): PreparedMessage => prepared(n);
 
 const idOf = (m: ReceivedMessage): string => (m.kind === 'envelope' ? m.envelope.id : '');
 

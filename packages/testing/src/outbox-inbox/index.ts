@@ -15,3 +15,4 @@ export {
   type ExactlyOnceOptions,
   type ExactlyOnceResult,
 } from './exactly-once.js';
+export { expectExactlyOnce } from './exactly-once-expect.js';
