@@ -64,6 +64,7 @@ export class NatsTransportDriver implements TransportDriver {
       partitions: options.partitions,
       replicas: options.replicas,
       duplicateWindowMs: options.duplicateWindowMs,
+      topicMaxAgeMs: options.topicMaxAgeMs,
     });
     this.publisher = new Publisher(
       js,

@@ -30,6 +30,12 @@ export interface NatsTransportOptions {
   readonly unavailableAfterMs?: number;
   /** Nats-Msg-Id dedupe window of the streams created. Default 2 minutes (the server's default). */
   readonly duplicateWindowMs?: number;
+  /**
+   * How long a topic's stream keeps a message, whether or not every group has handled it (topic
+   * streams have limits retention; see the package README). Default 7 days. A group that falls
+   * further behind than this loses the oldest messages.
+   */
+  readonly topicMaxAgeMs?: number;
   /** Anything else for the client (`user`, `pass`, `token`, `tls`…). */
   readonly connection?: Omit<NodeConnectionOptions, 'servers'>;
 }
@@ -43,6 +49,7 @@ export interface ResolvedNatsOptions {
   readonly publishWindow: number;
   readonly unavailableAfterMs: number;
   readonly duplicateWindowMs: number;
+  readonly topicMaxAgeMs: number;
   readonly connection: Omit<NodeConnectionOptions, 'servers'>;
 }
 
@@ -62,6 +69,7 @@ export function resolveOptions(options: NatsTransportOptions): ResolvedNatsOptio
     publishWindow: positiveInteger(options.publishWindow ?? 256, 'publishWindow', 65_536),
     unavailableAfterMs: positiveInteger(options.unavailableAfterMs ?? 30_000, 'unavailableAfterMs', 24 * 3_600_000),
     duplicateWindowMs: positiveInteger(options.duplicateWindowMs ?? 120_000, 'duplicateWindowMs', 7 * 24 * 3_600_000),
+    topicMaxAgeMs: positiveInteger(options.topicMaxAgeMs ?? 7 * 24 * 3_600_000, 'topicMaxAgeMs', 365 * 24 * 3_600_000),
     connection: options.connection ?? {},
   };
 }

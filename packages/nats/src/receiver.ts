@@ -243,8 +243,8 @@ export class NatsReceiver implements Receiver {
    *   deliver again; the ghost is acked away. Queues and topic groups alike.
    * - a work-queue stream keeping messages that its consumer no longer counted (num_pending 0,
    *   num_ack_pending 0, messages on its subject): they would never be delivered. A consumer seen
-   *   so twice, a pull apart, is recreated (queues only: on an interest stream deleting a consumer
-   *   can drop the messages only it was interested in).
+   *   so twice, a pull apart, is recreated (queues only: a topic group's consumer made again
+   *   would start at new messages).
    */
   private async checkStale(slot: Slot): Promise<void> {
     if (this.closed || slot.held.size > 0) return;
@@ -295,7 +295,7 @@ export class NatsReceiver implements Receiver {
     }
     const target = message.headers?.get(GROUP_HEADER);
     if (target && this.group !== null && target !== this.group) {
-      // Redriven to another group of this topic: not ours, but interest retention needs our ack.
+      // Redriven to another group of this topic: not ours; acked so this group's partition moves on.
       message.ack();
       return;
     }

@@ -1,7 +1,7 @@
 /**
  * The state a kill -9 of nats-server 2.9 left a partition consumer in during the restart test
- * (see src/ghost-pending.ts), made on purpose: the consumer's state from before an ack is put
- * back while the stream keeps the ack's removal. Without the repair the partition delivers
+ * (see src/ghost-pending.ts), made on purpose: the consumer's state from while a message was out
+ * is put back while the stream keeps that message's removal. Without the repair the partition delivers
  * nothing more (num_ack_pending stays 1); with it, the rest of the key is handled in order.
  */
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
@@ -56,19 +56,20 @@ describe.skipIf(!natsServerAvailable())('a partition consumer whose pending mess
     const send = 'queue' in source ? sender.send<Step>(source.queue, steps) : sender.publish<Step>(source.topic, steps);
     await send;
 
-    // The first step is handed out, its consumer state saved while it is pending, then acked.
+    // The first step is handed out, its consumer state saved while it is pending, then the
+    // message removed (what an ack does on a work-queue stream; on a topic's limits stream, age).
     const partition = await js.consumers.get(names.stream, durable);
     const first = await partition.next({ expires: 5_000 });
     expect(first?.seq).toBe(2);
     await new Promise((r) => setTimeout(r, 500));
     const saved = mkdtempSync(join(tmpdir(), 'eventloom-ghost-'));
     cpSync(server.consumerDir(names.stream, durable), saved, { recursive: true });
-    await first!.ackAck();
+    expect(await jsm.streams.deleteMessage(names.stream, first!.seq, false)).toBe(true);
     await new Promise((r) => setTimeout(r, 500));
     await raw.close();
     await sender.close();
 
-    // The restart brings back the consumer as it was before the ack; the stream keeps the ack.
+    // The restart brings back the consumer as it was before; the stream keeps the removal.
     await server.kill('SIGTERM');
     rmSync(server.consumerDir(names.stream, durable), { recursive: true, force: true });
     cpSync(saved, server.consumerDir(names.stream, durable), { recursive: true });

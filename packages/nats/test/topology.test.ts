@@ -29,7 +29,7 @@ describe.skipIf(!natsUrl)('NATS topology', () => {
     await Promise.all(prefixes.splice(0).map((p) => deleteStreams(servers, p)));
   });
 
-  it('creates a work-queue stream for a queue and an interest stream for a topic, with one consumer per partition and one unkeyed', async () => {
+  it('creates a work-queue stream for a queue and a limits stream for a topic, with one consumer per partition and one unkeyed', async () => {
     const prefix = fresh();
     const transport = await open(prefix, 3);
     await transport.declare([{ queue: 'billing.charge' }, { topic: 'users', group: 'mailer' }, { topic: 'users', group: 'crm' }]);
@@ -41,7 +41,8 @@ describe.skipIf(!natsUrl)('NATS topology', () => {
       expect(queue.config.storage).toBe(StorageType.File);
       expect(queue.config.subjects).toEqual([`${prefix}.q.billing_dcharge.>`]);
       const topic = await jsm.streams.info(`${prefix}_t_users`);
-      expect(topic.config.retention).toBe(RetentionPolicy.Interest);
+      expect(topic.config.retention).toBe(RetentionPolicy.Limits);
+      expect(topic.config.max_age).toBe(7 * 24 * 3_600 * 1e9);
       const consumers: string[] = [];
       for await (const c of jsm.consumers.list(`${prefix}_t_users`)) consumers.push(`${c.name}:${c.config.filter_subject}:${c.config.max_ack_pending}`);
       expect(consumers.sort()).toEqual(
@@ -82,7 +83,7 @@ describe.skipIf(!natsUrl)('NATS topology', () => {
     try {
       const jsm = await jetstreamManager(nc);
       await jsm.streams.add({ name: `${prefix}_q_jobs`, subjects: [`${prefix}.q.jobs.>`], retention: RetentionPolicy.Limits });
-      await jsm.streams.add({ name: `${prefix}_t_news`, subjects: [`${prefix}.t.news.>`], retention: RetentionPolicy.Interest, description: 'eventloom topic news; partitions=8' });
+      await jsm.streams.add({ name: `${prefix}_t_news`, subjects: [`${prefix}.t.news.>`], retention: RetentionPolicy.Limits, description: 'eventloom topic news; partitions=8' });
       await jsm.consumers.add(`${prefix}_t_news`, { durable_name: 'g_web_u', ack_policy: AckPolicy.Explicit, filter_subject: `${prefix}.t.news.>` });
     } finally {
       await nc.close();
