@@ -1,6 +1,7 @@
 // The consumer engine's own rules, beyond what the shared conformance suite reaches: transport
 // faults, 'hold' retries, leases, the prefetch bound, schemas, odd throws, options and stopping.
 import {
+  DeliveryLostError,
   InvalidArgumentError,
   MemoryTransport,
   MemoryTransportStorage,
@@ -411,5 +412,35 @@ describe('consumer engine', () => {
     const [dead] = await transport.deadLetters.list({ consumer: queue });
     expect(dead).toMatchObject({ reason: 'undecodable', message: null, raw: { headers: { 'content-type': 'text/plain' }, body: 'hello' }, attempts: 1 });
     expect(dead!.error).toMatch(/^InvalidMessageError: Invalid message: not a CloudEvent/);
+  });
+
+  it('a dead-letter or retry answered DeliveryLostError (the lease ran out) is reported, the message left to its new holder, and the consumer goes on with its prefetch slot free', async () => {
+    const { transport, faults } = faulty();
+    const queue = unique('q');
+    const { events, onEvent } = recorder();
+    const seen: number[] = [];
+    const consumer = transport.consume<{ type: 'N'; data: { n: number } }>(
+      { queue },
+      {
+        N: (m, ctx) => {
+          seen.push(m.data.n);
+          if (m.data.n === 1) ctx.deadLetter('poison');
+          if (m.data.n === 2) ctx.retry({ delayMs: 0 });
+        },
+      },
+      { ...quiet, onEvent, prefetch: 1 },
+    );
+    faults.fail('deadLetter', new DeliveryLostError('memory', null, 'dead-lettering'));
+    faults.fail('retry', new DeliveryLostError('memory', null, 'retrying'));
+    await transport.send(queue, [1, 2, 3].map((n) => ({ type: 'N' as const, data: { n } })));
+    // With prefetch 1, message 3 is handled only if the lost ones gave their slot back.
+    await eventually(() => expect(seen).toContain(3));
+    expect(seen.slice(0, 3)).toEqual([1, 2, 3]);
+    expect(consumer.status).toBe('running');
+    const lost = events.filter((e) => e.type === 'error');
+    expect(lost).toHaveLength(2);
+    expect(lost.every((e) => e.type === 'error' && e.error instanceof DeliveryLostError && !e.willRetry)).toBe(true);
+    expect(events.some((e) => e.type === 'dead-lettered')).toBe(false);
+    expect(await transport.deadLetters.list()).toEqual([]);
   });
 });

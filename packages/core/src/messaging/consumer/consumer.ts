@@ -9,6 +9,7 @@ import { describeValue } from '../../envelope/describe-value.js';
 import { InvalidArgumentError, InvalidMessageError } from '../../envelope/errors.js';
 import type { Event } from '../../envelope/event.js';
 import { decodeMessage } from '../codec.js';
+import { DeliveryLostError } from '../delivery-lost.js';
 import type { DeadLetter, DeadLetterReason } from '../dead-letters.js';
 import type { DeadLetterDraft, ReceivedMessage, Receiver, TransportDriver } from '../driver.js';
 import type { ConsumeSource, DeliveredMessage, Destination, MessageEnvelope } from '../message.js';
@@ -67,6 +68,9 @@ type Outcome =
   | { readonly kind: 'dead-letter'; readonly reason: DeadLetterReason; readonly error: string; readonly stack: string | null; readonly cause: unknown };
 
 const ACK: Outcome = Object.freeze({ kind: 'ack' });
+
+/** A transport call's answer for a delivery no longer held (`DeliveryLostError`). */
+const LOST: unique symbol = Symbol('lost');
 
 /** Acks wait at most one turn of the event loop, or until this many are ready. */
 const ACK_BATCH = 256;
@@ -411,6 +415,10 @@ export class MessageConsumer implements Consumer {
         this.#report({ type: 'retrying', consumer: this.name, messageId: job.original?.id ?? '', attempt: outcome.attempt, delayMs: outcome.delayMs, error: outcome.error });
         const answer = await this.#withRetries(() => receiver.retry(job.received, outcome.delayMs, describeError(outcome.error)));
         if (answer === undefined) return;
+        if (answer === LOST) {
+          this.#finish(job);
+          return;
+        }
         // Retried either way: `handled` counts each attempt brought to an end, held or redelivered.
         this.#handled++;
         if (answer === 'hold') {
@@ -435,6 +443,10 @@ export class MessageConsumer implements Consumer {
         };
         const deadLetter = await this.#withRetries(() => receiver.deadLetter(job.received, draft));
         if (deadLetter === undefined) return;
+        if (deadLetter === LOST) {
+          this.#finish(job);
+          return;
+        }
         this.#handled++;
         this.#report({ type: 'dead-lettered', consumer: this.name, deadLetter: deadLetter satisfies DeadLetter });
         this.#finish(job);
@@ -457,8 +469,12 @@ export class MessageConsumer implements Consumer {
     }, delayMs);
   }
 
-  /** Runs a transport call, waiting out transient errors; `undefined` when the consumer gave up (stopping, or failed). */
-  async #withRetries<T>(operation: () => Promise<T>): Promise<T | undefined> {
+  /**
+   * Runs a transport call, waiting out transient errors; `undefined` when the consumer gave up
+   * (stopping, or failed); `LOST` when the delivery's lease had run out and the message is
+   * another consumer's now (reported; the consumer goes on: a lost race is not its failure).
+   */
+  async #withRetries<T>(operation: () => Promise<T>): Promise<T | undefined | typeof LOST> {
     let failures = 0;
     for (;;) {
       const pending = operation();
@@ -467,6 +483,10 @@ export class MessageConsumer implements Consumer {
         return await pending;
       } catch (error) {
         if (this.#status === 'stopped' || this.#status === 'failed') return undefined;
+        if (error instanceof DeliveryLostError) {
+          this.#report({ type: 'error', consumer: this.name, error, willRetry: false });
+          return LOST;
+        }
         if (!isTransientTransportError(error)) {
           this.#fail(error);
           return undefined;
