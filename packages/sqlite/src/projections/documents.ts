@@ -16,9 +16,12 @@ import type { Statement } from 'better-sqlite3';
 import type { SqliteDatabase } from '../open-database.js';
 import { parseStored } from '../sqlite-errors.js';
 import { querySql, type SqlParam } from './query-sql.js';
-import { DELETE_DOCUMENT, GET_DOCUMENT, UPSERT_DOCUMENT } from './sql.js';
+import { DELETE_DOCUMENT, GET_DOCUMENT, UPSERT_DOCUMENT, upsertDocumentsSql } from './sql.js';
 
 type Row = [id: string, data: string];
+
+/** Documents per multi-row upsert of a flush (4 parameters each, far below SQLite's limit). */
+const UPSERT_ROWS = 64;
 
 /** Queries come in many shapes (fields, operators, cursor kinds): keep at most this many prepared. */
 const MAX_QUERIES = 256;
@@ -27,6 +30,8 @@ const MAX_QUERIES = 256;
 export class DocumentStatements {
   readonly get: Statement<[string, string, string], string>;
   readonly upsert: Statement<[string, string, string, string]>;
+  /** `UPSERT_ROWS` documents at once: namespace, collection, id and JSON of each, in turn. */
+  readonly upsertMany: Statement<string[]>;
   readonly delete: Statement<[string, string, string]>;
   readonly #queries = new Map<string, Statement<SqlParam[]>>();
   /** The file, for error messages. */
@@ -36,6 +41,7 @@ export class DocumentStatements {
     this.filename = db.name;
     this.get = db.prepare<[string, string, string], string>(GET_DOCUMENT).pluck();
     this.upsert = db.prepare<[string, string, string, string]>(UPSERT_DOCUMENT);
+    this.upsertMany = db.prepare<string[]>(upsertDocumentsSql(UPSERT_ROWS));
     this.delete = db.prepare<[string, string, string]>(DELETE_DOCUMENT);
   }
 
@@ -125,17 +131,25 @@ export class DocumentBuffer {
     return buffer;
   }
 
-  /** Writes every change to SQLite; what was read stays known. */
+  /**
+   * Writes every change to SQLite; what was read stays known. Upserts go `UPSERT_ROWS` to a
+   * statement: one call into SQLite instead of one per document.
+   */
   flush(): void {
-    const { upsert, delete: remove } = this.statements;
+    const { upsert, upsertMany, delete: remove } = this.statements;
+    const rows: string[] = [];
     for (const buffer of this.#collections.values()) {
       for (const [id, entry] of buffer.entries) {
         if (!entry.dirty) continue;
         if (entry.json === undefined) remove.run(buffer.namespace, buffer.name, id);
-        else upsert.run(buffer.namespace, buffer.name, id, entry.json);
+        else {
+          rows.push(buffer.namespace, buffer.name, id, entry.json);
+          if (rows.length === UPSERT_ROWS * 4) upsertMany.run(...rows.splice(0));
+        }
         entry.dirty = false;
       }
     }
+    for (let at = 0; at < rows.length; at += 4) upsert.run(rows[at]!, rows[at + 1]!, rows[at + 2]!, rows[at + 3]!);
   }
 
   /** Forgets everything of `namespace`, written or not: it was dropped in this transaction. */

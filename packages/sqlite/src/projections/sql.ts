@@ -78,6 +78,11 @@ export const GET_DOCUMENT = `SELECT data FROM rm_documents WHERE namespace = ? A
 export const UPSERT_DOCUMENT = `
 INSERT INTO rm_documents (namespace, collection, id, data) VALUES (?, ?, ?, ?)
 ON CONFLICT (namespace, collection, id) DO UPDATE SET data = excluded.data`;
+/** `rows` documents in one statement (an id appears once per flush, so no row meets another of the same statement). */
+export function upsertDocumentsSql(rows: number): string {
+  return `INSERT INTO rm_documents (namespace, collection, id, data) VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?)').join(', ')}
+ON CONFLICT (namespace, collection, id) DO UPDATE SET data = excluded.data`;
+}
 export const DELETE_DOCUMENT = `DELETE FROM rm_documents WHERE namespace = ? AND collection = ? AND id = ?`;
 export const DELETE_NAMESPACE_DOCUMENTS = `DELETE FROM rm_documents WHERE namespace = ?`;
 
