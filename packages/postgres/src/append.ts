@@ -10,7 +10,7 @@ import {
 import { type PreparedAppend } from '@eventloom/core/adapter';
 import type pg from 'pg';
 import { run } from './database.js';
-import { eventFromRow, isoFromPg } from './rows.js';
+import { eventFromStreamRow, isoFromPg } from './rows.js';
 import { EXPECTED_KIND, MAX_EVENTS_PER_TRANSACTION } from './sql/functions.js';
 import type { Queries } from './sql/queries.js';
 import { assertStorable } from './storable-text.js';
@@ -206,7 +206,7 @@ export async function recordedResult(
     (firstVersion + BigInt(count) - 1n).toString(),
     count,
   ]);
-  const events = rows.map((r) => eventFromRow(r));
+  const events = rows.map((r) => eventFromStreamRow(r, 0, prepared.streamId));
   return { nextExpectedVersion: events.at(-1)!.streamVersion, position: events.at(-1)!.position, idempotent: true, events };
 }
 

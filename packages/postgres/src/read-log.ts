@@ -11,7 +11,7 @@ import {
   normalizePosition,
 } from '@eventloom/core/adapter';
 import type { StoreDatabase } from './database.js';
-import { paged } from './paged.js';
+import { assertOpen, paged } from './paged.js';
 import { eventFromRow } from './rows.js';
 
 export interface LogQuery {
@@ -43,7 +43,7 @@ function startOf(fromPosition: Position | undefined): bigint {
 /** Options are checked when iteration starts, as with the reference store's generators. */
 export function readLogEvents(context: ReadLogContext, query: LogQuery): AsyncIterable<RecordedEvent> {
   let next: (() => Promise<readonly RecordedEvent[] | null>) | undefined;
-  return paged(() => (next ??= pager(context, query))());
+  return paged(() => (next ??= pager(context, query))(), () => assertOpen(context.db));
 }
 
 function pager(context: ReadLogContext, given: LogQuery | undefined): () => Promise<readonly RecordedEvent[] | null> {

@@ -14,8 +14,8 @@ import {
   oldestVisibleTime,
 } from '@eventloom/core/adapter';
 import type { StoreDatabase } from './database.js';
-import { paged } from './paged.js';
-import { eventFromRow } from './rows.js';
+import { assertOpen, paged } from './paged.js';
+import { eventFromStreamRow } from './rows.js';
 
 const MAX_VERSION = 9223372036854775807n;
 /** Columns of the stream's row before the event columns in the first query. */
@@ -30,7 +30,7 @@ export interface ReadStreamContext {
 /** Options are checked when iteration starts, as with the reference store's generators. */
 export function readStreamEvents(context: ReadStreamContext, streamId: string, options: ReadStreamOptions | undefined): AsyncIterable<RecordedEvent> {
   let next: (() => Promise<readonly RecordedEvent[] | null>) | undefined;
-  return paged(() => (next ??= pager(context, streamId, options))());
+  return paged(() => (next ??= pager(context, streamId, options))(), () => assertOpen(context.db));
 }
 
 function pager(context: ReadStreamContext, streamId: string, given: ReadStreamOptions | undefined): () => Promise<readonly RecordedEvent[] | null> {
@@ -54,7 +54,7 @@ function pager(context: ReadStreamContext, streamId: string, given: ReadStreamOp
   const take = (rows: unknown[][], offset: number): RecordedEvent[] => {
     const events: RecordedEvent[] = [];
     for (const row of rows) {
-      const event = eventFromRow(row, offset);
+      const event = eventFromStreamRow(row, offset, streamId);
       // Rows below the visible range may come first; the cursor never moves back into it.
       if (backwards) high = event.streamVersion - 1n < high ? event.streamVersion - 1n : high;
       else low = event.streamVersion + 1n > low ? event.streamVersion + 1n : low;
