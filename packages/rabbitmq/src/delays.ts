@@ -24,7 +24,12 @@ export class Delays {
     const bucket = deliverAt === null ? null : delayBucket(deliverAt - Date.now());
     if (bucket === null) {
       let headers = properties.headers as Record<string, unknown> | undefined;
-      if (headers !== undefined && DELIVER_AT_HEADER in headers) {
+      const arrived = headers !== undefined && DELIVER_AT_HEADER in headers;
+      // What encodeForAmqp made for its destination goes as it is (no copy per message).
+      if (!arrived && ('queue' in target ? properties.mandatory === true : true)) {
+        return 'queue' in target ? { exchange: '', routingKey: target.queue, content, properties } : { exchange: target.exchange, routingKey: target.routingKey, content, properties };
+      }
+      if (arrived && headers !== undefined) {
         // Copied without it rather than `delete`d: a deleted key leaves a slow object behind, and headers are encoded per message.
         const { [DELIVER_AT_HEADER]: _arrived, ...rest } = headers;
         headers = rest;

@@ -46,7 +46,7 @@ export class RabbitMqDriver implements TransportDriver {
     this.assertOpen();
     if (messages.length === 0) return;
     // Encoded first, so a message AMQP cannot carry fails the send before anything is published.
-    const payloads = messages.map((message, i) => encodeForAmqp(message, i, this.options.cloudEventsMode));
+    const payloads = messages.map((message, i) => encodeForAmqp(message, i, this.options.cloudEventsMode, destination.kind === 'queue' && message.deliverAt === null));
     const publications: Publication[] = [];
     if (destination.kind === 'queue') {
       const queues = await this.topology.ensureSource({ queue: destination.name });

@@ -24,8 +24,11 @@ export interface AmqpPayload {
 /** amqplib encodes a message's headers into a 64 KiB table; room is kept for Eventloom's own. */
 export const MAX_HEADER_BYTES = 60 * 1024;
 
-/** @throws InvalidArgumentError when the message's attributes (metadata above all) do not fit AMQP's header table */
-export function encodeForAmqp(message: PreparedMessage, index = 0, mode: CloudEventsMode = 'binary'): AmqpPayload {
+/**
+ * `mandatory`: the publish is returned if no queue takes it (sends to a queue).
+ * @throws InvalidArgumentError when the message's attributes (metadata above all) do not fit AMQP's header table
+ */
+export function encodeForAmqp(message: PreparedMessage, index = 0, mode: CloudEventsMode = 'binary', mandatory = false): AmqpPayload {
   const encoded = encodeMessage(message.envelope, { dataJson: message.dataJson, metadataJson: message.metadataJson, mode });
   const all = encoded.headers as Record<string, string>;
   // Copied without content-type (an AMQP property here), sizing as it goes: at most 3 bytes per
@@ -62,6 +65,8 @@ export function encodeForAmqp(message: PreparedMessage, index = 0, mode: CloudEv
       timestamp: Math.floor(Date.parse(message.envelope.time) / 1000),
       type: message.envelope.type,
       headers,
+      // Set here for queues (the publish must fail if the queue is gone) so the publication needs no copy.
+      mandatory,
     },
   };
 }

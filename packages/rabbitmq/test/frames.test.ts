@@ -71,7 +71,7 @@ describe('publish frames written by the driver', () => {
     ],
     ['structured mode', '', 'q', ...payload(encodeForAmqp({ envelope: envelope({ partitionKey: 'k' }), deliverAt: null }, 0, 'structured'))],
     [
-      'every number width, booleans, null, a double, unicode keys',
+      'every number width, booleans, null, a double, unicode keys, inherited and null properties',
       'ex',
       'rk',
       Buffer.from('{}'),
@@ -89,6 +89,8 @@ describe('publish frames written by the driver', () => {
     ],
     ['an empty body, no headers, not persistent', '', 'q', Buffer.alloc(0), { persistent: false }],
     ['deliveryMode given as a number', '', 'q', Buffer.from('x'), { deliveryMode: 2 }],
+    ['deliveryMode true, mandatory 1, null strings and headers', '', 'q', Buffer.from('x'), { deliveryMode: true, mandatory: 1 as unknown as boolean, contentType: null as unknown as string, headers: null } as Options.Publish],
+    ['properties inherited from a prototype', 'x', 'rk', Buffer.from('y'), Object.create({ persistent: true, messageId: 'from-proto', headers: { a: 'b' } }) as Options.Publish],
     ['a large body within one frame', '', 'q', Buffer.alloc(100_000, 7), { persistent: true, contentType: 'application/json' }],
   ];
   it.each(cases)('%s: the bytes amqplib writes', (_name, exchange, routingKey, content, properties) => {
@@ -109,6 +111,8 @@ describe('publish frames written by the driver', () => {
     expect(encodePublish(1, FRAME_MAX, '', 'q', body, { messageId: 'é'.repeat(200) })).toBeNull();
     expect(encodePublish(1, FRAME_MAX, 'x'.repeat(256), 'q', body, {})).toBeNull();
     expect(encodePublish(1, 4096, '', 'q', Buffer.alloc(5000), {})).toBeNull();
+    expect(encodePublish(1, FRAME_MAX, '', 'q', body, { replyTo: 'r' })).toBeNull();
+    expect(encodePublish(1, FRAME_MAX, '', 'q', body, { CC: 'x' })).toBeNull();
   });
 
   describe.skipIf(!url)('on the broker', () => {
