@@ -94,6 +94,15 @@ export class Lane {
     return this.#count;
   }
 
+  /**
+   * Whether sends are outrunning the consumers reading this lane: more than `CROWDED` messages
+   * wait visible while a receiver is busy or waiting. No receiver: never (a queue filled before
+   * anyone consumes is not a race).
+   */
+  get crowded(): boolean {
+    return this.#ready.length - this.#readyHead > CROWDED && (this.#claimedCount > 0 || this.#waiters.size > 0);
+  }
+
   get claimedCount(): number {
     return this.#claimedCount;
   }
@@ -402,6 +411,9 @@ export class Lane {
     for (const waiter of [...this.#waiters]) waiter();
   }
 }
+
+/** Visible messages beyond which a lane with receivers counts as crowded (stale ready slots included: an upper bound). */
+const CROWDED = 4096;
 
 /** Messages added since receivers were last woken that wake them without waiting for the next turn. */
 const WAKE_AT_ONCE = 256;

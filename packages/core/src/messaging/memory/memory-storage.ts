@@ -48,10 +48,14 @@ export class MemoryTransportStorage {
     return lane;
   }
 
-  /** Stores `messages` all at once: on a queue once, on a topic once per existing group (none: nobody gets them). */
-  enqueue(destination: Destination, messages: readonly PreparedMessage[]): void {
+  /**
+   * Stores `messages` all at once: on a queue once, on a topic once per existing group (none:
+   * nobody gets them). True when a lane they went to is crowded (see `Lane.crowded`).
+   */
+  enqueue(destination: Destination, messages: readonly PreparedMessage[]): boolean {
     const now = this.now();
     const lanes = destination.kind === 'queue' ? [this.lane({ queue: destination.name })] : [...(this.#topics.get(destination.name)?.values() ?? [])];
+    let crowded = false;
     for (const lane of lanes) {
       for (let i = 0; i < messages.length; i++) {
         const message = messages[i]!;
@@ -59,7 +63,9 @@ export class MemoryTransportStorage {
         lane.add(envelope.id, message, envelope.partitionKey, message.deliverAt === null ? null : message.deliverAt.getTime(), now);
       }
       lane.changed();
+      if (lane.crowded) crowded = true;
     }
+    return crowded;
   }
 
   /** Bytes as a broker would hand them over, for tests of what the consumer does with bad input. */
