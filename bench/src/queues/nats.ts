@@ -33,6 +33,8 @@ const MESSAGES = option('messages', 100_000);
 const ROUNDS = option('rounds', 2);
 const LATENCY_SECONDS = option('latency-seconds', 10);
 const FANOUT_MESSAGES = option('fanout-messages', 20_000);
+// --only eventloom|raw: one side's throughput rounds and nothing else (for a CPU profile of it).
+const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : null;
 const WINDOW = 256;
 const PREFETCH = 256;
 const GROUPS = 4;
@@ -327,22 +329,48 @@ function summary(latencies: number[]): string {
   return `p50 ${fmt(percentile(sorted, 50), 2)} ms, p99 ${fmt(percentile(sorted, 99), 2)} ms (${fmt(sorted.length)} messages)`;
 }
 
+/** Runs `run` and says its rate and this process's CPU time per message (user + system), steadier than the rate on a shared machine. */
+async function measured(run: () => Promise<number>): Promise<{ rate: number; cpuUs: number }> {
+  const before = process.cpuUsage();
+  const rate = await run();
+  const used = process.cpuUsage(before);
+  return { rate, cpuUs: (used.user + used.system) / MESSAGES };
+}
+
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
 async function main(): Promise<void> {
   const nc = await connect({ servers });
   const version = nc.info?.version ?? '?';
   await nc.close();
   console.log(`Q-NATS on nats-server ${version} at ${servers}: ${fmt(MESSAGES)} × ~1 KB, file streams, PubAcks with Nats-Msg-Id, acks one by one\n`);
-  const raw: number[] = [];
-  const eventloom: number[] = [];
+  const raw: { rate: number; cpuUs: number }[] = [];
+  const eventloom: { rate: number; cpuUs: number }[] = [];
+  const line = (r: { rate: number; cpuUs: number }): string => `${fmt(r.rate)} msgs/s, ${fmt(r.cpuUs, 1)} µs CPU per message (publisher and consumer in this process)`;
   for (let round = 1; round <= ROUNDS; round++) {
-    raw.push(await rawThroughput());
-    console.log(`round ${round}: raw @nats-io/jetstream ${fmt(raw.at(-1)!)} msgs/s`);
-    eventloom.push(await eventloomThroughput());
-    console.log(`round ${round}: Eventloom              ${fmt(eventloom.at(-1)!)} msgs/s`);
+    if (ONLY !== 'eventloom') {
+      raw.push(await measured(rawThroughput));
+      console.log(`round ${round}: raw @nats-io/jetstream ${line(raw.at(-1)!)}`);
+    }
+    if (ONLY !== 'raw') {
+      eventloom.push(await measured(eventloomThroughput));
+      console.log(`round ${round}: Eventloom              ${line(eventloom.at(-1)!)}`);
+    }
   }
-  const bestRaw = Math.max(...raw);
-  const bestEventloom = Math.max(...eventloom);
-  console.log(`throughput, best of ${ROUNDS}: raw ${fmt(bestRaw)}, Eventloom ${fmt(bestEventloom)} msgs/s = ${fmt(bestEventloom / bestRaw, 2)}× raw (target ≥ 0.8×)\n`);
+  if (ONLY !== null) return;
+  const bestRaw = Math.max(...raw.map((r) => r.rate));
+  const bestEventloom = Math.max(...eventloom.map((r) => r.rate));
+  const medRaw = median(raw.map((r) => r.rate));
+  const medEventloom = median(eventloom.map((r) => r.rate));
+  console.log(`throughput, best of ${ROUNDS}: raw ${fmt(bestRaw)}, Eventloom ${fmt(bestEventloom)} msgs/s = ${fmt(bestEventloom / bestRaw, 2)}× raw (target ≥ 0.8×)`);
+  console.log(`throughput, median of ${ROUNDS}: raw ${fmt(medRaw)}, Eventloom ${fmt(medEventloom)} msgs/s = ${fmt(medEventloom / medRaw, 2)}× raw`);
+  const cpuRaw = median(raw.map((r) => r.cpuUs));
+  const cpuEventloom = median(eventloom.map((r) => r.cpuUs));
+  console.log(`CPU per message, median: raw ${fmt(cpuRaw, 1)} µs, Eventloom ${fmt(cpuEventloom, 1)} µs (raw / Eventloom = ${fmt(cpuRaw / cpuEventloom, 2)}×)\n`);
   console.log(`latency at 500 msgs/s, raw:       ${summary(await rawLatency())}`);
   console.log(`latency at 500 msgs/s, Eventloom: ${summary(await eventloomLatency())}\n`);
   const rawFan = await rawFanOut();

@@ -39,6 +39,9 @@ export class NatsTransportDriver implements TransportDriver {
         maxReconnectAttempts: -1,
         reconnectTimeWait: 250,
         reconnectJitter: 250,
+        // No stack captured per request in case it times out (an Error built for every publish
+        // and pull: 11 % of a publish+consume profile); NATS errors are mapped to Eventloom's anyway.
+        noAsyncTraces: true,
         ...resolved.connection,
         servers: resolved.servers,
       }),

@@ -10,11 +10,11 @@ export const MSG_ID_HEADER = 'Nats-Msg-Id';
 /** The binary-mode CloudEvents header the partition key travels in. */
 export const PARTITION_KEY_HEADER = 'ce-partitionkey';
 
-/** NATS headers as a plain record (the last value of a repeated key). */
+/** NATS headers as a plain record (the first value of a repeated key). One walk: `get` per key would search every key again. */
 export function headerRecord(h: MsgHdrs | undefined): Record<string, string> {
   const record: Record<string, string> = {};
   if (!h) return record;
-  for (const key of h.keys()) record[key] = h.get(key);
+  for (const [key, values] of h) record[key] = values[0] ?? '';
   return record;
 }
 

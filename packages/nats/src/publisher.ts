@@ -7,8 +7,9 @@
  */
 import { TransportUnavailableError } from '@eventloom/core';
 import type { JetStreamClient } from '@nats-io/jetstream';
-import { headers as natsHeaders } from '@nats-io/transport-node';
+import { headers as natsHeaders, MsgHdrsImpl, type MsgHdrs } from '@nats-io/transport-node';
 import { isTransient, KIND, toEventloomError } from './errors.js';
+import { MSG_ID_HEADER } from './headers.js';
 
 export interface OutgoingWire {
   readonly subject: string;
@@ -51,12 +52,11 @@ export class Publisher {
   }
 
   private async publishOne(message: OutgoingWire, deadline: number): Promise<void> {
-    const h = natsHeaders();
-    for (const [key, value] of Object.entries(message.headers)) h.set(key, value);
+    const h = wireHeaders(message);
     let lastError: unknown;
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.js.publish(message.subject, message.body, { msgID: message.msgId, headers: h, timeout: this.settings.ackTimeoutMs });
+        await this.js.publish(message.subject, message.body, { headers: h, timeout: this.settings.ackTimeoutMs });
         return;
       } catch (error) {
         lastError = error;
@@ -72,6 +72,31 @@ export class Publisher {
       { cause: lastError },
     );
   }
+}
+
+/**
+ * The message's headers and its Nats-Msg-Id, as the client would write them. Built from a record
+ * in one step: the client's `set` looks the name up twice and copies it per header (~2 % of a
+ * publish+consume profile for the 9 CloudEvents headers). The names are ours or came off the wire
+ * as header names; a value with a line break (which would end the header block) goes through
+ * `set`, which refuses it.
+ */
+function wireHeaders(message: OutgoingWire): MsgHdrs {
+  const record: Record<string, string[]> = {};
+  for (const key in message.headers) {
+    const value = message.headers[key]!;
+    if (value.includes('\n') || value.includes('\r')) return checkedHeaders(message);
+    record[key] = [value];
+  }
+  record[MSG_ID_HEADER] = [message.msgId];
+  return MsgHdrsImpl.fromRecord(record);
+}
+
+function checkedHeaders(message: OutgoingWire): MsgHdrs {
+  const h = natsHeaders();
+  for (const [key, value] of Object.entries(message.headers)) h.set(key, value);
+  h.set(MSG_ID_HEADER, message.msgId);
+  return h;
 }
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
