@@ -15,11 +15,14 @@
  *   quorum queues, a consumer each); figure: deliveries/s.
  *
  * Beside each throughput, the CPU time this process spent per message (publisher and consumer
- * both run here), which a machine busy with other work distorts less than the rate.
+ * both run here), which a machine busy with other work distorts less than the rate, and the
+ * local broker's (its beam.smp process read from /proc; left out when the broker is elsewhere):
+ * on one machine the two share the cores, so the rate follows their sum.
  *
- * Usage: npm run -w @eventloom/bench queue:rabbitmq [-- --messages 100000 --rounds 2 --latency-seconds 10]
+ * Usage: npm run -w @eventloom/bench queue:rabbitmq [-- --messages 100000 --rounds 2 --latency-seconds 10 --only raw,binary]
  */
 import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import amqp, { type ConfirmChannel } from 'amqplib';
 import type { Event, Transport } from '@eventloom/core';
@@ -36,6 +39,8 @@ const MESSAGES = option('messages', 100_000);
 const ROUNDS = option('rounds', 2);
 const LATENCY_SECONDS = option('latency-seconds', 10);
 const FANOUT_MESSAGES = option('fanout-messages', 20_000);
+// Which parts to run (comma-separated): raw, binary, structured, latency, fanout; all by default.
+const ONLY = new Set((args.includes('--only') ? args[args.indexOf('--only') + 1]! : 'raw,binary,structured,latency,fanout').split(','));
 const WINDOW = 256;
 const PREFETCH = 256;
 const GROUPS = 4;
@@ -318,13 +323,50 @@ async function paced(send: (n: number) => Promise<void>): Promise<void> {
   await Promise.all(pending);
 }
 
-/** The result of `work` and the CPU time (user + system, µs) this process spent on it: a figure a busy machine distorts less than the rate. */
-async function withCpu<T>(work: () => Promise<T>): Promise<[T, number]> {
+/** The local broker's process (the longest-running RabbitMQ beam.smp: tests' throwaway nodes start later), to read its CPU time; null when the broker runs elsewhere. */
+const brokerPid: string | null = (() => {
+  let found: { pid: string; started: number } | null = null;
+  try {
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      try {
+        if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'beam.smp' || !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('rabbit')) continue;
+        // The start time is the 20th field after the command's closing parenthesis.
+        const started = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19]);
+        if (found === null || started < found.started) found = { pid, started };
+      } catch {
+        // gone meanwhile
+      }
+    }
+  } catch {
+    // no /proc
+  }
+  return found?.pid ?? null;
+})();
+
+/** The broker's CPU time so far in µs (user + system), or NaN. */
+function brokerCpu(): number {
+  if (brokerPid === null) return NaN;
+  try {
+    // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th, in clock ticks (100 per second).
+    const fields = readFileSync(`/proc/${brokerPid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return NaN;
+  }
+}
+
+/** The result of `work`, the CPU time (user + system, µs) this process spent on it — a figure a busy machine distorts less than the rate — and the broker's. */
+async function withCpu<T>(work: () => Promise<T>): Promise<[T, number, number]> {
   const before = process.cpuUsage();
+  const brokerBefore = brokerCpu();
   const result = await work();
   const used = process.cpuUsage(before);
-  return [result, used.user + used.system];
+  return [result, used.user + used.system, brokerCpu() - brokerBefore];
 }
+
+const cpuText = (cpu: number, broker: number, count: number, unit = 'message'): string =>
+  `${fmt(cpu / count, 1)} µs CPU per ${unit} here${Number.isNaN(broker) ? '' : `, ${fmt(broker / count, 1)} in the broker`}`;
 
 function summary(latencies: number[]): string {
   const sorted = [...latencies].sort((a, b) => a - b);
@@ -338,28 +380,45 @@ async function main(): Promise<void> {
   const eventloom: number[] = [];
   const structured: number[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
-    const [rawRate, rawCpu] = await withCpu(rawThroughput);
-    raw.push(rawRate);
-    console.log(`round ${round}: raw amqplib      ${fmt(rawRate)} msgs/s, ${fmt(rawCpu / MESSAGES, 1)} µs CPU per message (this process)`);
-    const [elRate, elCpu] = await withCpu(eventloomThroughput);
-    eventloom.push(elRate);
-    console.log(`round ${round}: Eventloom        ${fmt(elRate)} msgs/s, ${fmt(elCpu / MESSAGES, 1)} µs CPU per message (this process)`);
-    mode = 'structured';
-    const [stRate, stCpu] = await withCpu(eventloomThroughput);
-    mode = 'binary';
-    structured.push(stRate);
-    console.log(`round ${round}: Eventloom, structured mode ${fmt(stRate)} msgs/s, ${fmt(stCpu / MESSAGES, 1)} µs CPU per message (this process)`);
+    if (ONLY.has('raw')) {
+      const [rawRate, rawCpu, rawBroker] = await withCpu(rawThroughput);
+      raw.push(rawRate);
+      console.log(`round ${round}: raw amqplib      ${fmt(rawRate)} msgs/s, ${cpuText(rawCpu, rawBroker, MESSAGES)}`);
+    }
+    if (ONLY.has('binary')) {
+      const [elRate, elCpu, elBroker] = await withCpu(eventloomThroughput);
+      eventloom.push(elRate);
+      console.log(`round ${round}: Eventloom        ${fmt(elRate)} msgs/s, ${cpuText(elCpu, elBroker, MESSAGES)}`);
+    }
+    if (ONLY.has('structured')) {
+      mode = 'structured';
+      const [stRate, stCpu, stBroker] = await withCpu(eventloomThroughput);
+      mode = 'binary';
+      structured.push(stRate);
+      console.log(`round ${round}: Eventloom, structured mode ${fmt(stRate)} msgs/s, ${cpuText(stCpu, stBroker, MESSAGES)}`);
+    }
   }
-  const bestRaw = Math.max(...raw);
-  const bestEventloom = Math.max(...eventloom);
-  console.log(`throughput, best of ${ROUNDS}: raw ${fmt(bestRaw)}, Eventloom ${fmt(bestEventloom)} msgs/s = ${fmt(bestEventloom / bestRaw, 2)}× raw (target ≥ 0.8×)`);
-  console.log(`  structured mode ${fmt(Math.max(...structured))} msgs/s = ${fmt(Math.max(...structured) / bestRaw, 2)}× raw\n`);
-  console.log(`latency at 500 msgs/s, raw amqplib: ${summary(await rawLatency())}`);
-  console.log(`latency at 500 msgs/s, Eventloom:   ${summary(await eventloomLatency())}\n`);
-  const rawFan = await rawFanOut();
-  console.log(`fan-out to ${GROUPS} groups, raw amqplib: ${fmt(rawFan)} deliveries/s`);
-  const elFan = await eventloomFanOut();
-  console.log(`fan-out to ${GROUPS} groups, Eventloom:   ${fmt(elFan)} deliveries/s = ${fmt(elFan / rawFan, 2)}× raw`);
+  const median = (xs: readonly number[]): number => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    return sorted.length % 2 === 1 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
+  };
+  if (raw.length > 0 && eventloom.length > 0) {
+    const bestRaw = Math.max(...raw);
+    const bestEventloom = Math.max(...eventloom);
+    console.log(`throughput, best of ${ROUNDS}: raw ${fmt(bestRaw)}, Eventloom ${fmt(bestEventloom)} msgs/s = ${fmt(bestEventloom / bestRaw, 2)}× raw (target ≥ 0.8×)`);
+    console.log(`  medians: raw ${fmt(median(raw))}, Eventloom ${fmt(median(eventloom))} = ${fmt(median(eventloom) / median(raw), 2)}×; per round: ${raw.map((r, i) => fmt(eventloom[i]! / r, 2)).join(', ')}`);
+    if (structured.length > 0) console.log(`  structured mode ${fmt(Math.max(...structured))} msgs/s = ${fmt(Math.max(...structured) / bestRaw, 2)}× raw\n`);
+  }
+  if (ONLY.has('latency')) {
+    console.log(`latency at 500 msgs/s, raw amqplib: ${summary(await rawLatency())}`);
+    console.log(`latency at 500 msgs/s, Eventloom:   ${summary(await eventloomLatency())}\n`);
+  }
+  if (ONLY.has('fanout')) {
+    const [rawFan, rawFanCpu, rawFanBroker] = await withCpu(rawFanOut);
+    console.log(`fan-out to ${GROUPS} groups, raw amqplib: ${fmt(rawFan)} deliveries/s, ${cpuText(rawFanCpu, rawFanBroker, FANOUT_MESSAGES * GROUPS, 'delivery')}`);
+    const [elFan, elFanCpu, elFanBroker] = await withCpu(eventloomFanOut);
+    console.log(`fan-out to ${GROUPS} groups, Eventloom:   ${fmt(elFan)} deliveries/s = ${fmt(elFan / rawFan, 2)}× raw, ${cpuText(elFanCpu, elFanBroker, FANOUT_MESSAGES * GROUPS, 'delivery')}`);
+  }
 }
 
 await main();
