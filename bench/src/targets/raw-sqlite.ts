@@ -2,7 +2,7 @@
  * The SQLite anchor: better-sqlite3 doing the inserts an event store must do, and nothing more —
  * one IMMEDIATE transaction per append, a streams table holding each stream's version for the
  * expected-version check, an events table with the same columns and indexes as Eventloom's
- * (so index upkeep costs both alike), WAL with synchronous=FULL.
+ * (so index upkeep costs both alike; schema version 4), WAL with synchronous=FULL.
  */
 import Database from 'better-sqlite3';
 import { uuidv7 } from '@eventloom/core';
@@ -16,13 +16,9 @@ const SCHEMA = `
     category       TEXT    NOT NULL,
     stream_version INTEGER NOT NULL,
     type           TEXT    NOT NULL,
-    schema_version INTEGER NOT NULL,
     data           TEXT    NOT NULL,
-    metadata       TEXT    NOT NULL,
-    correlation_id TEXT    NOT NULL,
-    causation_id   TEXT,
     time           TEXT    NOT NULL,
-    source         TEXT    NOT NULL,
+    envelope       TEXT,
     UNIQUE (stream_id, stream_version)
   );
   CREATE INDEX IF NOT EXISTS events_by_type ON events (type);
@@ -36,10 +32,17 @@ const SCHEMA = `
   ) WITHOUT ROWID;
 `;
 
-/** Every envelope column, in this order, as `.raw()` returns them. */
-const COLUMNS = 'position, id, stream_id, stream_version, type, schema_version, data, metadata, correlation_id, causation_id, time, source';
+/**
+ * The columns Eventloom's reads fetch since its schema version 4: the rarely-set envelope parts
+ * (schema version, metadata, correlation, causation, source) in one `envelope` column, NULL for
+ * the defaults; a stream read does not fetch the stream id it asked for.
+ */
+const LOG_COLUMNS = 'position, id, stream_id, stream_version, type, data, time, envelope';
+const STREAM_COLUMNS = 'position, id, stream_version, type, data, time, envelope';
 const STREAM_PAGE = 1_000;
-type EventRow = [number, string, string, number, string, number, string, string, string, string | null, string, string];
+type LogRow = [number, string, string, number, string, string, string, string | null];
+type StreamRow = [number, string, number, string, string, string, string | null];
+type Envelope = [number, Record<string, unknown>, string, string | null, string];
 
 class Conflict extends Error {}
 
@@ -54,13 +57,13 @@ export async function open(resource: TargetResource): Promise<BenchTarget> {
   const insertStream = db.prepare('INSERT INTO streams (stream_id, version) VALUES (?, ?)');
   const updateStream = db.prepare('UPDATE streams SET version = ? WHERE stream_id = ?');
   const insertEvent = db.prepare(
-    `INSERT INTO events (id, stream_id, category, stream_version, type, schema_version, data, metadata, correlation_id, causation_id, time, source)
-     VALUES (?, ?, ?, ?, ?, 1, ?, '{}', ?, NULL, ?, 'bench')`,
+    // Every envelope part at its default (schema version 1, no metadata, correlated to itself, no cause), as the bench's events are.
+    `INSERT INTO events (id, stream_id, category, stream_version, type, data, time, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)`,
   );
   const selectStreamPage = db
-    .prepare<[string, number, number], EventRow>(`SELECT ${COLUMNS} FROM events WHERE stream_id = ? AND stream_version > ? ORDER BY stream_version LIMIT ?`)
+    .prepare<[string, number, number], StreamRow>(`SELECT ${STREAM_COLUMNS} FROM events WHERE stream_id = ? AND stream_version > ? ORDER BY stream_version LIMIT ?`)
     .raw();
-  const selectPage = db.prepare<[number, number], EventRow>(`SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`).raw();
+  const selectPage = db.prepare<[number, number], LogRow>(`SELECT ${LOG_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`).raw();
   const countRows = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM events');
 
   const appendTx = db.transaction((streamId: string, events: readonly BenchEventInput[], expectation: Expectation): number => {
@@ -77,7 +80,7 @@ export async function open(resource: TargetResource): Promise<BenchTarget> {
     for (let i = 0; i < events.length; i++) {
       const event = events[i]!;
       const id = uuidv7();
-      insertEvent.run(id, streamId, category, base + i + 1, event.type, JSON.stringify(event.data), id, time);
+      insertEvent.run(id, streamId, category, base + i + 1, event.type, JSON.stringify(event.data), time);
     }
     return next;
   });
@@ -101,16 +104,16 @@ export async function open(resource: TargetResource): Promise<BenchTarget> {
       let after = 0;
       for (;;) {
         const rows = selectStreamPage.all(streamId, after, STREAM_PAGE);
-        for (const row of rows) visit(view(row));
+        for (const row of rows) visit(view(row[0], row[1], streamId, row[2], row[3], row[4], row[5], row[6]));
         if (rows.length < STREAM_PAGE) return;
-        after = rows[rows.length - 1]![3];
+        after = rows[rows.length - 1]![2];
       }
     },
     async readAll(batchSize, visit) {
       let after = 0;
       for (;;) {
         const rows = selectPage.all(after, batchSize);
-        for (const row of rows) visit(view(row));
+        for (const row of rows) visit(view(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7]));
         if (rows.length < batchSize) return;
         after = rows[rows.length - 1]![0];
       }
@@ -122,21 +125,37 @@ export async function open(resource: TargetResource): Promise<BenchTarget> {
   };
 }
 
-/** The whole envelope, decoded as a store's reader must (data and metadata parsed). */
-function view(row: EventRow): ReadEvent {
-  const metadata = row[7];
+/** The whole envelope, decoded as a store's reader must (data and any envelope parsed). */
+function view(position: number, id: string, streamId: string, version: number, type: string, data: string, time: string, envelope: string | null): ReadEvent {
+  if (envelope === null) {
+    return {
+      id,
+      type,
+      schemaVersion: 1,
+      streamId,
+      streamVersion: BigInt(version),
+      position: BigInt(position),
+      time,
+      source: 'eventloom',
+      correlationId: id,
+      causationId: null,
+      data: JSON.parse(data) as unknown,
+      metadata: {},
+    } as ReadEvent;
+  }
+  const parts = JSON.parse(envelope) as Envelope;
   return {
-    id: row[1],
-    type: row[4],
-    schemaVersion: row[5],
-    streamId: row[2],
-    streamVersion: BigInt(row[3]),
-    position: BigInt(row[0]),
-    time: row[10],
-    source: row[11],
-    correlationId: row[8],
-    causationId: row[9],
-    data: JSON.parse(row[6]) as unknown,
-    metadata: metadata === '{}' ? {} : (JSON.parse(metadata) as unknown),
+    id,
+    type,
+    schemaVersion: parts[0],
+    streamId,
+    streamVersion: BigInt(version),
+    position: BigInt(position),
+    time,
+    source: parts[4],
+    correlationId: parts[2],
+    causationId: parts[3],
+    data: JSON.parse(data) as unknown,
+    metadata: parts[1],
   } as ReadEvent;
 }
