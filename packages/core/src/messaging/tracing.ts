@@ -77,7 +77,7 @@ const TRACER_NAME = '@eventloom/core';
 const CONTEXT_MANAGER_LOOK_EVERY = 1024;
 
 class OtelTracing implements Tracing {
-  readonly #provider: Otel.TracerProvider;
+  #provider: Otel.TracerProvider;
   #tracer: Otel.Tracer;
   /**
    * What the API's proxy delegates to when no SDK registered a provider: the no-op provider,
@@ -111,9 +111,9 @@ class OtelTracing implements Tracing {
     if (this.#noopProvider === null) return false;
     const provider = this.otel.trace.getTracerProvider();
     if (provider !== this.#provider) {
-      // `trace.disable()` and a new registration replace the proxy: trace through the new one, always.
+      // `trace.disable()` and a new registration replace the proxy: trace through the new one.
+      this.#provider = provider;
       this.#tracer = provider.getTracer(TRACER_NAME);
-      return false;
     }
     if (!(provider instanceof this.otel.ProxyTracerProvider) || provider.getDelegate() !== this.#noopProvider) return false;
     if (++this.#calls >= CONTEXT_MANAGER_LOOK_EVERY) {

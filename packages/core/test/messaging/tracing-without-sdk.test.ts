@@ -56,6 +56,14 @@ describe('tracing with the API and no SDK', () => {
     expect(span(`${first} process`).parent).toBe(span(`${first} publish`).spanId);
     expect(span(`${second} publish`).parent).toBe(span(`${first} process`).spanId);
     expect(delivered[3]!.metadata.traceparent).toBe(`00-${span(`${second} publish`).traceId}-${span(`${second} publish`).spanId}-01`);
+
+    // And after the provider is removed again, nothing is traced: no span, the traceparent carried on as before.
+    trace.disable();
+    const spansBefore = started.length;
+    await transport.send(first, { type: 'Start', data: 'disabled', metadata: { traceparent: TRACEPARENT } });
+    await eventually(() => expect(delivered).toHaveLength(5));
+    expect(delivered[4]!.metadata.traceparent).toBe(TRACEPARENT);
+    expect(started).toHaveLength(spansBefore);
     await transport.close();
   });
 });
