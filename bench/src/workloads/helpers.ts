@@ -57,3 +57,8 @@ export function sleep(ms: number): Promise<void> {
 export function formatCount(n: number): string {
   return n.toLocaleString('en-US');
 }
+
+/** A `process.cpuUsage(start)` difference in milliseconds (user + system). */
+export function cpuMs(usage: NodeJS.CpuUsage): number {
+  return (usage.user + usage.system) / 1000;
+}
