@@ -70,7 +70,7 @@ export class NatsTransportDriver implements TransportDriver {
       topicMaxAgeMs: options.topicMaxAgeMs,
     });
     this.publisher = new Publisher(
-      js,
+      connection,
       { window: options.publishWindow, unavailableAfterMs: options.unavailableAfterMs, ackTimeoutMs: Math.min(5_000, options.unavailableAfterMs) },
       // A publish nobody answers may be a stream deleted behind our back: look again before the retry.
       async (subject) => this.forgetStreamOf(subject),
@@ -198,6 +198,7 @@ export class NatsTransportDriver implements TransportDriver {
     this.closed = true;
     await Promise.all([...this.receivers].map((r) => r.close().catch(() => undefined)));
     await this.scheduler.stop();
+    this.publisher.close();
     await this.connection.close().catch(() => undefined);
   }
 

@@ -6,10 +6,10 @@
  * rest is retried with the same ids until `unavailableAfterMs` has passed.
  */
 import { TransportUnavailableError } from '@eventloom/core';
-import type { JetStreamClient } from '@nats-io/jetstream';
-import { headers as natsHeaders, MsgHdrsImpl, type MsgHdrs } from '@nats-io/transport-node';
+import { headers as natsHeaders, MsgHdrsImpl, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { isTransient, KIND, toEventloomError } from './errors.js';
 import { MSG_ID_HEADER } from './headers.js';
+import { PubAcks } from './pub-acks.js';
 
 export interface OutgoingWire {
   readonly subject: string;
@@ -28,12 +28,20 @@ export interface PublisherSettings {
 }
 
 export class Publisher {
+  private readonly acks: PubAcks;
+
   constructor(
-    private readonly js: JetStreamClient,
+    nc: NatsConnection,
     private readonly settings: PublisherSettings,
     /** Called before a retry, when the failure may mean a missing stream (recreate it). */
     private readonly beforeRetry: (subject: string) => Promise<void>,
-  ) {}
+  ) {
+    this.acks = new PubAcks(nc);
+  }
+
+  close(): void {
+    this.acks.close();
+  }
 
   async publishAll(messages: readonly OutgoingWire[]): Promise<void> {
     if (messages.length === 0) return;
@@ -56,7 +64,7 @@ export class Publisher {
     let lastError: unknown;
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.js.publish(message.subject, message.body, { headers: h, timeout: this.settings.ackTimeoutMs });
+        await this.acks.publish(message.subject, message.body, h, this.settings.ackTimeoutMs);
         return;
       } catch (error) {
         lastError = error;
