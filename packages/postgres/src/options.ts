@@ -28,6 +28,7 @@ export interface PostgresEventStoreOptions {
 export const DEFAULT_SCHEMA = 'eventloom';
 export const DEFAULT_TENANT = 'default';
 export const DEFAULT_POOL_SIZE = 10;
+export const DEFAULT_SOURCE = 'eventloom';
 const MAX_TENANT_ID_LENGTH = 255;
 
 // eslint-disable-next-line no-control-regex
@@ -53,7 +54,7 @@ export function normalizePoolSize(poolSize: number | undefined): number {
 }
 
 export function normalizeSource(source: string | undefined): string {
-  if (source === undefined) return 'eventloom';
+  if (source === undefined) return DEFAULT_SOURCE;
   if (typeof source !== 'string' || source.length === 0 || source.length > 255 || CONTROL.test(source) || hasLoneSurrogate(source)) {
     throw new InvalidArgumentError('source', 'must be a string of 1 to 255 characters without control characters');
   }

@@ -1,6 +1,7 @@
 /** Rows of `events` as recorded events, parsed once per value with the cheapest parser that is exact. */
 import type { EventMetadata, RecordedEvent } from '@eventloom/core';
 import pg from 'pg';
+import { DEFAULT_SOURCE } from './options.js';
 
 const INT8 = 20;
 const TIMESTAMPTZ = 1184;
@@ -51,7 +52,7 @@ export function isoFromPg(value: string): string {
 let lastPgTime = '';
 let lastIsoTime = '';
 
-/** A row in the log readers' `EVENT_TABLE` order (`sql/reads.ts`), from `offset`. */
+/** A row in `EVENT_COLUMNS` order (`sql/queries.ts`), from `offset`; NULL stands for the usual value of three. */
 export type EventRow = readonly unknown[];
 
 /** A row in `STREAM_EVENT_COLUMNS` order (no stream id: it is the one asked for), from `offset`. */
@@ -59,16 +60,16 @@ export function eventFromStreamRow(row: EventRow, offset: number, streamId: stri
   return {
     id: row[offset + 1] as string,
     type: row[offset + 3] as string,
-    schemaVersion: row[offset + 4] as number,
+    schemaVersion: (row[offset + 4] as number | null) ?? 1,
     streamId,
     streamVersion: row[offset + 2] as bigint,
     position: row[offset] as bigint,
     time: row[offset + 9] as string,
-    source: row[offset + 10] as string,
+    source: (row[offset + 10] as string | null) ?? DEFAULT_SOURCE,
     correlationId: row[offset + 7] as string,
     causationId: row[offset + 8] as string | null,
     data: row[offset + 5],
-    metadata: row[offset + 6] as EventMetadata,
+    metadata: (row[offset + 6] as EventMetadata | null) ?? {},
   };
 }
 
@@ -76,15 +77,15 @@ export function eventFromRow(row: EventRow, offset = 0): RecordedEvent {
   return {
     id: row[offset + 1] as string,
     type: row[offset + 4] as string,
-    schemaVersion: row[offset + 5] as number,
+    schemaVersion: (row[offset + 5] as number | null) ?? 1,
     streamId: row[offset + 2] as string,
     streamVersion: row[offset + 3] as bigint,
     position: row[offset] as bigint,
     time: row[offset + 10] as string,
-    source: row[offset + 11] as string,
+    source: (row[offset + 11] as string | null) ?? DEFAULT_SOURCE,
     correlationId: row[offset + 8] as string,
     causationId: row[offset + 9] as string | null,
     data: row[offset + 6],
-    metadata: row[offset + 7] as EventMetadata,
+    metadata: (row[offset + 7] as EventMetadata | null) ?? {},
   };
 }

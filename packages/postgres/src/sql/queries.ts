@@ -3,6 +3,7 @@
  * filtered to the session's tenant by row-level security, so no statement names a tenant.
  */
 import type { StoreNames } from '../names.js';
+import { DEFAULT_SOURCE } from '../options.js';
 
 export interface Statement {
   /** Prepared-statement name, unique per schema and text. */
@@ -10,9 +11,19 @@ export interface Statement {
   readonly text: string;
 }
 
+/**
+ * The usual values of three columns travel as NULL, which costs node-postgres no string and no
+ * parser call (`rows.ts` puts them back): schema version 1, metadata `{}`, the default source.
+ */
+const SCHEMA_VERSION = 'nullif(schema_version, 1) AS schema_version';
+const METADATA = "nullif(metadata, '{}'::jsonb) AS metadata";
+const SOURCE = `nullif(source, '${DEFAULT_SOURCE}') AS source`;
+
+/** An event of the log, in the order `eventFromRow` reads it. */
+const EVENT_COLUMNS = `position, id, stream_id, stream_version, type, ${SCHEMA_VERSION}, data, ${METADATA}, correlation_id, causation_id, time, ${SOURCE}`;
+
 /** A stream's events without the stream id, which is the one asked for (`eventFromStreamRow`): one field less to decode per row. */
-const STREAM_EVENT_COLUMNS =
-  'position, id, stream_version, type, schema_version, data, metadata, correlation_id, causation_id, time, source';
+const STREAM_EVENT_COLUMNS = `position, id, stream_version, type, ${SCHEMA_VERSION}, data, ${METADATA}, correlation_id, causation_id, time, ${SOURCE}`;
 
 export function queriesFor(names: StoreNames) {
   const { qschema: s, statementPrefix: p } = names;
@@ -61,11 +72,11 @@ export function queriesFor(names: StoreNames) {
     streamForwards: statement('stream_fwd', streamBatch('ASC')),
     streamBackwards: statement('stream_bwd', streamBatch('DESC')),
     /** The log's readers take: from, types, prefixes (or the category), limit[, partition count, index]. */
-    log: statement('log', `SELECT * FROM ${s}.read_log($1, $2, $3, $4)`),
+    log: statement('log', `SELECT ${EVENT_COLUMNS} FROM ${s}.read_log($1, $2, $3, $4)`),
     /** Streams `category-…` through the category index; only for categories without '-'. */
-    category: statement('category', `SELECT * FROM ${s}.read_category($1, $2, $3, $4)`),
+    category: statement('category', `SELECT ${EVENT_COLUMNS} FROM ${s}.read_category($1, $2, $3, $4)`),
     /** The log of one partition of a consumer group. */
-    partitionLog: statement('partition_log', `SELECT * FROM ${s}.read_partition($1, $2, $3, $4, $5, $6)`),
+    partitionLog: statement('partition_log', `SELECT ${EVENT_COLUMNS} FROM ${s}.read_partition($1, $2, $3, $4, $5, $6)`),
     headPosition: statement('head', `SELECT ${s}.head_position()`),
     /** On opening: the tenant's wake-up channel (made on first use) and its head, to check the headroom. */
     openTenant: statement('open_tenant', `SELECT ${s}.tenant_channel(), ${s}.head_position()`),
