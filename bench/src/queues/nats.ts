@@ -33,7 +33,7 @@ const MESSAGES = option('messages', 100_000);
 const ROUNDS = option('rounds', 2);
 const LATENCY_SECONDS = option('latency-seconds', 10);
 const FANOUT_MESSAGES = option('fanout-messages', 20_000);
-// --only eventloom|raw: one side's throughput rounds and nothing else (for a CPU profile of it); --only fanout: the fan-out runs only.
+// --only eventloom|raw: one side's throughput rounds and nothing else (for a CPU profile of it); --only fanout / latency: those runs only.
 const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : null;
 const WINDOW = 256;
 const PREFETCH = 256;
@@ -348,6 +348,13 @@ async function main(): Promise<void> {
   const version = nc.info?.version ?? '?';
   await nc.close();
   console.log(`Q-NATS on nats-server ${version} at ${servers}: ${fmt(MESSAGES)} × ~1 KB, file streams, PubAcks with Nats-Msg-Id, acks one by one\n`);
+  if (ONLY === 'latency') {
+    for (let round = 1; round <= ROUNDS; round++) {
+      console.log(`round ${round}: latency at 500 msgs/s, raw:       ${summary(await rawLatency())}`);
+      console.log(`round ${round}: latency at 500 msgs/s, Eventloom: ${summary(await eventloomLatency())}`);
+    }
+    return;
+  }
   if (ONLY === 'fanout') {
     const rawFan = await rawFanOut();
     const elFan = await eventloomFanOut();
