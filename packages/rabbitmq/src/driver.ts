@@ -50,16 +50,21 @@ export class RabbitMqDriver implements TransportDriver {
     const publications: Publication[] = [];
     if (destination.kind === 'queue') {
       const queues = await this.topology.ensureSource({ queue: destination.name });
-      for (const [i, message] of messages.entries()) {
+      for (let i = 0; i < messages.length; i++) {
+        const message = messages[i]!;
         const { content, properties } = payloads[i]!;
-        publications.push(await this.delays.publication({ queue: queueFor(queues, message.envelope.partitionKey) }, content, properties, deliverAt(message)));
+        const target = { queue: queueFor(queues, message.envelope.partitionKey) };
+        const at = deliverAt(message);
+        publications.push(this.delays.direct(target, content, properties, at) ?? (await this.delays.publication(target, content, properties, at)));
       }
     } else {
       await this.topology.ensureTopic(destination.name);
-      for (const [i, message] of messages.entries()) {
+      for (let i = 0; i < messages.length; i++) {
+        const message = messages[i]!;
         const { content, properties } = payloads[i]!;
-        const routingKey = topicRoutingKey(message.envelope.partitionKey, this.options.partitions);
-        publications.push(await this.delays.publication({ exchange: destination.name, routingKey }, content, properties, deliverAt(message)));
+        const target = { exchange: destination.name, routingKey: topicRoutingKey(message.envelope.partitionKey, this.options.partitions) };
+        const at = deliverAt(message);
+        publications.push(this.delays.direct(target, content, properties, at) ?? (await this.delays.publication(target, content, properties, at)));
       }
     }
     try {
