@@ -35,6 +35,9 @@ const LATENCY_SECONDS = option('latency-seconds', 10);
 const FANOUT_MESSAGES = option('fanout-messages', 20_000);
 // --only eventloom|raw: one side's throughput rounds and nothing else (for a CPU profile of it); --only fanout / latency: those runs only.
 const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : null;
+// --raw-no-async-traces: the raw client with the connection setting the transport uses (no stack
+// captured per request), to see how much of the difference that one setting is.
+const RAW_OPTIONS = args.includes('--raw-no-async-traces') ? { noAsyncTraces: true } : {};
 const WINDOW = 256;
 const PREFETCH = 256;
 const GROUPS = 4;
@@ -88,8 +91,8 @@ async function rawSetup(kind: 'workqueue' | 'interest', consumers: readonly stri
   const id = randomUUID().slice(0, 8);
   const stream = `BENCHRAW_${id}`;
   const subject = `benchraw.${id}`;
-  const pub = await connect({ servers });
-  const sub = await connect({ servers });
+  const pub = await connect({ servers, ...RAW_OPTIONS });
+  const sub = await connect({ servers, ...RAW_OPTIONS });
   const jsm = await jetstreamManager(pub);
   await jsm.streams.add({
     name: stream,
@@ -337,6 +340,14 @@ async function measured(run: () => Promise<number>): Promise<{ rate: number; cpu
   return { rate, cpuUs: (used.user + used.system) / MESSAGES };
 }
 
+async function fanOutMeasured(run: () => Promise<number>): Promise<{ rate: number; cpuUs: number }> {
+  const before = process.cpuUsage();
+  const rate = await run();
+  const used = process.cpuUsage(before);
+  return { rate, cpuUs: (used.user + used.system) / (FANOUT_MESSAGES * GROUPS) };
+}
+const fanLine = (r: { rate: number; cpuUs: number }): string => `${fmt(r.rate)} deliveries/s, ${fmt(r.cpuUs, 1)} µs CPU per delivery`;
+
 const median = (values: readonly number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
@@ -356,9 +367,11 @@ async function main(): Promise<void> {
     return;
   }
   if (ONLY === 'fanout') {
-    const rawFan = await rawFanOut();
-    const elFan = await eventloomFanOut();
-    console.log(`fan-out to ${GROUPS} groups: raw ${fmt(rawFan)}, Eventloom ${fmt(elFan)} deliveries/s = ${fmt(elFan / rawFan, 2)}× raw`);
+    for (let round = 1; round <= ROUNDS; round++) {
+      const rawFan = await fanOutMeasured(rawFanOut);
+      const elFan = await fanOutMeasured(eventloomFanOut);
+      console.log(`round ${round}: fan-out to ${GROUPS} groups: raw ${fanLine(rawFan)}; Eventloom ${fanLine(elFan)} = ${fmt(elFan.rate / rawFan.rate, 2)}× raw`);
+    }
     return;
   }
   const raw: { rate: number; cpuUs: number }[] = [];
@@ -386,10 +399,10 @@ async function main(): Promise<void> {
   console.log(`CPU per message, median: raw ${fmt(cpuRaw, 1)} µs, Eventloom ${fmt(cpuEventloom, 1)} µs (raw / Eventloom = ${fmt(cpuRaw / cpuEventloom, 2)}×)\n`);
   console.log(`latency at 500 msgs/s, raw:       ${summary(await rawLatency())}`);
   console.log(`latency at 500 msgs/s, Eventloom: ${summary(await eventloomLatency())}\n`);
-  const rawFan = await rawFanOut();
-  console.log(`fan-out to ${GROUPS} groups, raw:       ${fmt(rawFan)} deliveries/s`);
-  const elFan = await eventloomFanOut();
-  console.log(`fan-out to ${GROUPS} groups, Eventloom: ${fmt(elFan)} deliveries/s = ${fmt(elFan / rawFan, 2)}× raw`);
+  const rawFan = await fanOutMeasured(rawFanOut);
+  console.log(`fan-out to ${GROUPS} groups, raw:       ${fanLine(rawFan)}`);
+  const elFan = await fanOutMeasured(eventloomFanOut);
+  console.log(`fan-out to ${GROUPS} groups, Eventloom: ${fanLine(elFan)} = ${fmt(elFan.rate / rawFan.rate, 2)}× raw`);
 }
 
 await main();

@@ -16,7 +16,7 @@ import type { Consumer, ConsumerMessages, JetStreamClient, JetStreamManager, JsM
 import type { NatsConnection } from '@nats-io/transport-node';
 import { KIND, mapped } from './errors.js';
 import { releaseGhostPending } from './ghost-pending.js';
-import { GROUP_HEADER, headerRecord, headerValue, PARTITION_KEY_HEADER } from './headers.js';
+import { GROUP_HEADER, headerValue, messageHeaders, PARTITION_KEY_HEADER } from './headers.js';
 import { sleep } from './publisher.js';
 
 interface Slot {
@@ -62,7 +62,8 @@ export async function openNatsReceiver(nc: NatsConnection, js: JetStreamClient, 
 }
 
 export class NatsReceiver implements Receiver {
-  private readonly stash: JsMsg[] = [];
+  /** Arrived and not yet handed out, with their headers read once. */
+  private readonly stash: Arrived[] = [];
   /** Messages asked of the server by pulls still open and not yet arrived. */
   private outstanding = 0;
   private readonly pulls = new Set<ConsumerMessages>();
@@ -98,8 +99,8 @@ export class NatsReceiver implements Receiver {
       if (this.nc.isClosed()) throw new TransportClosedError(KIND);
       if (this.stash.length > 0) {
         const out = this.stash.splice(0, Math.max(1, max));
-        for (const m of out) this.holding(m, 1);
-        return out.map((m) => toReceived(m, this.firstFailures.get(m.info.streamSequence) ?? null));
+        for (const a of out) this.holding(a.message, 1);
+        return out.map((a) => toReceived(a, this.firstFailures.get(a.message.info.streamSequence) ?? null));
       }
       this.issuePulls(max);
       if (this.failedPulls > 0) {
@@ -293,13 +294,14 @@ export class NatsReceiver implements Receiver {
       message.nak();
       return;
     }
-    const target = message.headers?.get(GROUP_HEADER);
+    const headers = messageHeaders(message);
+    const target = headers[GROUP_HEADER];
     if (target && this.group !== null && target !== this.group) {
       // Redriven to another group of this topic: not ours; acked so this group's partition moves on.
       message.ack();
       return;
     }
-    this.stash.push(message);
+    this.stash.push({ message, headers });
     this.wake?.();
   }
 
@@ -378,7 +380,7 @@ export class NatsReceiver implements Receiver {
     this.closed = true;
     this.wake?.();
     const left = this.stash.splice(0);
-    for (const m of left) m.nak();
+    for (const a of left) a.message.nak();
     await Promise.all([...this.pulls].map((p) => p.close().catch(() => undefined)));
     if (left.length > 0) await this.flush('nak').catch(() => undefined);
   }
@@ -398,8 +400,12 @@ function pullable(slot: Slot): boolean {
   return slot.partition ? slot.active === 0 && slot.held.size === 0 : slot.active < 2;
 }
 
-function toReceived(message: JsMsg, firstFailedAt: string | null): ReceivedMessage {
-  const headers = headerRecord(message.headers);
+interface Arrived {
+  readonly message: JsMsg;
+  readonly headers: Record<string, string>;
+}
+
+function toReceived({ message, headers }: Arrived, firstFailedAt: string | null): ReceivedMessage {
   return {
     token: message,
     deliveryCount: message.info.deliveryCount,
