@@ -170,6 +170,7 @@ describe.skipIf(!natsServerAvailable())('restarts of the NATS server during a ru
       expect(lostEvents.length, 'acknowledged messages never handled (topic group)').toBe(0);
       expect(lostDelayed.length, 'delayed messages never handled').toBe(0);
       expect(deadLetterIds.size, 'failing messages dead-lettered').toBe(POISON);
+      expect(deadLetters, 'dead letters stored (once per message)').toBe(POISON);
       expect(queueTally.outOfOrder(), 'keys whose first handlings left the send order (queue)').toEqual([]);
       expect(topicTally.outOfOrder(), 'keys whose first handlings left the send order (topic group)').toEqual([]);
       for (const seqs of queueTally.firstSeqByKey.values()) expect(seqs.length).toBe(TOTAL / KEYS);
