@@ -16,7 +16,7 @@ import type { DeadLetter, DeadLetterFilter, DeadLetterQueue } from './dead-lette
 import type { PreparedMessage, TransportDriver } from './driver.js';
 import type { ConsumeSource, Destination, OutgoingMessage, SentMessage } from './message.js';
 import { assertConsumeSource, assertDestinationName } from './names.js';
-import { prepareMessages, type CausingEnvelope } from './prepare.js';
+import { prepareMessages, type CausingEnvelope, type PrepareMessagesOptions } from './prepare.js';
 import { createTracing, type TraceParent, type Tracing } from './tracing.js';
 import type { Consumer, ConsumerOptions, MessageHandlers, SendOptions, Transport, TransportCapabilities } from './transport.js';
 
@@ -46,6 +46,8 @@ class EngineTransport implements Transport {
   readonly #tracing: Tracing;
   readonly #consumers = new Set<MessageConsumer>();
   readonly #host: ConsumerHost;
+  /** How a send with no options from outside a handler is prepared: one object for all of them. */
+  readonly #plainSend: PrepareMessagesOptions;
   #closing: Promise<void> | null = null;
   /** Set once the consumers have stopped: sends from handlers still draining go through until then. */
   #closed = false;
@@ -65,6 +67,7 @@ class EngineTransport implements Transport {
     this.#source = source;
     this.#schemas = options.schemas;
     this.#tracing = createTracing(driver.kind, { enabled: options.tracing !== false });
+    this.#plainSend = { source, schemas: options.schemas, json: driver.needsJson !== false };
     this.deadLetters = new CheckedDeadLetters(driver.deadLetters, () => this.#assertOpen());
     this.#host = {
       driver,
@@ -99,13 +102,12 @@ class EngineTransport implements Transport {
       assertDestinationName(destination.name, destination.kind);
       const list: readonly OutgoingMessage[] = Array.isArray(messages) ? (messages as readonly OutgoingMessage[]) : [messages as OutgoingMessage];
       return this.#tracing.send(destination.kind, destination.name, list, traceParent, (traced) => {
-        const prepared = prepareMessages(Array.isArray(messages) ? traced : traced[0]!, {
-          source: this.#source,
-          defaults: options,
-          causedBy,
-          schemas: this.#schemas,
-          json: this.#driver.needsJson !== false,
-        });
+        const prepared = prepareMessages(
+          Array.isArray(messages) ? traced : traced[0]!,
+          options === undefined && causedBy === undefined
+            ? this.#plainSend
+            : { source: this.#source, defaults: options, causedBy, schemas: this.#schemas, json: this.#driver.needsJson !== false },
+        );
         if (prepared instanceof Promise) return prepared.then((ready) => this.#enqueue(destination, ready, causedBy));
         return this.#enqueue(destination, prepared, causedBy);
       });

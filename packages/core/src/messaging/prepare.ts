@@ -60,9 +60,17 @@ export function prepareMessages(
   const list = asList(messages);
   const now = options.now ?? Date.now();
   const defaults = deliveryOf(options.defaults, 'options', now);
-  const inherited = list.map((message, i) => inherit(message, options.causedBy, i));
+  const causedBy = options.causedBy;
+  // Not from a handler: the messages themselves, checked to be objects (no copy, no array).
+  const inherited = causedBy === undefined ? objects(list) : list.map((message, i) => inherit(message, causedBy, i));
   if (options.schemas === undefined) {
-    return finish(list, rename(() => checkAppend('messages', inherited, undefined, undefined, options.json !== false)), defaults, options.source, now);
+    let checked: { readonly events: readonly CheckedEvent[] };
+    try {
+      checked = checkAppend('messages', inherited, undefined, undefined, options.json !== false);
+    } catch (error) {
+      throw renamed(error);
+    }
+    return finish(list, checked, defaults, options.source, now);
   }
   return prepareAppend('messages', inherited, undefined, options.schemas).then(
     (prepared) => finish(list, prepared, defaults, options.source, now),
@@ -84,6 +92,14 @@ function asList(messages: OutgoingMessage | readonly OutgoingMessage[]): readonl
     throw new InvalidArgumentError('messages', `must be a message { type, data } or an array of them, got ${describeValue(messages)}`);
   }
   return [messages as OutgoingMessage];
+}
+
+function objects(list: readonly OutgoingMessage[]): readonly EventToAppend<Event>[] {
+  for (let i = 0; i < list.length; i++) {
+    const message = list[i];
+    if (message === null || typeof message !== 'object') throw new InvalidEventError(`messages[${i}]`, 'must be an object { type, data }');
+  }
+  return list;
 }
 
 /** The conversation rule, the same as `commandCausedBy`'s: join the handled message's conversation, name it as cause — unless the message says otherwise. */
@@ -182,14 +198,6 @@ function optionalText(value: unknown, at: number, part: string, max: number): st
   const reason = unstorableText(value);
   if (reason !== undefined) throw new InvalidEventError(`messages[${at}].${part}`, reason);
   return value;
-}
-
-function rename<T>(run: () => T): T {
-  try {
-    return run();
-  } catch (error) {
-    throw renamed(error);
-  }
 }
 
 /** The store's checks name `events[i]`; a sender thinks of `messages[i]`. */
