@@ -51,7 +51,7 @@ export function sourcesOf(bus: BusConfig, part: ChoreographyPart): { readonly to
 
 /**
  * Every group and queue of the system. Declared before anything is published: a topic group gets
- * only what is published after it exists (JetStream interest retention, RabbitMQ bindings).
+ * only what is published after it exists (JetStream consumers start at `deliver_policy: new`, RabbitMQ bindings).
  */
 export function allSources(bus: BusConfig, parts: readonly ChoreographyPart[]): ConsumeSource[] {
   return [...parts.flatMap((part) => sourcesOf(bus, part).map((s) => s.source)), { queue: busName(bus, ORDER_COMMANDS) }];
