@@ -117,4 +117,16 @@ describe('MemoryTransport smoke', () => {
     // Sends and handling both run on microtasks; without the yield the queue grew to ~18,000 here.
     expect(deepest).toBeLessThan(10_000);
   });
+
+  it('refuses a bad destination name after a good one was sent to (the last valid name is remembered, nothing else)', async () => {
+    const transport = open();
+    const queue = name('q');
+    await transport.send(queue, { type: 'N', data: {} });
+    await transport.send(queue, { type: 'N', data: {} });
+    for (const bad of [undefined, '', 'a..b', `${queue}.`, '-x']) {
+      await expect(transport.send(bad as string, { type: 'N', data: {} })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    }
+    await transport.send(queue, { type: 'N', data: {} });
+    expect(transport.storage.depth({ queue })).toBe(3);
+  });
 });
