@@ -5,6 +5,7 @@
  */
 import { uuidv7 } from '../../envelope/uuid.js';
 import { matchesDeadLetter } from '../dead-letter-filter.js';
+import { DeliveryLostError } from '../delivery-lost.js';
 import type { DeadLetter, DeadLetterFilter } from '../dead-letters.js';
 import type { DeadLetterDraft, PreparedMessage } from '../driver.js';
 import type { ConsumeSource, Destination } from '../message.js';
@@ -87,9 +88,11 @@ export class MemoryTransportStorage {
 
   /** Moves a claimed entry to the dead letters in one step. */
   deadLetter(lane: Lane, entry: Entry, claim: number, draft: DeadLetterDraft): DeadLetter {
+    // A stale claim (the lease ran out and the message was claimed again) records nothing, and
+    // says so: a record returned here would be one `deadLetters.get` never finds.
+    if (!lane.remove(entry, claim)) throw new DeliveryLostError('memory', draft.message?.id ?? null, 'dead-lettering');
     const deadLetter: DeadLetter = { id: uuidv7(this.now()), ...draft };
-    // A stale claim (the lease ran out and another consumer settled it) records nothing.
-    if (lane.remove(entry, claim)) this.#deadLetters.set(deadLetter.id, deadLetter);
+    this.#deadLetters.set(deadLetter.id, deadLetter);
     return deadLetter;
   }
 
