@@ -7,11 +7,12 @@
  */
 import { TransportClosedError } from '../../envelope/errors.js';
 import type { Event } from '../../envelope/event.js';
-import { createTransport, type TransportOptions } from '../create-transport.js';
+import type { TransportOptions } from '../create-transport.js';
+import { DrivenTransport } from '../driven-transport.js';
 import type { DeadLetter, DeadLetterFilter, DeadLetterQueue } from '../dead-letters.js';
 import type { DeadLetterDraft, PreparedMessage, ReceivedMessage, Receiver, ReceiverOptions, TransportDriver } from '../driver.js';
-import type { ConsumeSource, Destination, MessageEnvelope, OutgoingMessage, SentMessage } from '../message.js';
-import type { Consumer, ConsumerOptions, MessageHandlers, SendOptions, Transport, TransportCapabilities } from '../transport.js';
+import type { ConsumeSource, Destination, MessageEnvelope } from '../message.js';
+import type { Consumer, ConsumerOptions, MessageHandlers, TransportCapabilities } from '../transport.js';
 import type { Entry, Lane } from './lane.js';
 import { MemoryTransportStorage } from './memory-storage.js';
 
@@ -212,35 +213,20 @@ class MemoryReceiver implements Receiver {
  * transport.consume({ topic: 'users', group: 'mailer' }, { UserRegistered: async (m) => sendWelcome(m.data.email) });
  * await transport.publish('users', { type: 'UserRegistered', data: { email: 'ada@example.com' } });
  */
-export class MemoryTransport implements Transport {
-  readonly kind = 'memory';
-  readonly capabilities = CAPABILITIES;
+export class MemoryTransport extends DrivenTransport<MemoryTransportDriver> {
+  declare readonly kind: 'memory';
   readonly storage: MemoryTransportStorage;
-  readonly #driver: MemoryTransportDriver;
-  readonly #transport: Transport;
   readonly #consumers = new Set<Consumer>();
 
   constructor(options: MemoryTransportOptions = {}) {
     const { storage = new MemoryTransportStorage(), isolation = 'json', ...transportOptions } = options;
+    super(new MemoryTransportDriver(storage, isolation), transportOptions);
     this.storage = storage;
-    this.#driver = new MemoryTransportDriver(storage, isolation);
-    this.#transport = createTransport(this.#driver, transportOptions);
   }
 
-  get deadLetters(): DeadLetterQueue {
-    return this.#transport.deadLetters;
-  }
-
-  send<M extends Event>(queue: string, messages: OutgoingMessage<M> | readonly OutgoingMessage<M>[], options?: SendOptions): Promise<readonly SentMessage[]> {
-    return this.#transport.send(queue, messages, options);
-  }
-
-  publish<M extends Event>(topic: string, messages: OutgoingMessage<M> | readonly OutgoingMessage<M>[], options?: SendOptions): Promise<readonly SentMessage[]> {
-    return this.#transport.publish(topic, messages, options);
-  }
-
-  consume<M extends Event>(source: ConsumeSource, handlers: MessageHandlers<M>, options?: ConsumerOptions): Consumer {
-    const consumer = this.#transport.consume(source, handlers, options);
+  /** As every transport's; the consumers are kept for `crash()`. */
+  override consume<M extends Event>(source: ConsumeSource, handlers: MessageHandlers<M>, options?: ConsumerOptions): Consumer {
+    const consumer = super.consume(source, handlers, options);
     this.#consumers.add(consumer);
     void consumer.done.then(
       () => this.#consumers.delete(consumer),
@@ -249,27 +235,15 @@ export class MemoryTransport implements Transport {
     return consumer;
   }
 
-  declare(sources: readonly ConsumeSource[]): Promise<void> {
-    return this.#transport.declare(sources);
-  }
-
-  cancelScheduled(destination: ConsumeSource | { readonly topic: string }, messageId: string): Promise<boolean> {
-    return this.#transport.cancelScheduled(destination, messageId);
-  }
-
-  close(): Promise<void> {
-    return this.#transport.close();
-  }
-
   /**
    * Test hook: dies like a killed process. Its consumers stop at once without acking or handing
    * back what they hold (their handlers' signals abort); those messages come back to other
    * transports on the same storage after the visibility timeout, their delivery counted.
    */
   async crash(): Promise<void> {
-    this.#driver.crash();
+    this.driver.crash();
     await Promise.allSettled([...this.#consumers].map((consumer) => consumer.stop({ drainMs: 0 })));
-    await this.#transport.close().catch(() => {});
+    await this.close().catch(() => {});
   }
 
   /** Test hook: puts bytes on `source` as a broker would deliver them (e.g. not a CloudEvent), to see them dead-lettered. */
