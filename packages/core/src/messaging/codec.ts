@@ -123,12 +123,33 @@ export function decodeMessage(headers: Readonly<Record<string, unknown>>, body: 
     throw new InvalidMessageError(`content-type is '${contentType}'; Eventloom messages carry JSON data (${JSON_CONTENT_TYPE})`);
   }
   const bodyText = text(body);
-  const attribute = (name: string): unknown => {
-    const value = lower[`ce-${name}`];
-    return value === undefined ? undefined : percentDecode(value);
-  };
   const data = bodyText.length === 0 ? null : parseJson(bodyText, 'the body (the data)');
-  return envelopeOf(attribute, data, 'ce-', lower.traceparent === undefined ? undefined : percentDecode(lower.traceparent));
+  // Each header read by a constant name: a name built per read (`ce-${name}`) is a new string
+  // V8 must hash and look up, and with the closures that did it was a fifth of a decode's profile.
+  return envelopeOf(
+    {
+      specversion: headerAttribute(lower['ce-specversion']),
+      id: headerAttribute(lower['ce-id']),
+      type: headerAttribute(lower['ce-type']),
+      source: headerAttribute(lower['ce-source']),
+      time: headerAttribute(lower['ce-time']),
+      subject: headerAttribute(lower['ce-subject']),
+      correlationid: headerAttribute(lower['ce-correlationid']),
+      causationid: headerAttribute(lower['ce-causationid']),
+      schemaversion: headerAttribute(lower['ce-schemaversion']),
+      partitionkey: headerAttribute(lower['ce-partitionkey']),
+      traceparent: headerAttribute(lower['ce-traceparent']),
+      tenantid: headerAttribute(lower['ce-tenantid']),
+      metadata: headerAttribute(lower['ce-metadata']),
+    },
+    data,
+    'ce-',
+    lower.traceparent === undefined ? undefined : percentDecode(lower.traceparent),
+  );
+}
+
+function headerAttribute(value: string | undefined): string | undefined {
+  return value === undefined ? undefined : percentDecode(value);
 }
 
 function decodeStructured(bodyText: string): MessageEnvelope {
@@ -142,77 +163,157 @@ function decodeStructured(bodyText: string): MessageEnvelope {
   if (contentType !== undefined && !isJsonType(contentType)) {
     throw new InvalidMessageError(`datacontenttype is '${contentType}'; Eventloom messages carry JSON data (${JSON_CONTENT_TYPE})`);
   }
-  return envelopeOf((name) => record[name], record.data === undefined ? null : record.data, '', undefined);
+  return envelopeOf(
+    {
+      specversion: record.specversion,
+      id: record.id,
+      type: record.type,
+      source: record.source,
+      time: record.time,
+      subject: record.subject,
+      correlationid: record.correlationid,
+      causationid: record.causationid,
+      schemaversion: record.schemaversion,
+      partitionkey: record.partitionkey,
+      traceparent: record.traceparent,
+      tenantid: record.tenantid,
+      metadata: record.metadata,
+    },
+    record.data === undefined ? null : record.data,
+    '',
+    undefined,
+  );
 }
 
-function envelopeOf(attribute: (name: string) => unknown, data: unknown, prefix: string, w3cTraceparent: string | undefined): MessageEnvelope {
-  const label = (name: string): string => `${prefix}${name}`;
-  const required = (name: string, max: number): string => {
-    const value = attribute(name);
-    if (value === undefined || value === null || value === '') throw new InvalidMessageError(`${label(name)} is missing`);
-    if (typeof value !== 'string') throw new InvalidMessageError(`${label(name)} must be a string, got ${describeValue(value)}`);
-    if (value.length > max) throw new InvalidMessageError(`${label(name)} is ${value.length} characters long; the limit is ${max}`);
-    return value;
-  };
-  const optional = (name: string, max = 255): string | null => {
-    const value = attribute(name);
-    if (value === undefined || value === null || value === '') return null;
-    if (typeof value !== 'string') throw new InvalidMessageError(`${label(name)} must be a string, got ${describeValue(value)}`);
-    if (value.length > max) throw new InvalidMessageError(`${label(name)} is ${value.length} characters long; the limit is ${max}`);
-    return value;
-  };
-  const specversion = attribute(A.specversion);
-  if (specversion === undefined) throw new InvalidMessageError(`${label(A.specversion)} is missing: not a CloudEvent`);
-  if (specversion !== '1.0') throw new InvalidMessageError(`${label(A.specversion)} is ${describeValue(specversion)}; only CloudEvents 1.0 is read`);
-  const id = required(A.id, 255);
-  if (!isUuid(id)) throw new InvalidMessageError(`${label(A.id)} '${id}' is not a UUID; Eventloom message ids are UUIDs (consumers dedupe by them)`);
-  const type = required(A.type, MAX_EVENT_TYPE_LENGTH);
-  const source = required(A.source, 1024);
-  const timeText = optional(A.time, 64);
-  let time = new Date(0).toISOString();
-  if (timeText !== null) {
-    const ms = RFC3339.test(timeText) ? Date.parse(timeText) : NaN;
-    if (!Number.isFinite(ms)) throw new InvalidMessageError(`${label(A.time)} '${timeText}' is not an RFC 3339 time`);
-    time = new Date(ms).toISOString();
-  }
-  const versionValue = attribute(A.schemaVersion);
-  let schemaVersion = 1;
-  if (versionValue !== undefined && versionValue !== null && versionValue !== '') {
-    schemaVersion = typeof versionValue === 'number' ? versionValue : typeof versionValue === 'string' && /^\d{1,10}$/.test(versionValue) ? Number(versionValue) : NaN;
-    if (!Number.isInteger(schemaVersion) || schemaVersion < 1 || schemaVersion > MAX_SCHEMA_VERSION) {
-      throw new InvalidMessageError(`${label(A.schemaVersion)} must be an integer from 1 to ${MAX_SCHEMA_VERSION}, got ${describeValue(versionValue)}`);
-    }
-  }
+/** The attributes as read (binary mode: percent-decoded header values; structured: JSON values), not yet checked. */
+interface RawAttributes {
+  readonly specversion: unknown;
+  readonly id: unknown;
+  readonly type: unknown;
+  readonly source: unknown;
+  readonly time: unknown;
+  readonly subject: unknown;
+  readonly correlationid: unknown;
+  readonly causationid: unknown;
+  readonly schemaversion: unknown;
+  readonly partitionkey: unknown;
+  readonly traceparent: unknown;
+  readonly tenantid: unknown;
+  readonly metadata: unknown;
+}
+
+// The checks run in the order they always have, so a message with several faults is refused
+// with the same reason as before.
+function envelopeOf(raw: RawAttributes, data: unknown, prefix: string, w3cTraceparent: string | undefined): MessageEnvelope {
+  if (raw.specversion === undefined) throw new InvalidMessageError(`${prefix}${A.specversion} is missing: not a CloudEvent`);
+  if (raw.specversion !== '1.0') throw new InvalidMessageError(`${prefix}${A.specversion} is ${describeValue(raw.specversion)}; only CloudEvents 1.0 is read`);
+  const id = required(raw.id, prefix, A.id, 255);
+  if (!isUuid(id)) throw new InvalidMessageError(`${prefix}${A.id} '${id}' is not a UUID; Eventloom message ids are UUIDs (consumers dedupe by them)`);
+  const type = required(raw.type, prefix, A.type, MAX_EVENT_TYPE_LENGTH);
+  const source = required(raw.source, prefix, A.source, 1024);
+  const timeText = optional(raw.time, prefix, A.time, 64);
+  const time = timeText === null ? EPOCH : timeOf(timeText, prefix);
+  const schemaVersion = schemaVersionOf(raw.schemaversion, prefix);
   let metadata: EventMetadata = EMPTY_METADATA;
-  const metadataText = optional(A.metadata, MAX_EVENT_BYTES);
+  const metadataText = optional(raw.metadata, prefix, A.metadata, MAX_EVENT_BYTES);
   if (metadataText !== null) {
-    const parsed = parseJson(metadataText, label(A.metadata));
+    const parsed = parseJson(metadataText, `${prefix}${A.metadata}`);
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-      throw new InvalidMessageError(`${label(A.metadata)} must be a JSON object, got ${describeValue(parsed)}`);
+      throw new InvalidMessageError(`${prefix}${A.metadata} must be a JSON object, got ${describeValue(parsed)}`);
     }
     metadata = parsed as EventMetadata;
   }
-  const traceparent = optional(A.traceparent) ?? w3cTraceparent ?? null;
+  const traceparent = optional(raw.traceparent, prefix, A.traceparent) ?? w3cTraceparent ?? null;
   if (traceparent !== null && metadata.traceparent !== traceparent) metadata = { ...metadata, traceparent };
-  const tenantId = optional(A.tenantId);
+  const tenantId = optional(raw.tenantid, prefix, A.tenantId);
   if (tenantId !== null && metadata.tenantId === undefined) metadata = { ...metadata, tenantId };
+  const lowerId = id.toLowerCase();
   return {
-    id: id.toLowerCase(),
+    id: lowerId,
     type,
     schemaVersion,
     time,
     source,
-    correlationId: optional(A.correlationId) ?? id.toLowerCase(),
-    causationId: optional(A.causationId),
-    subject: optional(A.subject),
-    partitionKey: optional(A.partitionKey),
+    correlationId: optional(raw.correlationid, prefix, A.correlationId) ?? lowerId,
+    causationId: optional(raw.causationid, prefix, A.causationId),
+    subject: optional(raw.subject, prefix, A.subject),
+    partitionKey: optional(raw.partitionkey, prefix, A.partitionKey),
     data,
     metadata,
   };
 }
 
+function required(value: unknown, prefix: string, name: string, max: number): string {
+  if (value === undefined || value === null || value === '') throw new InvalidMessageError(`${prefix}${name} is missing`);
+  if (typeof value !== 'string') throw new InvalidMessageError(`${prefix}${name} must be a string, got ${describeValue(value)}`);
+  if (value.length > max) throw new InvalidMessageError(`${prefix}${name} is ${value.length} characters long; the limit is ${max}`);
+  return value;
+}
+
+function optional(value: unknown, prefix: string, name: string, max = 255): string | null {
+  if (value === undefined || value === null || value === '') return null;
+  if (typeof value !== 'string') throw new InvalidMessageError(`${prefix}${name} must be a string, got ${describeValue(value)}`);
+  if (value.length > max) throw new InvalidMessageError(`${prefix}${name} is ${value.length} characters long; the limit is ${max}`);
+  return value;
+}
+
+const EPOCH = new Date(0).toISOString();
+
+/** The time as `Date#toISOString` writes it. */
+function timeOf(timeText: string, prefix: string): string {
+  // What every Eventloom producer writes is already in that form: checked, it is the answer.
+  if (isCanonicalTime(timeText)) return timeText;
+  const ms = RFC3339.test(timeText) ? Date.parse(timeText) : NaN;
+  if (!Number.isFinite(ms)) throw new InvalidMessageError(`${prefix}${A.time} '${timeText}' is not an RFC 3339 time`);
+  return new Date(ms).toISOString();
+}
+
+function schemaVersionOf(value: unknown, prefix: string): number {
+  if (value === undefined || value === null || value === '') return 1;
+  const version = typeof value === 'number' ? value : typeof value === 'string' && SCHEMA_VERSION.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(version) || version < 1 || version > MAX_SCHEMA_VERSION) {
+    throw new InvalidMessageError(`${prefix}${A.schemaVersion} must be an integer from 1 to ${MAX_SCHEMA_VERSION}, got ${describeValue(value)}`);
+  }
+  return version;
+}
+
 // RFC 3339 date-time: a zone is required.
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+const SCHEMA_VERSION = /^\d{1,10}$/;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * Whether `text` is exactly what `new Date(Date.parse(text)).toISOString()` gives back: that
+ * shape, every field in its range (Date.parse rolls 30 February over into March, and 24:00 into
+ * the next day, so those are not). Skipping the parse and the new string saved about 0.6 µs of
+ * a 2.5 µs decode in the micro-bench.
+ */
+function isCanonicalTime(text: string): boolean {
+  // YYYY-MM-DDTHH:MM:SS.sssZ
+  if (text.length !== 24 || text.charCodeAt(4) !== 0x2d || text.charCodeAt(7) !== 0x2d || text.charCodeAt(10) !== 0x54) return false;
+  if (text.charCodeAt(13) !== 0x3a || text.charCodeAt(16) !== 0x3a || text.charCodeAt(19) !== 0x2e || text.charCodeAt(23) !== 0x5a) return false;
+  const year = digits(text, 0, 4);
+  const month = digits(text, 5, 2);
+  const day = digits(text, 8, 2);
+  if (year < 0 || month < 1 || month > 12 || day < 1) return false;
+  const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > DAYS_IN_MONTH[month - 1]! + (leap ? 1 : 0)) return false;
+  const hour = digits(text, 11, 2);
+  const minute = digits(text, 14, 2);
+  const second = digits(text, 17, 2);
+  return hour >= 0 && hour <= 23 && minute >= 0 && minute <= 59 && second >= 0 && second <= 59 && digits(text, 20, 3) >= 0;
+}
+
+/** The decimal number `text` has at `start` (`length` ASCII digits), or -1. */
+function digits(text: string, start: number, length: number): number {
+  let n = 0;
+  for (let i = start; i < start + length; i++) {
+    const d = text.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -263,6 +364,8 @@ function headerText(value: unknown): string | undefined {
 
 function mediaType(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
+  // What the codec writes needs no splitting, trimming or lowering (three new strings per message).
+  if (value === JSON_CONTENT_TYPE || value === STRUCTURED_CONTENT_TYPE) return value;
   const type = value.split(';', 1)[0]!.trim().toLowerCase();
   return type.length === 0 ? undefined : type;
 }
