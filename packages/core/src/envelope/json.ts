@@ -54,21 +54,55 @@ export function assertJson(value: unknown, path: string, options: JsonCheckOptio
 
 /** `assertJson`, also saying whether the JSON text normalizes the value and how big it is at least. */
 export function checkJson(value: unknown, path: string, options: JsonCheckOptions = {}): JsonCheck {
-  const walk = new Walk(path, options.maxBytes ?? MAX_EVENT_BYTES, options.sizeField ?? path, options.text ?? true);
+  const check = runWalk(value, path, -1, '', options.maxBytes ?? MAX_EVENT_BYTES, options.sizeField ?? path, options.text ?? true);
+  return { normalized: check.normalized, minBytes: check.minBytes, maxBytes: check.maxBytes };
+}
+
+/**
+ * `checkJson` for `events[index].part` with the event (`events[index]`) as the size field, for
+ * `prepareAppend`: the three names are spelt out only for an error, since building them was a
+ * tenth of the checks' cost per event. The answer is overwritten by the next check: read it at once.
+ */
+export function checkEventJson(value: unknown, index: number, part: string, maxBytes: number, text: boolean): JsonCheck {
+  return runWalk(value, 'events', index, part, maxBytes, undefined, text);
+}
+
+// One walk state serves every check that passes; a check started while one runs (from a getter)
+// gets its own, and one that throws leaves its state behind for the garbage collector.
+let spareWalk: Walk | undefined;
+
+function runWalk(value: unknown, root: string, index: number, part: string, maxBytes: number, sizeField: string | undefined, text: boolean): Walk {
+  const walk = spareWalk ?? new Walk();
+  spareWalk = undefined;
+  walk.start(root, index, part, maxBytes, sizeField, text);
   walk.value(value, 0);
-  return { normalized: walk.normalized, minBytes: walk.bytes, maxBytes: walk.upper };
+  walk.finish();
+  spareWalk = walk;
+  return walk;
 }
 
 // JSON.stringify writes U+0000 and lone surrogates as escapes, so one scan of the text finds
 // every candidate; a literal backslash-u in a string may match too, and the closer look clears it.
 const SUSPECT_JSON = /\\u0000|\\ud[89a-f]/i;
 
+// JSON.stringify writes every escape in lowercase, so text without a backslash-u holds none: a
+// memchr-like includes() says so five to ten times faster than the case-blind regex (measured on
+// 220-byte and 1 KB texts), and the regex only looks at the rest.
+function suspectJson(json: string): boolean {
+  return json.includes('\\u') && SUSPECT_JSON.test(json);
+}
+
 /**
  * Throws `InvalidEventError` naming the first string or key under `path` that `unstorableText`
- * refuses. `json` is `value` as JSON: it is scanned once, and `value` walked only on a hit.
+ * refuses. `json` is `JSON.stringify(value)`: it is scanned once, and `value` walked only on a hit.
  */
 export function assertStorableJson(value: unknown, json: string, path: string): void {
-  if (SUSPECT_JSON.test(json)) checkJson(value, path, { maxBytes: Infinity });
+  if (suspectJson(json)) checkJson(value, path, { maxBytes: Infinity });
+}
+
+/** `assertStorableJson` for `events[index].part`, the name spelt out only for an error. */
+export function assertStorableEventJson(value: unknown, json: string, index: number, part: string): void {
+  if (suspectJson(json)) checkEventJson(value, index, part, Infinity, true);
 }
 
 /**
@@ -87,20 +121,50 @@ function formatBytes(bytes: number): string {
   return bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)} MiB` : `${bytes} bytes`;
 }
 
-class Walk {
+class Walk implements JsonCheck {
   /** Keys from the root to the value in hand; the path is only spelt out for an error. */
   readonly #keys: (string | number)[] = [];
   readonly #ancestors: object[] = [];
+  /** How many of the first keys belong to the root's name (`events[0].data`: two). */
+  #rootKeys = 0;
+  root = '';
+  /** Refuse the value once its JSON surely holds more bytes than this. */
+  limit = 0;
+  /** The field a size error names, or undefined for the root's first key (the event). */
+  sizeField: string | undefined = undefined;
+  checkText = true;
   normalized = false;
   bytes = 0;
   upper = 0;
 
-  constructor(
-    readonly root: string,
-    readonly maxBytes: number,
-    readonly sizeField: string,
-    readonly checkText: boolean,
-  ) {}
+  get minBytes(): number {
+    return this.bytes;
+  }
+
+  get maxBytes(): number {
+    return this.upper;
+  }
+
+  start(root: string, index: number, part: string, maxBytes: number, sizeField: string | undefined, checkText: boolean): void {
+    this.root = root;
+    this.limit = maxBytes;
+    this.sizeField = sizeField;
+    this.checkText = checkText;
+    this.normalized = false;
+    this.bytes = 0;
+    this.upper = 0;
+    if (index < 0) {
+      this.#rootKeys = 0;
+    } else {
+      this.#keys.push(index, part);
+      this.#rootKeys = 2;
+    }
+  }
+
+  /** After a walk that passed: only the root's keys are left (pop, since setting length is a runtime call). */
+  finish(): void {
+    for (let i = 0; i < this.#rootKeys; i++) this.#keys.pop();
+  }
 
   value(value: unknown, depth: number): void {
     switch (typeof value) {
@@ -134,7 +198,7 @@ class Walk {
     }
     const object = value as object;
     if (depth >= MAX_JSON_DEPTH) {
-      throw new InvalidEventError(this.root, `is nested more than ${MAX_JSON_DEPTH} levels deep (at ${this.#path()}); flatten it`);
+      throw new InvalidEventError(this.#pathTo(this.#rootKeys), `is nested more than ${MAX_JSON_DEPTH} levels deep (at ${this.#path()}); flatten it`);
     }
     if (this.#ancestors.includes(object)) this.#fail('refers back to itself (circular structure)');
     this.#ancestors.push(object);
@@ -185,12 +249,20 @@ class Walk {
 
   #count(bytes: number): void {
     this.bytes += bytes;
-    if (this.bytes > this.maxBytes) throw tooLarge(this.sizeField, this.maxBytes);
+    if (this.bytes > this.limit) throw tooLarge(this.sizeField ?? this.#pathTo(1), this.limit);
   }
 
   #path(): string {
+    return this.#pathTo(this.#keys.length);
+  }
+
+  /** The root and the first `count` keys, spelt out. */
+  #pathTo(count: number): string {
     let path = this.root;
-    for (const key of this.#keys) path += typeof key === 'number' ? `[${key}]` : `.${key}`;
+    for (let i = 0; i < count; i++) {
+      const key = this.#keys[i]!;
+      path += typeof key === 'number' ? `[${key}]` : `.${key}`;
+    }
     return path;
   }
 

@@ -7,6 +7,8 @@ import { getRandomValues } from 'node:crypto';
 // byte, or through randomUUID, was a tenth of a send's cost in profiles.
 const SEQUENCE_HEX: string[] = Array.from({ length: 4096 }, (_, i) => i.toString(16).padStart(3, '0'));
 const HEX_CODES = Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
+const HIGH_HEX = Uint8Array.from({ length: 256 }, (_, byte) => HEX_CODES[byte >>> 4]!);
+const LOW_HEX = Uint8Array.from({ length: 256 }, (_, byte) => HEX_CODES[byte & 0x0f]!);
 const TAIL = 18;
 const TAILS_PER_POOL = 512;
 /** Per tail: 8 bytes for the tail (2 bits of them give way to the variant), 2 for a counter start. */
@@ -46,13 +48,20 @@ function refillTails(): void {
   getRandomValues(randomBytes);
   for (let t = 0; t < TAILS_PER_POOL; t++) {
     const r = t * RANDOM_PER_TAIL;
-    let o = t * TAIL;
-    for (let i = 0; i < 8; i++) {
-      if (i === 0 || i === 2) tailBytes[o++] = 0x2d; // '-'
+    const o = t * TAIL;
+    // Unrolled, from two 256-entry tables: the loop with its branches per byte was 8 % of a send.
+    const first = randomBytes[r]!;
+    tailBytes[o] = 0x2d; // '-'
+    tailBytes[o + 1] = HEX_CODES[0x8 | ((first >>> 4) & 0x3)]!; // the RFC variant, binary 10xx
+    tailBytes[o + 2] = LOW_HEX[first]!;
+    const second = randomBytes[r + 1]!;
+    tailBytes[o + 3] = HIGH_HEX[second]!;
+    tailBytes[o + 4] = LOW_HEX[second]!;
+    tailBytes[o + 5] = 0x2d;
+    for (let i = 2; i < 8; i++) {
       const byte = randomBytes[r + i]!;
-      // The first digit carries the variant (binary 10xx).
-      tailBytes[o++] = HEX_CODES[i === 0 ? 0x8 | ((byte >>> 4) & 0x3) : byte >>> 4]!;
-      tailBytes[o++] = HEX_CODES[byte & 0x0f]!;
+      tailBytes[o + 2 + 2 * i] = HIGH_HEX[byte]!;
+      tailBytes[o + 3 + 2 * i] = LOW_HEX[byte]!;
     }
   }
   tails = tailBytes.toString('latin1');
