@@ -37,6 +37,10 @@ export interface PreparedAppend {
 }
 
 const EMPTY_METADATA: EventMetadata = Object.freeze({});
+const EMPTY_METADATA_PART: JsonPart = Object.freeze({ value: EMPTY_METADATA, json: '{}', minBytes: 2, maxBytes: 2 });
+
+// The last type found storable: most appends and sends repeat one type, and the check is pure.
+let storableType = '';
 
 /**
  * Validates the stream id, expected version and every event (type, id, JSON-ness of data and
@@ -124,7 +128,10 @@ export function checkAppend(
     if (type.length > MAX_EVENT_TYPE_LENGTH) {
       throw new InvalidEventError(`events[${i}].type`, `is ${type.length} characters long; the limit is ${MAX_EVENT_TYPE_LENGTH}`);
     }
-    assertText(type, i, 'type');
+    if (type !== storableType) {
+      assertText(type, i, 'type');
+      storableType = type;
+    }
     let id = event.id;
     if (id === undefined) {
       if ((generated++ & 0xff) === 0) now = Date.now();
@@ -150,7 +157,7 @@ export function checkAppend(
     }
     const metadata =
       givenMetadata === EMPTY_METADATA
-        ? { value: EMPTY_METADATA, json: '{}', minBytes: 2, maxBytes: 2 }
+        ? EMPTY_METADATA_PART
         : jsonPart(givenMetadata, i, 'metadata', MAX_EVENT_BYTES - data.minBytes, writeJson);
     if (data.json !== undefined && metadata.json !== undefined) checkSize(i, data.json, metadata.json);
     else checkBounds(i, data, metadata);
