@@ -4,7 +4,7 @@
  * and per CPU-second of this process (the rebuild runs on one thread, so the latter is steadier on
  * a busy machine; on PostgreSQL it leaves out the server's own CPU time).
  *
- *   node --conditions=eventloom-source --import tsx bench/src/projections-rebuild.ts \
+ *   node --import tsx bench/src/projections-rebuild.ts \
  *     [--backend sqlite|postgres|both] [--events 100000] [--batch 2000] [--runs 3] [--progress]
  *     [--variants document,sql,types]
  *

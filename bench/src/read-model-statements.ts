@@ -3,7 +3,7 @@
  * (`read` + `get`: the serving version, then the document) and a lease renewal
  * (`tryAcquireLease`), one after another, in microseconds (p50, p99, mean).
  *
- *   node --conditions=eventloom-source --import tsx bench/src/read-model-statements.ts [--runs 3000] [--module path/to/postgres/src/index.ts]
+ *   node --import tsx bench/src/read-model-statements.ts [--runs 3000] [--module path/to/postgres/src/index.ts]
  *
  * `--module` loads another build of `@eventloom/postgres` (e.g. an older commit's sources) to
  * compare before and after. PostgreSQL from EVENTLOOM_POSTGRES_URL; a schema of its own, dropped after.

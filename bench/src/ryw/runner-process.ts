@@ -2,7 +2,7 @@
  * W8's process B: runs the projection with a ProjectionRunner on the target's store until stdin
  * closes. Prints `ready` once the runner has started.
  *
- *   node --conditions=eventloom-source --import tsx bench/src/ryw/runner-process.ts '<resource JSON>'
+ *   node --import tsx bench/src/ryw/runner-process.ts '<resource JSON>'
  */
 import { ProjectionRunner, type EventStore, type ReadModelStore } from '@eventloom/core';
 import { openPostgresEventStore, openPostgresReadModels } from '@eventloom/postgres';
