@@ -13,7 +13,8 @@ import {
   type DeliveredMessage,
   type Transport,
 } from '@eventloom/core';
-import { createTransport, MemoryTransportDriver, type TransportDriver } from '@eventloom/core/adapter';
+import { createTransport, MemoryTransportDriver } from '@eventloom/core/adapter';
+import { forwardReceiver, wrapReceivers } from '@eventloom/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { eventually, faultyDriver, recorder, sleep, unique } from './support.js';
@@ -57,31 +58,13 @@ describe('consumer engine', () => {
     const inner = new MemoryTransportDriver(storage);
     let emptyAtOnce = true;
     let calls = 0;
-    const driver: TransportDriver = {
-      kind: inner.kind,
-      capabilities: inner.capabilities,
-      deadLetters: inner.deadLetters,
-      enqueue: (destination, messages) => inner.enqueue(destination, messages),
-      declare: (sources) => inner.declare(sources),
-      cancelScheduled: (destination, id) => inner.cancelScheduled(destination, id),
-      close: () => inner.close(),
-      async openReceiver(source, options) {
-        const receiver = await inner.openReceiver(source, options);
-        return {
-          ...receiver,
-          receive: async (max, signal) => {
-            calls++;
-            return emptyAtOnce ? [] : receiver.receive(max, signal);
-          },
-          ack: (m) => receiver.ack(m),
-          retry: (m, d, e) => receiver.retry(m, d, e),
-          deadLetter: (m, d) => receiver.deadLetter(m, d),
-          release: (m) => receiver.release(m),
-          extend: (m, ms) => receiver.extend(m, ms),
-          close: () => receiver.close(),
-        };
+    const driver = wrapReceivers(inner, (receiver) => ({
+      ...forwardReceiver(receiver),
+      receive: async (max, signal) => {
+        calls++;
+        return emptyAtOnce ? [] : receiver.receive(max, signal);
       },
-    };
+    }));
     const transport = track(createTransport(driver, { source: 'engine-test' }));
     const queue = unique('q');
     const seen: number[] = [];

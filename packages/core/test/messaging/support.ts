@@ -1,7 +1,7 @@
 /** Helpers for core's messaging tests: unique names, bounded waits, and the memory driver with faults put in on purpose. */
 import type { ConsumerEvent } from '@eventloom/core';
-import { MemoryTransportDriver, type DeadLetterDraft, type ReceivedMessage, type Receiver, type ReceiverOptions, type TransportDriver } from '@eventloom/core/adapter';
-import type { ConsumeSource } from '@eventloom/core';
+import { MemoryTransportDriver, type DeadLetterDraft, type ReceivedMessage, type Receiver, type TransportDriver } from '@eventloom/core/adapter';
+import { wrapReceivers } from '@eventloom/testing';
 import { randomUUID } from 'node:crypto';
 
 export const unique = (prefix: string): string => `${prefix}-${randomUUID()}`;
@@ -56,56 +56,46 @@ export function faultyDriver(inner: MemoryTransportDriver = new MemoryTransportD
     calls[call]++;
     if (queued[call].length > 0) throw queued[call].shift();
   };
-  const driver: TransportDriver = {
-    kind: inner.kind,
-    capabilities: inner.capabilities,
-    deadLetters: inner.deadLetters,
-    enqueue: (destination, messages) => inner.enqueue(destination, messages),
-    declare: (sources) => inner.declare(sources),
-    cancelScheduled: (destination, id) => inner.cancelScheduled(destination, id),
-    close: () => inner.close(),
-    async openReceiver(source: ConsumeSource, options: ReceiverOptions): Promise<Receiver> {
-      const receiver = await inner.openReceiver(source, options);
-      const outstanding = new Set<unknown>();
-      const settle = (messages: readonly ReceivedMessage[]): void => messages.forEach((m) => outstanding.delete(m.token));
-      return {
-        async receive(max, signal) {
-          check('receive');
-          const got = await receiver.receive(max, signal);
-          for (const m of got) outstanding.add(m.token);
-          maxOutstanding = Math.max(maxOutstanding, outstanding.size);
-          return got;
-        },
-        async ack(messages) {
-          check('ack');
-          await receiver.ack(messages);
-          settle(messages);
-        },
-        async retry(message, delayMs, error) {
-          check('retry');
-          if (faults.hold) return 'hold';
-          const answer = await receiver.retry(message, delayMs, error);
-          settle([message]);
-          return answer;
-        },
-        async deadLetter(message, draft: DeadLetterDraft) {
-          check('deadLetter');
-          const deadLetter = await receiver.deadLetter(message, draft);
-          settle([message]);
-          return deadLetter;
-        },
-        async release(messages) {
-          check('release');
-          await receiver.release(messages);
-          settle(messages);
-        },
-        async extend(messages, ms) {
-          check('extend');
-          await receiver.extend(messages, ms);
-        },
-        close: () => receiver.close(),
-      };
-    },
-  };
+  const driver = wrapReceivers(inner, (receiver): Receiver => {
+    const outstanding = new Set<unknown>();
+    const settle = (messages: readonly ReceivedMessage[]): void => messages.forEach((m) => outstanding.delete(m.token));
+    return {
+      async receive(max, signal) {
+        check('receive');
+        const got = await receiver.receive(max, signal);
+        for (const m of got) outstanding.add(m.token);
+        maxOutstanding = Math.max(maxOutstanding, outstanding.size);
+        return got;
+      },
+      async ack(messages) {
+        check('ack');
+        await receiver.ack(messages);
+        settle(messages);
+      },
+      async retry(message, delayMs, error) {
+        check('retry');
+        if (faults.hold) return 'hold';
+        const answer = await receiver.retry(message, delayMs, error);
+        settle([message]);
+        return answer;
+      },
+      async deadLetter(message, draft: DeadLetterDraft) {
+        check('deadLetter');
+        const deadLetter = await receiver.deadLetter(message, draft);
+        settle([message]);
+        return deadLetter;
+      },
+      async release(messages) {
+        check('release');
+        await receiver.release(messages);
+        settle(messages);
+      },
+      async extend(messages, ms) {
+        check('extend');
+        await receiver.extend(messages, ms);
+      },
+      close: () => receiver.close(),
+    };
+  });
   return { driver, faults };
 }

@@ -7,7 +7,8 @@
  */
 import Database from 'better-sqlite3';
 import { DeliveryLostError, type ConsumerEvent, type Event } from '@eventloom/core';
-import { createTransport, type Receiver, type TransportDriver } from '@eventloom/core/adapter';
+import { createTransport, type TransportDriver } from '@eventloom/core/adapter';
+import { forwardReceiver, wrapReceivers } from '@eventloom/testing';
 import { afterEach, expect, it } from 'vitest';
 import { SqliteTransportDriver } from '../../src/messaging/sqlite-transport-driver.js';
 import { tempFile, type TempFile } from '../temp-file.js';
@@ -16,28 +17,7 @@ type Ping = Event<'Ping', { n: number }>;
 
 /** The driver, with every lease renewal of its receivers dropped. */
 function withoutRenewals(driver: TransportDriver): TransportDriver {
-  return {
-    kind: driver.kind,
-    capabilities: driver.capabilities,
-    deadLetters: driver.deadLetters,
-    enqueue: (destination, messages) => driver.enqueue(destination, messages),
-    declare: (sources) => driver.declare(sources),
-    cancelScheduled: (destination, id) => driver.cancelScheduled(destination, id),
-    close: () => driver.close(),
-    openReceiver: async (source, options) => {
-      const receiver = await driver.openReceiver(source, options);
-      const stalled: Receiver = {
-        receive: (max, signal) => receiver.receive(max, signal),
-        ack: (messages) => receiver.ack(messages),
-        retry: (message, delayMs, error) => receiver.retry(message, delayMs, error),
-        deadLetter: (message, draft) => receiver.deadLetter(message, draft),
-        release: (messages) => receiver.release(messages),
-        extend: async () => undefined,
-        close: () => receiver.close(),
-      };
-      return stalled;
-    },
-  };
+  return wrapReceivers(driver, (receiver) => ({ ...forwardReceiver(receiver), extend: async () => undefined }));
 }
 
 /** Messages still in the file's queue table (on a connection of its own). */

@@ -1,2 +1,3 @@
 export { runTransportConformance } from './conformance.js';
 export type { TransportConformanceOptions, TransportFactory, TransportTestContext } from './context.js';
+export { forwardReceiver, wrapReceivers } from './wrap-receivers.js';
