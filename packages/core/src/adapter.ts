@@ -32,6 +32,7 @@ export {
   normalizeFilter,
   matchesFilter,
 } from './event-store/read-options.js';
+export { normalizeFields, type FieldSelection } from './event-store/fields.js';
 export {
   normalizeStreamMetadata,
   firstVisibleVersion,

@@ -16,6 +16,7 @@ export { MAX_SUBSCRIPTION_ID_LENGTH } from './event-store/checkpoint.js';
 export { MAX_VERSION } from './event-store/expected-version.js';
 export { MAX_EVENT_TYPE_LENGTH, MAX_SCHEMA_VERSION } from './event-store/prepare-append.js';
 export { DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, MAX_POSITION } from './event-store/read-options.js';
+export { EVENT_FIELDS, type EventField, type PartialEvent, type SomeFieldsOf } from './event-store/fields.js';
 export { MemoryEventStore, type MemoryEventStoreOptions } from './event-store/memory-event-store.js';
 export { collect } from './event-store/collect.js';
 

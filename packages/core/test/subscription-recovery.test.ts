@@ -3,7 +3,7 @@
  * STORE_BUSY) are waited out and the subscription reads on, delivering each event once; other
  * errors stop it visibly. Waits end with typed errors.
  */
-import { InvalidEventError, MemoryEventStore, StoreBusyError, StoreUnavailableError, SubscriptionStoppedError, SubscriptionWaitTimeoutError, type Event, type EventStore, type ReadAllOptions, type SubscriptionEvent } from '@eventloom/core';
+import { InvalidEventError, MemoryEventStore, StoreBusyError, StoreUnavailableError, SubscriptionStoppedError, SubscriptionWaitTimeoutError, type Event, type EventStore, type ReadAllOptions, type SubscriptionEvent, type WholeEvents } from '@eventloom/core';
 import { startSubscription, type SubscriptionSource } from '@eventloom/core/adapter';
 import { describe, expect, it } from 'vitest';
 
@@ -16,7 +16,7 @@ function flaky(store: EventStore, failing: { on: boolean; fail: () => Error; fai
   };
   return {
     headPosition: async () => (check(), store.headPosition()),
-    readAll: async function* <E extends Event>(options: ReadAllOptions) {
+    readAll: async function* <E extends Event>(options: ReadAllOptions & WholeEvents) {
       for await (const event of store.readAll<E>(options)) {
         check();
         yield event;

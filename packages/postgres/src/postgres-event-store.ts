@@ -13,6 +13,11 @@ import {
   type SubscriptionDeadLetters,
   type DeleteStreamOptions,
   type Event,
+  type EventField,
+  type PartialEvent,
+  type ReadFields,
+  type SomeFieldsOf,
+  type WholeEvents,
   type EventStore,
   type EventToAppend,
   type Position,
@@ -288,26 +293,39 @@ export class PostgresEventStore implements EventStore {
     return result;
   }
 
-  readStream<E extends Event = Event>(streamId: string, options: ReadStreamOptions = {}): AsyncIterable<RecordedEvent<E>> {
+  readStream<E extends Event = Event>(streamId: string, options?: ReadStreamOptions & WholeEvents): AsyncIterable<RecordedEvent<E>>;
+  readStream<E extends Event = Event, F extends EventField = never>(
+    streamId: string,
+    options: ReadStreamOptions & ReadFields<F>,
+  ): AsyncIterable<PartialEvent<E, F>>;
+  readStream<E extends Event = Event>(streamId: string, options?: ReadStreamOptions): AsyncIterable<RecordedEvent<E> | SomeFieldsOf<E>>;
+  readStream(streamId: string, options: ReadStreamOptions = {}): AsyncIterable<RecordedEvent | SomeFieldsOf> {
     this.#assertOpen();
-    return readStreamEvents({ db: this.#db, now: this.#clock, upcast: this.#upcast }, streamId, options) as AsyncIterable<
-      RecordedEvent<E>
-    >;
+    return readStreamEvents({ db: this.#db, now: this.#clock, upcast: this.#upcast }, streamId, options);
   }
 
-  readAll<E extends Event = Event>(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent<E>> {
+  readAll<E extends Event = Event>(options?: ReadAllOptions & WholeEvents): AsyncIterable<RecordedEvent<E>>;
+  readAll<E extends Event = Event, F extends EventField = never>(options: ReadAllOptions & ReadFields<F>): AsyncIterable<PartialEvent<E, F>>;
+  readAll<E extends Event = Event>(options?: ReadAllOptions): AsyncIterable<RecordedEvent<E> | SomeFieldsOf<E>>;
+  readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent | SomeFieldsOf> {
     this.#assertOpen();
-    return this.#readLog(options) as AsyncIterable<RecordedEvent<E>>;
+    return this.#readLog(options);
   }
 
-  readCategory<E extends Event = Event>(category: string, options: ReadCategoryOptions = {}): AsyncIterable<RecordedEvent<E>> {
+  readCategory<E extends Event = Event>(category: string, options?: ReadCategoryOptions & WholeEvents): AsyncIterable<RecordedEvent<E>>;
+  readCategory<E extends Event = Event, F extends EventField = never>(
+    category: string,
+    options: ReadCategoryOptions & ReadFields<F>,
+  ): AsyncIterable<PartialEvent<E, F>>;
+  readCategory<E extends Event = Event>(category: string, options?: ReadCategoryOptions): AsyncIterable<RecordedEvent<E> | SomeFieldsOf<E>>;
+  readCategory(category: string, options: ReadCategoryOptions = {}): AsyncIterable<RecordedEvent | SomeFieldsOf> {
     this.#assertOpen();
     assertCategory(category);
     const { eventTypes, ...rest }: ReadCategoryOptions = normalizeOptions(options);
-    return this.#readLog({ ...rest, category, ...(eventTypes && { filter: { eventTypes } }) }) as AsyncIterable<RecordedEvent<E>>;
+    return this.#readLog({ ...rest, category, ...(eventTypes && { filter: { eventTypes } }) });
   }
 
-  #readLog(query: LogQuery): AsyncIterable<RecordedEvent> {
+  #readLog(query: LogQuery): AsyncIterable<RecordedEvent | SomeFieldsOf> {
     return readLogEvents({ db: this.#db, upcast: this.#upcast }, query);
   }
 
@@ -402,7 +420,8 @@ export class PostgresEventStore implements EventStore {
       {
         db: this.#db,
         names: this.#names,
-        readPartition: (query) => this.#readLog(query),
+        // Group members hand whole events to their handlers: their queries carry no `fields`.
+        readPartition: (query) => this.#readLog(query) as AsyncIterable<RecordedEvent>,
         liveReader: () => liveReader(this.#waker, () => this.headPosition()),
         deadLetters: this.subscriptionDeadLetters,
       },

@@ -6,22 +6,21 @@
  * `next()`, whose promise carries the read's checks; calls made while a page is on its way are
  * answered in order; after an error or `return()` it is done.
  */
-import type { RecordedEvent } from '@eventloom/core';
 
 /** The read's next page of rows: null once there is none left. The first call does the read's checks. */
 export type NextPage<Row> = () => Promise<readonly Row[] | null>;
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
-export class PagedEvents<Row> implements AsyncIterableIterator<RecordedEvent> {
+export class PagedEvents<Row, T> implements AsyncIterableIterator<T> {
   readonly #nextPage: NextPage<Row>;
-  readonly #decode: (row: Row) => RecordedEvent;
+  readonly #decode: (row: Row) => T;
   #rows: readonly Row[] = [];
   #index = 0;
   #finished = false;
-  #fetching: Promise<IteratorResult<RecordedEvent>> | undefined;
+  #fetching: Promise<IteratorResult<T>> | undefined;
 
-  constructor(nextPage: NextPage<Row>, decode: (row: Row) => RecordedEvent) {
+  constructor(nextPage: NextPage<Row>, decode: (row: Row) => T) {
     this.#nextPage = nextPage;
     this.#decode = decode;
   }
@@ -30,9 +29,9 @@ export class PagedEvents<Row> implements AsyncIterableIterator<RecordedEvent> {
     return this;
   }
 
-  next(): Promise<IteratorResult<RecordedEvent>> {
+  next(): Promise<IteratorResult<T>> {
     if (this.#fetching) {
-      const after = (): Promise<IteratorResult<RecordedEvent>> => this.next();
+      const after = (): Promise<IteratorResult<T>> => this.next();
       return this.#fetching.then(after, after);
     }
     if (this.#index < this.#rows.length) {
@@ -50,12 +49,12 @@ export class PagedEvents<Row> implements AsyncIterableIterator<RecordedEvent> {
     return fetching;
   }
 
-  return(): Promise<IteratorResult<RecordedEvent>> {
+  return(): Promise<IteratorResult<T>> {
     this.#finish();
     return Promise.resolve(DONE);
   }
 
-  async #fetch(): Promise<IteratorResult<RecordedEvent>> {
+  async #fetch(): Promise<IteratorResult<T>> {
     try {
       const rows = await this.#nextPage();
       if (this.#finished) return DONE;

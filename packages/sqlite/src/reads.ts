@@ -2,11 +2,12 @@
  * Reads of one stream and of the global log, in keyset-paged batches: the iterable holds one
  * batch at a time, however long the stream or the log.
  */
-import { StreamDeletedError, type ReadAllOptions, type ReadStreamOptions, type RecordedEvent } from '@eventloom/core';
+import { StreamDeletedError, type ReadAllOptions, type ReadStreamOptions, type RecordedEvent, type SomeFieldsOf } from '@eventloom/core';
 import {
   assertStreamId,
   firstVisibleVersion,
   normalizeBatchSize,
+  normalizeFields,
   normalizeFilter,
   normalizeMaxCount,
   normalizeOptions,
@@ -15,8 +16,10 @@ import {
   oldestVisibleTime,
 } from '@eventloom/core/adapter';
 import { decodeLogRow, decodeStreamMetadata, decodeStreamRow, type LogRow, type StreamEventRow } from './event-row.js';
+import { fieldPlan, type FieldRow } from './field-rows.js';
 import { PagedEvents, type NextPage } from './paged-events.js';
 import { corruptFileError } from './sqlite-errors.js';
+import type { Statement } from 'better-sqlite3';
 import type { Statements } from './statements.js';
 
 export interface ReadContext {
@@ -32,35 +35,57 @@ export interface ReadContext {
   readonly filename: string;
 }
 
-/** Row to event; a row that cannot be decoded means the file is damaged. */
-function decoder<Row extends readonly unknown[]>(ctx: ReadContext, decode: (row: Row) => RecordedEvent): (row: Row) => RecordedEvent {
-  const upcast = ctx.upcast;
+type Decode<Row> = (row: Row) => RecordedEvent | SomeFieldsOf;
+
+/** Row to event; a row that cannot be decoded means the file is damaged. `at` names the row in the error. */
+function guarded<Row extends readonly unknown[]>(ctx: ReadContext, decode: Decode<Row>, at: (row: Row) => string): Decode<Row> {
   return (row) => {
     try {
-      return upcast ? upcast(decode(row)) : decode(row);
+      return decode(row);
     } catch (error) {
       if (error instanceof SyntaxError) {
-        throw corruptFileError(ctx.filename, `decoding the event at position ${String(row[0])}`, `its JSON does not parse: ${error.message}`, error);
+        throw corruptFileError(ctx.filename, `decoding the event ${at(row)}`, `its JSON does not parse: ${error.message}`, error);
       }
       throw error;
     }
   };
 }
 
-/** Checks happen on the first `next()`, as they do in MemoryEventStore's generators. */
-export function readStreamEvents(ctx: ReadContext, streamId: string, given: ReadStreamOptions | undefined): AsyncIterableIterator<RecordedEvent> {
-  return new PagedEvents(
-    streamPages(ctx, streamId, given),
-    decoder(ctx, (row: StreamEventRow) => decodeStreamRow(row, streamId)),
-  );
+/**
+ * How a read's rows become events: whole, or only the fields asked for. Upcasters see whole
+ * events, so with a schema registry a read with fields decodes the whole row, upcasts, then picks.
+ */
+function rowDecoder<Row extends readonly unknown[]>(ctx: ReadContext, whole: (row: Row) => RecordedEvent, fields: ReturnType<typeof normalizeFields>): Decode<Row> {
+  const upcast = ctx.upcast;
+  if (!upcast) return fields ? (row) => fields.pick(whole(row)) : whole;
+  return fields ? (row) => fields.pick(upcast(whole(row))) : (row) => upcast(whole(row));
 }
 
-function streamPages(ctx: ReadContext, streamId: string, given: ReadStreamOptions | undefined): NextPage<StreamEventRow> {
+/** Checks happen on the first `next()`, as they do in MemoryEventStore's generators. */
+export function readStreamEvents(
+  ctx: ReadContext,
+  streamId: string,
+  given: ReadStreamOptions | undefined,
+): AsyncIterableIterator<RecordedEvent | SomeFieldsOf> {
+  let decode: Decode<FieldRow> | undefined;
+  const pages = streamPages(ctx, streamId, given, (chosen) => (decode = chosen));
+  return new PagedEvents(pages, (row: FieldRow) => decode!(row));
+}
+
+function streamPages(
+  ctx: ReadContext,
+  streamId: string,
+  given: ReadStreamOptions | undefined,
+  useDecoder: (decode: Decode<FieldRow>) => void,
+): NextPage<FieldRow> {
   let read: StreamRead | null | undefined;
   return async () => {
-    read ??= await startStreamRead(ctx, streamId, given);
+    if (read === undefined) {
+      read = await startStreamRead(ctx, streamId, given);
+      if (read !== null) useDecoder(read.decode);
+    }
     if (read === null) return null;
-    const { statement, backwards, batchSize, oldest } = read;
+    const { statement, backwards, batchSize, oldest, versionAt } = read;
     if (read.remaining <= 0 || read.low > read.high) return null;
     ctx.assertOpen();
     const limit = Math.min(batchSize, read.remaining);
@@ -68,7 +93,7 @@ function streamPages(ctx: ReadContext, streamId: string, given: ReadStreamOption
     const rows = await ctx.query(`reading ${streamId}`, () => statement.all(streamId, low, high, oldest, limit));
     read.remaining = rows.length < limit ? 0 : read.remaining - rows.length;
     if (rows.length > 0) {
-      const last = rows[rows.length - 1]![2];
+      const last = rows[rows.length - 1]![versionAt] as bigint;
       if (backwards) read.high = last - 1n;
       else read.low = last + 1n;
     }
@@ -77,7 +102,10 @@ function streamPages(ctx: ReadContext, streamId: string, given: ReadStreamOption
 }
 
 interface StreamRead {
-  readonly statement: Statements['readStreamForwards'];
+  readonly statement: Statement<unknown[], FieldRow>;
+  /** Where the row holds its stream version, which the pages move by. */
+  readonly versionAt: number;
+  readonly decode: Decode<FieldRow>;
   readonly backwards: boolean;
   readonly batchSize: number;
   readonly oldest: string;
@@ -95,6 +123,7 @@ async function startStreamRead(ctx: ReadContext, streamId: string, given: ReadSt
   const fromVersion = normalizeVersion(options.fromVersion, 'fromVersion');
   const remaining = normalizeMaxCount(options.maxCount) ?? Infinity;
   const batchSize = normalizeBatchSize(options.batchSize);
+  const fields = normalizeFields(options.fields);
   const stream = await ctx.query(`reading ${streamId}`, () => ctx.statements.getStream.get(streamId));
   if (stream === undefined) return null;
   if (stream[3] !== 0) throw new StreamDeletedError(streamId);
@@ -107,32 +136,48 @@ async function startStreamRead(ctx: ReadContext, streamId: string, given: ReadSt
     else low = fromVersion > low ? fromVersion : low;
   }
   const oldest = oldestVisibleTime(metadata, ctx.clock()) ?? '';
-  const statement = backwards ? ctx.statements.readStreamBackwards : ctx.statements.readStreamForwards;
-  return { statement, backwards, batchSize, oldest, remaining, low, high };
+  // Narrow rows only where no upcaster needs the whole event.
+  if (fields && !ctx.upcast) {
+    const plan = fieldPlan(fields, 'stream');
+    const queries = ctx.statements.streamQueries(plan.columns);
+    const decode = guarded(ctx, (row: FieldRow) => plan.decode(row, streamId), (row) => `at version ${String(row[0])} of ${streamId}`);
+    return { statement: backwards ? queries.backwards : queries.forwards, versionAt: 0, decode, backwards, batchSize, oldest, remaining, low, high };
+  }
+  const whole = (row: StreamEventRow): RecordedEvent => decodeStreamRow(row, streamId);
+  const decode = guarded(ctx, rowDecoder(ctx, whole, fields), (row) => `at position ${String(row[0])}`) as Decode<FieldRow>;
+  const statement = (backwards ? ctx.statements.readStreamBackwards : ctx.statements.readStreamForwards) as Statement<unknown[], FieldRow>;
+  return { statement, versionAt: 2, decode, backwards, batchSize, oldest, remaining, low, high };
 }
 
-export function readLogEvents(ctx: ReadContext, given: ReadAllOptions | undefined): AsyncIterableIterator<RecordedEvent> {
-  return new PagedEvents(logPages(ctx, given), decoder(ctx, decodeLogRow));
+export function readLogEvents(ctx: ReadContext, given: ReadAllOptions | undefined): AsyncIterableIterator<RecordedEvent | SomeFieldsOf> {
+  let decode: Decode<FieldRow> | undefined;
+  const pages = logPages(ctx, given, (chosen) => (decode = chosen));
+  return new PagedEvents(pages, (row: FieldRow) => decode!(row));
 }
 
-function logPages(ctx: ReadContext, given: ReadAllOptions | undefined): NextPage<LogRow> {
+function logPages(ctx: ReadContext, given: ReadAllOptions | undefined, useDecoder: (decode: Decode<FieldRow>) => void): NextPage<FieldRow> {
   let read: LogRead | undefined;
   return async () => {
-    read ??= await startLogRead(ctx, given);
+    if (read === undefined) {
+      read = await startLogRead(ctx, given);
+      useDecoder(read.decode);
+    }
     if (read.remaining <= 0) return null;
     ctx.assertOpen();
     const { statement, params, from } = read;
     const limit = Math.min(read.batchSize, read.remaining);
     const rows = await ctx.query('reading the log', () => statement.all(...params, from, limit));
     read.remaining = rows.length < limit ? 0 : read.remaining - rows.length;
-    if (rows.length > 0) read.from = rows[rows.length - 1]![0] + 1n;
+    // Every column list starts with the position.
+    if (rows.length > 0) read.from = (rows[rows.length - 1]![0] as bigint) + 1n;
     return rows;
   };
 }
 
 interface LogRead {
-  readonly statement: ReturnType<Statements['logQuery']>['statement'];
+  readonly statement: Statement<unknown[], FieldRow>;
   readonly params: readonly string[];
+  readonly decode: Decode<FieldRow>;
   readonly batchSize: number;
   remaining: number;
   from: number | bigint;
@@ -145,6 +190,16 @@ async function startLogRead(ctx: ReadContext, given: ReadAllOptions | undefined)
   const remaining = normalizeMaxCount(options.maxCount) ?? Infinity;
   const batchSize = normalizeBatchSize(options.batchSize);
   const from: number | bigint = normalizePosition(options.fromPosition, 'fromPosition') ?? 1;
+  const fields = normalizeFields(options.fields);
+  const at = (row: FieldRow): string => `at position ${String(row[0])}`;
+  // Narrow rows only where no upcaster needs the whole event.
+  if (fields && !ctx.upcast) {
+    const plan = fieldPlan(fields, 'log');
+    const { statement, params } = await ctx.query('preparing a read of the log', () => ctx.statements.logQuery(filter, plan.columns));
+    const decode = guarded(ctx, (row: FieldRow) => plan.decode(row, ''), at);
+    return { statement, params, decode, batchSize, remaining, from };
+  }
   const { statement, params } = await ctx.query('preparing a read of the log', () => ctx.statements.logQuery(filter));
-  return { statement, params, batchSize, remaining, from };
+  const decode = guarded(ctx, rowDecoder(ctx, decodeLogRow, fields), at) as Decode<FieldRow>;
+  return { statement: statement as Statement<unknown[], FieldRow>, params, decode, batchSize, remaining, from };
 }

@@ -14,6 +14,11 @@ import {
   type SubscriptionDeadLetters,
   type DeleteStreamOptions,
   type Event,
+  type EventField,
+  type PartialEvent,
+  type ReadFields,
+  type SomeFieldsOf,
+  type WholeEvents,
   type EventStore,
   type EventToAppend,
   type Position,
@@ -225,18 +230,33 @@ export class SqliteEventStore implements EventStore {
     return this.#committer.submit(prepared);
   }
 
-  readStream<E extends Event = Event>(streamId: string, options: ReadStreamOptions = {}): AsyncIterable<RecordedEvent<E>> {
-    return readStreamEvents(this.#publicRead, streamId, options) as AsyncIterable<RecordedEvent<E>>;
+  readStream<E extends Event = Event>(streamId: string, options?: ReadStreamOptions & WholeEvents): AsyncIterable<RecordedEvent<E>>;
+  readStream<E extends Event = Event, F extends EventField = never>(
+    streamId: string,
+    options: ReadStreamOptions & ReadFields<F>,
+  ): AsyncIterable<PartialEvent<E, F>>;
+  readStream<E extends Event = Event>(streamId: string, options?: ReadStreamOptions): AsyncIterable<RecordedEvent<E> | SomeFieldsOf<E>>;
+  readStream(streamId: string, options: ReadStreamOptions = {}): AsyncIterable<RecordedEvent | SomeFieldsOf> {
+    return readStreamEvents(this.#publicRead, streamId, options);
   }
 
-  readAll<E extends Event = Event>(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent<E>> {
-    return readLogEvents(this.#publicRead, options) as AsyncIterable<RecordedEvent<E>>;
+  readAll<E extends Event = Event>(options?: ReadAllOptions & WholeEvents): AsyncIterable<RecordedEvent<E>>;
+  readAll<E extends Event = Event, F extends EventField = never>(options: ReadAllOptions & ReadFields<F>): AsyncIterable<PartialEvent<E, F>>;
+  readAll<E extends Event = Event>(options?: ReadAllOptions): AsyncIterable<RecordedEvent<E> | SomeFieldsOf<E>>;
+  readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent | SomeFieldsOf> {
+    return readLogEvents(this.#publicRead, options);
   }
 
-  readCategory<E extends Event = Event>(category: string, options: ReadCategoryOptions = {}): AsyncIterable<RecordedEvent<E>> {
+  readCategory<E extends Event = Event>(category: string, options?: ReadCategoryOptions & WholeEvents): AsyncIterable<RecordedEvent<E>>;
+  readCategory<E extends Event = Event, F extends EventField = never>(
+    category: string,
+    options: ReadCategoryOptions & ReadFields<F>,
+  ): AsyncIterable<PartialEvent<E, F>>;
+  readCategory<E extends Event = Event>(category: string, options?: ReadCategoryOptions): AsyncIterable<RecordedEvent<E> | SomeFieldsOf<E>>;
+  readCategory(category: string, options: ReadCategoryOptions = {}): AsyncIterable<RecordedEvent | SomeFieldsOf> {
     assertCategory(category);
     const { eventTypes, ...rest }: ReadCategoryOptions = normalizeOptions(options);
-    return this.readAll<E>({ ...rest, filter: { streamPrefixes: [`${category}-`], ...(eventTypes && { eventTypes }) } });
+    return this.readAll({ ...rest, filter: { streamPrefixes: [`${category}-`], ...(eventTypes && { eventTypes }) } });
   }
 
   async headPosition(): Promise<Position> {
@@ -311,7 +331,7 @@ export class SqliteEventStore implements EventStore {
 
   #subscriptionSource(): GroupSubscriptionSource {
     return {
-      readAll: (o) => readLogEvents(this.#read, o) as AsyncIterable<RecordedEvent<never>>,
+      readAll: (o) => readLogEvents(this.#read, o) as AsyncIterable<RecordedEvent<never>>, // whole events: no `fields`
       headPosition: async () => {
         this.#assertDatabaseOpen();
         return this.#readHead();

@@ -4,7 +4,9 @@ import type { LogRow, StreamEventRow } from './event-row.js';
 import type { SqliteDatabase } from './open-database.js';
 import { LOAD_CHECKPOINT, STORE_CHECKPOINT } from './sql/checkpoints.js';
 import { EVENT_TIME, FIND_EVENT_BY_ID, HEAD_POSITION, INSERT_EVENT, READ_STREAM_BACKWARDS, READ_STREAM_FORWARDS } from './sql/events.js';
+import type { FieldRow } from './field-rows.js';
 import { logQuery, type LogFilterInput } from './sql/log-query.js';
+import { streamQuery } from './sql/stream-query.js';
 import { DELETE_SNAPSHOT, LOAD_SNAPSHOT, SAVE_SNAPSHOT } from './sql/snapshots.js';
 import { GET_STREAM, INSERT_STREAM, SET_STREAM_VERSION, SOFT_DELETE_STREAM, TOMBSTONE_STREAM, UPSERT_STREAM_METADATA } from './sql/streams.js';
 import { BEGIN, COMMIT, RELEASE, ROLLBACK, ROLLBACK_TO, SAVEPOINT } from './sql/transactions.js';
@@ -14,8 +16,15 @@ export type StreamRow = [version: number, metadata: string, softDeleted: number,
 
 type Params = unknown[];
 
-// Log filters come from callers; keep at most this many shapes of log query prepared.
+// Log filters and field lists come from callers; keep at most this many shapes of query prepared.
 const MAX_LOG_QUERIES = 64;
+const MAX_STREAM_QUERIES = 64;
+
+/** A stream read limited to some columns, both ways. */
+export interface StreamQueries {
+  readonly forwards: Statement<Params, FieldRow>;
+  readonly backwards: Statement<Params, FieldRow>;
+}
 
 export class Statements {
   readonly begin: Statement<[]>;
@@ -50,6 +59,7 @@ export class Statements {
   readonly filename: string;
   readonly #db: SqliteDatabase;
   readonly #logQueries = new Map<string, Statement<Params, LogRow>>();
+  readonly #streamQueries = new Map<string, StreamQueries>();
 
   constructor(db: SqliteDatabase) {
     this.#db = db;
@@ -85,8 +95,11 @@ export class Statements {
   }
 
   /** The prepared query of the log for `filter`, and the filter's parameters. */
-  logQuery(filter: LogFilterInput | undefined): { statement: Statement<Params, LogRow>; params: readonly string[] } {
-    const query = logQuery(filter);
+  logQuery(filter: LogFilterInput | undefined): { statement: Statement<Params, LogRow>; params: readonly string[] };
+  /** The same for a read of only `columns` (`field-rows.ts`). */
+  logQuery(filter: LogFilterInput | undefined, columns: string): { statement: Statement<Params, FieldRow>; params: readonly string[] };
+  logQuery(filter: LogFilterInput | undefined, columns?: string): { statement: Statement<Params, LogRow>; params: readonly string[] } {
+    const query = logQuery(filter, columns);
     let statement = this.#logQueries.get(query.key);
     if (!statement) {
       if (this.#logQueries.size >= MAX_LOG_QUERIES) this.#logQueries.delete(this.#logQueries.keys().next().value!);
@@ -94,5 +107,19 @@ export class Statements {
       this.#logQueries.set(query.key, statement);
     }
     return { statement, params: query.params };
+  }
+
+  /** Prepared reads of one stream fetching only `columns`, kept per column list. */
+  streamQueries(columns: string): StreamQueries {
+    let queries = this.#streamQueries.get(columns);
+    if (!queries) {
+      if (this.#streamQueries.size >= MAX_STREAM_QUERIES) this.#streamQueries.delete(this.#streamQueries.keys().next().value!);
+      queries = {
+        forwards: this.#db.prepare<Params, FieldRow>(streamQuery(columns, 'forwards')).raw().safeIntegers(true),
+        backwards: this.#db.prepare<Params, FieldRow>(streamQuery(columns, 'backwards')).raw().safeIntegers(true),
+      };
+      this.#streamQueries.set(columns, queries);
+    }
+    return queries;
   }
 }

@@ -129,6 +129,23 @@ describe('stored text that does not parse', () => {
   });
 });
 
+describe('stored text that does not parse, in reads with fields', () => {
+  it('what the fields decode throws StoreCorruptError (data, envelope parts); what they leave out is not read', async () => {
+    file = tempFile();
+    store = openSqliteEventStore({ filename: file.filename });
+    await store.appendToStream('order-1', [{ type: 'Placed', data: { n: 1 }, metadata: { tenantId: 't' } }]);
+    store.database.exec(`UPDATE events SET data = '{broken', envelope = '[1, {broken'`);
+    const opened = store;
+    for (const fields of [['data'], ['metadata'], ['correlationId'], ['schemaVersion', 'type']] as const) {
+      for (const call of [() => collect(opened.readAll({ fields })), () => collect(opened.readStream('order-1', { fields }))]) {
+        expectTypedCorruption(await outcome(call), file.filename);
+      }
+    }
+    expect(await collect(opened.readAll({ fields: ['type', 'position'] }))).toEqual([{ type: 'Placed', position: 1n }]);
+    expect(await collect(opened.readStream('order-1', { fields: ['streamVersion', 'time', 'id'] }))).toHaveLength(1);
+  });
+});
+
 describe('a file written by newer code', () => {
   it('in rollback-journal mode: refused before anything is changed, the journal mode included', async () => {
     file = tempFile();

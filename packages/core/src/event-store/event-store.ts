@@ -1,5 +1,6 @@
 /** The `EventStore` contract every adapter implements and `@eventloom/testing` checks. */
 import type { Event, EventToAppend, Position, RecordedEvent, StreamVersion } from '../envelope/event.js';
+import type { EventField, PartialEvent, SomeFieldsOf } from './fields.js';
 import type { FailurePolicy } from '../projections/projection.js';
 import type { ConsumerGroupMember, ConsumerGroupOptions } from '../subscriptions/group.js';
 import type { SubscriptionDeadLetters } from '../subscriptions/dead-letters.js';
@@ -40,7 +41,22 @@ export interface ReadStreamOptions {
   readonly maxCount?: number;
   /** Events fetched per round trip; the iterable never holds more than one batch. Default 500. */
   readonly batchSize?: number;
+  /** Read only these fields of each event (see `ReadFields`). Default: whole events. */
+  readonly fields?: readonly EventField[];
 }
+
+/**
+ * `fields` of a read: each event yielded has exactly these own keys (in the order of the whole
+ * event) with the values a whole read gives, and the store fetches and decodes only what they
+ * need. Which events are yielded does not change. Unknown names, a non-array or an empty array
+ * are refused with `InvalidArgumentError` before anything is read.
+ */
+export interface ReadFields<F extends EventField> {
+  readonly fields: readonly F[];
+}
+
+/** Options without `fields`: the read yields whole events. */
+export type WholeEvents = { readonly fields?: undefined };
 
 export interface LogFilter {
   /** Only events of these types. */
@@ -55,6 +71,8 @@ export interface ReadAllOptions {
   readonly maxCount?: number;
   readonly filter?: LogFilter;
   readonly batchSize?: number;
+  /** Read only these fields of each event (see `ReadFields`). Default: whole events. */
+  readonly fields?: readonly EventField[];
 }
 
 export type ReadCategoryOptions = Omit<ReadAllOptions, 'filter'> & {
@@ -206,14 +224,30 @@ export interface EventStore {
     options?: AppendOptions,
   ): Promise<AppendResult>;
 
-  /** The stream's events, in batches. A stream that does not exist reads as empty. */
-  readStream<E extends Event = Event>(streamId: string, options?: ReadStreamOptions): AsyncIterable<RecordedEvent<E>>;
+  /**
+   * The stream's events, in batches. A stream that does not exist reads as empty. With `fields`,
+   * only those fields of each event (`PartialEvent`); naming `E` explicitly, name the fields'
+   * type too: `readStream<OrderEvent, 'type' | 'data'>(id, { fields: ['type', 'data'] })`.
+   */
+  readStream<E extends Event = Event>(streamId: string, options?: ReadStreamOptions & WholeEvents): AsyncIterable<RecordedEvent<E>>;
+  readStream<E extends Event = Event, F extends EventField = never>(
+    streamId: string,
+    options: ReadStreamOptions & ReadFields<F>,
+  ): AsyncIterable<PartialEvent<E, F>>;
+  readStream<E extends Event = Event>(streamId: string, options?: ReadStreamOptions): AsyncIterable<RecordedEvent<E> | SomeFieldsOf<E>>;
 
-  /** Every event in global order, in batches. */
-  readAll<E extends Event = Event>(options?: ReadAllOptions): AsyncIterable<RecordedEvent<E>>;
+  /** Every event in global order, in batches; `fields` as for `readStream`. */
+  readAll<E extends Event = Event>(options?: ReadAllOptions & WholeEvents): AsyncIterable<RecordedEvent<E>>;
+  readAll<E extends Event = Event, F extends EventField = never>(options: ReadAllOptions & ReadFields<F>): AsyncIterable<PartialEvent<E, F>>;
+  readAll<E extends Event = Event>(options?: ReadAllOptions): AsyncIterable<RecordedEvent<E> | SomeFieldsOf<E>>;
 
-  /** Events of every stream `category-*`, in global order. */
-  readCategory<E extends Event = Event>(category: string, options?: ReadCategoryOptions): AsyncIterable<RecordedEvent<E>>;
+  /** Events of every stream `category-*`, in global order; `fields` as for `readStream`. */
+  readCategory<E extends Event = Event>(category: string, options?: ReadCategoryOptions & WholeEvents): AsyncIterable<RecordedEvent<E>>;
+  readCategory<E extends Event = Event, F extends EventField = never>(
+    category: string,
+    options: ReadCategoryOptions & ReadFields<F>,
+  ): AsyncIterable<PartialEvent<E, F>>;
+  readCategory<E extends Event = Event>(category: string, options?: ReadCategoryOptions): AsyncIterable<RecordedEvent<E> | SomeFieldsOf<E>>;
 
   /** Position of the last event in the log, 0n when empty. */
   headPosition(): Promise<Position>;

@@ -14,12 +14,15 @@ import type {
   EventStore,
   ReadAllOptions,
   ReadCategoryOptions,
+  ReadFields,
   ReadStreamOptions,
   StreamInfo,
   StreamMetadata,
   SubscribeOptions,
   Subscription,
+  WholeEvents,
 } from './event-store.js';
+import { normalizeFields, type EventField, type FieldSelection, type PartialEvent, type SomeFieldsOf } from './fields.js';
 import { checkExpectedVersion, normalizeExpectedVersion, retryMatchesExpectation, type StreamState } from './expected-version.js';
 import { prepareAppend } from './prepare-append.js';
 import {
@@ -163,10 +166,17 @@ export class MemoryEventStore implements EventStore {
     };
   }
 
-  async *readStream<E extends Event = Event>(streamId: string, given?: ReadStreamOptions): AsyncIterable<RecordedEvent<E>> {
+  readStream<E extends Event = Event>(streamId: string, options?: ReadStreamOptions & WholeEvents): AsyncIterable<RecordedEvent<E>>;
+  readStream<E extends Event = Event, F extends EventField = never>(
+    streamId: string,
+    options: ReadStreamOptions & ReadFields<F>,
+  ): AsyncIterable<PartialEvent<E, F>>;
+  readStream<E extends Event = Event>(streamId: string, options?: ReadStreamOptions): AsyncIterable<RecordedEvent<E> | SomeFieldsOf<E>>;
+  async *readStream(streamId: string, given?: ReadStreamOptions): AsyncIterable<RecordedEvent | SomeFieldsOf> {
     this.#assertOpen();
     const options: ReadStreamOptions = normalizeOptions(given);
     assertStreamId(streamId);
+    const fields = normalizeFields(options.fields);
     const backwards = options.direction === 'backwards';
     const fromVersion = normalizeVersion(options.fromVersion, 'fromVersion');
     const maxCount = normalizeMaxCount(options.maxCount) ?? Infinity;
@@ -183,14 +193,18 @@ export class MemoryEventStore implements EventStore {
       if (yielded >= maxCount) return;
       if (fromVersion !== undefined && (backwards ? event.streamVersion > fromVersion : event.streamVersion < fromVersion)) continue;
       yielded++;
-      yield this.#upcast(event) as RecordedEvent<E>;
+      yield this.#present(event, fields);
     }
   }
 
-  async *readAll<E extends Event = Event>(given?: ReadAllOptions): AsyncIterable<RecordedEvent<E>> {
+  readAll<E extends Event = Event>(options?: ReadAllOptions & WholeEvents): AsyncIterable<RecordedEvent<E>>;
+  readAll<E extends Event = Event, F extends EventField = never>(options: ReadAllOptions & ReadFields<F>): AsyncIterable<PartialEvent<E, F>>;
+  readAll<E extends Event = Event>(options?: ReadAllOptions): AsyncIterable<RecordedEvent<E> | SomeFieldsOf<E>>;
+  async *readAll(given?: ReadAllOptions): AsyncIterable<RecordedEvent | SomeFieldsOf> {
     this.#assertOpen();
     const options: ReadAllOptions = normalizeOptions(given);
     const filter = normalizeFilter(options.filter);
+    const fields = normalizeFields(options.fields);
     const maxCount = normalizeMaxCount(options.maxCount) ?? Infinity;
     normalizeBatchSize(options.batchSize);
     const fromPosition = normalizePosition(options.fromPosition, 'fromPosition') ?? 1n;
@@ -202,14 +216,20 @@ export class MemoryEventStore implements EventStore {
       if (!matchesFilter(filter, event.streamId, event.type)) continue;
       if (this.#streams.get(event.streamId)?.tombstoned) continue;
       yielded++;
-      yield this.#upcast(event) as RecordedEvent<E>;
+      yield this.#present(event, fields);
     }
   }
 
-  async *readCategory<E extends Event = Event>(category: string, options?: ReadCategoryOptions): AsyncIterable<RecordedEvent<E>> {
+  readCategory<E extends Event = Event>(category: string, options?: ReadCategoryOptions & WholeEvents): AsyncIterable<RecordedEvent<E>>;
+  readCategory<E extends Event = Event, F extends EventField = never>(
+    category: string,
+    options: ReadCategoryOptions & ReadFields<F>,
+  ): AsyncIterable<PartialEvent<E, F>>;
+  readCategory<E extends Event = Event>(category: string, options?: ReadCategoryOptions): AsyncIterable<RecordedEvent<E> | SomeFieldsOf<E>>;
+  async *readCategory(category: string, options?: ReadCategoryOptions): AsyncIterable<RecordedEvent | SomeFieldsOf> {
     assertCategory(category);
     const { eventTypes, ...rest }: ReadCategoryOptions = normalizeOptions(options);
-    yield* this.readAll<E>({ ...rest, filter: { streamPrefixes: [`${category}-`], ...(eventTypes && { eventTypes }) } });
+    yield* this.readAll({ ...rest, filter: { streamPrefixes: [`${category}-`], ...(eventTypes && { eventTypes }) } });
   }
 
   async headPosition(): Promise<Position> {
@@ -283,6 +303,12 @@ export class MemoryEventStore implements EventStore {
   async close(): Promise<void> {
     this.#closed = true;
     this.#signal.notify();
+  }
+
+  /** Upcasters see the whole event, so the fields are picked after them. */
+  #present(event: RecordedEvent, fields: FieldSelection | undefined): RecordedEvent | SomeFieldsOf {
+    const upcast = this.#upcast(event);
+    return fields ? fields.pick(upcast) : upcast;
   }
 
   #upcast(event: RecordedEvent): RecordedEvent {

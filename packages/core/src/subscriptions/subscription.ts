@@ -24,6 +24,7 @@ import type {
   SubscribeOptions,
   Subscription,
   SubscriptionStatus,
+  WholeEvents,
 } from '../event-store/event-store.js';
 import { failureRecord } from '../projections/failure.js';
 import { normalizeBatchSize, normalizeFilter, normalizePosition } from '../event-store/read-options.js';
@@ -35,7 +36,8 @@ import { isTransientStoreError } from './transient.js';
 import { uuidv7 } from '../envelope/uuid.js';
 
 export interface SubscriptionSource {
-  readAll<E extends Event>(options: ReadAllOptions): AsyncIterable<RecordedEvent<E>>;
+  /** Subscriptions hand whole events to their handlers: they never ask for `fields`. */
+  readAll<E extends Event>(options: ReadAllOptions & WholeEvents): AsyncIterable<RecordedEvent<E>>;
   /** Position up to which the log is complete for readers (no earlier event can still appear). */
   headPosition(): Promise<Position>;
   readonly checkpoints: CheckpointStore;

@@ -25,19 +25,73 @@ const EVENT_COLUMNS = `position, id, stream_id, stream_version, type, ${SCHEMA_V
 /** A stream's events without the stream id, which is the one asked for (`eventFromStreamRow`): one field less to decode per row. */
 const STREAM_EVENT_COLUMNS = `position, id, stream_version, type, ${SCHEMA_VERSION}, data, ${METADATA}, correlation_id, causation_id, time, ${SOURCE}`;
 
+/** The texts of the reads, for a column list: whole reads use the lists above, reads with `fields` their own. */
+function readTexts(s: string) {
+  const streamEvents = (direction: 'ASC' | 'DESC', stream: string, columns: string) =>
+    `SELECT ${columns} FROM ${s}.events
+     WHERE stream_id = ${stream} AND stream_version >= $2 AND stream_version <= $3
+     ORDER BY stream_version ${direction} LIMIT $4`;
+  return {
+    streamBatch: (direction: 'ASC' | 'DESC', columns = STREAM_EVENT_COLUMNS) => streamEvents(direction, '$1', columns),
+    // The stream's row and its first batch in one round trip: most reads need nothing more.
+    streamStart: (direction: 'ASC' | 'DESC', columns = STREAM_EVENT_COLUMNS) =>
+      `SELECT s.version, s.tombstoned, s.metadata::text, e.*
+       FROM ${s}.streams s LEFT JOIN LATERAL (${streamEvents(direction, 's.stream_id', columns)}) e ON true
+       WHERE s.stream_id = $1`,
+    log: (columns = EVENT_COLUMNS) => `SELECT ${columns} FROM ${s}.read_log($1, $2, $3, $4)`,
+    category: (columns = EVENT_COLUMNS) => `SELECT ${columns} FROM ${s}.read_category($1, $2, $3, $4)`,
+    partitionLog: (columns = EVENT_COLUMNS) => `SELECT ${columns} FROM ${s}.read_partition($1, $2, $3, $4, $5, $6)`,
+  };
+}
+
+/** A read limited to some columns: `key` names the column list, `columns` is it (`field-rows.ts`). */
+export interface ColumnList {
+  readonly key: string;
+  readonly columns: string;
+}
+
+// Field lists come from callers; past this many column lists, reads are parsed unnamed each time
+// instead of adding prepared statements to every connection without bound.
+const MAX_NAMED_COLUMN_LISTS = 64;
+
+/** The reads with `fields`, per column list. */
+export interface FieldReads {
+  streamStart(list: ColumnList, backwards: boolean): Statement;
+  stream(list: ColumnList, backwards: boolean): Statement;
+  log(list: ColumnList): Statement;
+  category(list: ColumnList): Statement;
+  partitionLog(list: ColumnList): Statement;
+}
+
+function fieldReadsFor(s: string, p: string): FieldReads {
+  const texts = readTexts(s);
+  const named = new Set<string>();
+  const name = (read: string, list: ColumnList): string => {
+    if (!named.has(list.key)) {
+      if (named.size >= MAX_NAMED_COLUMN_LISTS) return '';
+      named.add(list.key);
+    }
+    return `${p}${read}_f${list.key}`;
+  };
+  return {
+    streamStart: (list, backwards) => ({
+      name: name(backwards ? 'stream_start_bwd' : 'stream_start_fwd', list),
+      text: texts.streamStart(backwards ? 'DESC' : 'ASC', list.columns),
+    }),
+    stream: (list, backwards) => ({
+      name: name(backwards ? 'stream_bwd' : 'stream_fwd', list),
+      text: texts.streamBatch(backwards ? 'DESC' : 'ASC', list.columns),
+    }),
+    log: (list) => ({ name: name('log', list), text: texts.log(list.columns) }),
+    category: (list) => ({ name: name('category', list), text: texts.category(list.columns) }),
+    partitionLog: (list) => ({ name: name('partition_log', list), text: texts.partitionLog(list.columns) }),
+  };
+}
+
 export function queriesFor(names: StoreNames) {
   const { qschema: s, statementPrefix: p } = names;
   const statement = (name: string, text: string): Statement => ({ name: p + name, text });
-  const streamEvents = (direction: 'ASC' | 'DESC', stream: string) =>
-    `SELECT ${STREAM_EVENT_COLUMNS} FROM ${s}.events
-     WHERE stream_id = ${stream} AND stream_version >= $2 AND stream_version <= $3
-     ORDER BY stream_version ${direction} LIMIT $4`;
-  const streamBatch = (direction: 'ASC' | 'DESC') => streamEvents(direction, '$1');
-  // The stream's row and its first batch in one round trip: most reads need nothing more.
-  const streamStart = (direction: 'ASC' | 'DESC') =>
-    `SELECT s.version, s.tombstoned, s.metadata::text, e.*
-     FROM ${s}.streams s LEFT JOIN LATERAL (${streamEvents(direction, 's.stream_id')}) e ON true
-     WHERE s.stream_id = $1`;
+  const { streamBatch, streamStart, ...texts } = readTexts(s);
 
   return {
     /** Called as a scalar (no function scan): the row's one value is the record `(position,version,idempotent)`. */
@@ -72,11 +126,13 @@ export function queriesFor(names: StoreNames) {
     streamForwards: statement('stream_fwd', streamBatch('ASC')),
     streamBackwards: statement('stream_bwd', streamBatch('DESC')),
     /** The log's readers take: from, types, prefixes (or the category), limit[, partition count, index]. */
-    log: statement('log', `SELECT ${EVENT_COLUMNS} FROM ${s}.read_log($1, $2, $3, $4)`),
+    log: statement('log', texts.log()),
     /** Streams `category-…` through the category index; only for categories without '-'. */
-    category: statement('category', `SELECT ${EVENT_COLUMNS} FROM ${s}.read_category($1, $2, $3, $4)`),
+    category: statement('category', texts.category()),
     /** The log of one partition of a consumer group. */
-    partitionLog: statement('partition_log', `SELECT ${EVENT_COLUMNS} FROM ${s}.read_partition($1, $2, $3, $4, $5, $6)`),
+    partitionLog: statement('partition_log', texts.partitionLog()),
+    /** The same reads, with `fields`. */
+    fields: fieldReadsFor(s, p),
     headPosition: statement('head', `SELECT ${s}.head_position()`),
     /** On opening: the tenant's wake-up channel (made on first use) and its head, to check the headroom. */
     openTenant: statement('open_tenant', `SELECT ${s}.tenant_channel(), ${s}.head_position()`),

@@ -24,7 +24,8 @@ export interface LogFilterInput {
 // Events of tombstoned streams leave the log without leaving the table (their ids stay taken).
 const NOT_TOMBSTONED = 'stream_id NOT IN (SELECT stream_id FROM streams WHERE tombstoned = 1)';
 
-export function logQuery(filter: LogFilterInput | undefined): LogQuery {
+/** `columns`: the SELECT list, `LOG_COLUMNS` unless a read asks for fewer (`field-rows.ts`). */
+export function logQuery(filter: LogFilterInput | undefined, columns: string = LOG_COLUMNS): LogQuery {
   const types = [...new Set(filter?.eventTypes ?? [])];
   const prefixes = [...new Set(filter?.streamPrefixes ?? [])];
   const conditions: string[] = [];
@@ -68,8 +69,9 @@ export function logQuery(filter: LogFilterInput | undefined): LogQuery {
     conditions.push(ranges.length === 1 ? ranges[0]! : `(${ranges.join(' OR ')})`);
   }
   conditions.push('position >= ?', NOT_TOMBSTONED);
-  const sql = `SELECT ${LOG_COLUMNS} FROM ${source}\nWHERE ${conditions.join('\n  AND ')}\nORDER BY position\nLIMIT ?`;
-  return { key: `${access}/${types.length}/${shapes.join('')}`, sql, params };
+  const sql = `SELECT ${columns} FROM ${source}\nWHERE ${conditions.join('\n  AND ')}\nORDER BY position\nLIMIT ?`;
+  const shape = `${access}/${types.length}/${shapes.join('')}`;
+  return { key: columns === LOG_COLUMNS ? shape : `${shape}/${columns}`, sql, params };
 }
 
 /** `order-12` → `order`; undefined for a prefix without '-', which may span categories. */

@@ -17,6 +17,7 @@ import { badInputTests } from './bad-input.js';
 import { concurrencyTests } from './concurrency.js';
 import { consumerGroupTests } from './consumer-group.js';
 import { fidelityTests } from './fidelity.js';
+import { fieldsTests } from './fields.js';
 import { fuzzTests } from './fuzz.js';
 import type { CreatedStore, EventStoreConformanceOptions, StoreFactoryOptions, SuiteContext } from './context.js';
 import { metadataTests } from './metadata.js';
@@ -31,6 +32,7 @@ import { timeTests } from './time.js';
 const parts: Record<string, (ctx: SuiteContext) => void> = {
   append: appendTests,
   read: readTests,
+  'read fields': fieldsTests,
   subscribe: subscribeTests,
   'subscription failures': subscriptionFailureTests,
   'subscription leases': subscriptionLeaseTests,

@@ -1,5 +1,5 @@
 /** Events and helpers the conformance suite uses. */
-import { collect, type EventStore, type Event, type EventToAppend, type RecordedEvent } from '@eventloom/core';
+import { collect, type EventStore, type Event, type EventToAppend, type ReadStreamOptions, type RecordedEvent, type WholeEvents } from '@eventloom/core';
 
 export type OrderCreated = Event<
   'OrderCreated',
@@ -53,7 +53,7 @@ export function many(count: number, type = 'Counted'): EventToAppend<Event<strin
 export function readStreamAll<E extends Event = Event>(
   store: EventStore,
   streamId: string,
-  options?: Parameters<EventStore['readStream']>[1],
+  options?: ReadStreamOptions & WholeEvents,
 ): Promise<RecordedEvent<E>[]> {
   return collect(store.readStream<E>(streamId, options));
 }

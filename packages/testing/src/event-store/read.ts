@@ -1,5 +1,5 @@
 /** Reads: streams forwards and backwards, batches, the global log and categories with filters. */
-import { collect } from '@eventloom/core';
+import { collect, type ReadStreamOptions, type WholeEvents } from '@eventloom/core';
 import { describe, expect, it } from 'vitest';
 import type { SuiteContext } from './context.js';
 import { many, orderCreated, orderPaid, orderShipped, readStreamAll, settledLogOf, uniqueCategory, uniqueStream } from './fixtures.js';
@@ -15,7 +15,7 @@ export function readTests(ctx: SuiteContext): void {
       const store = await ctx.store();
       const streamId = uniqueStream();
       await store.appendToStream(streamId, many(10));
-      const versions = async (options: Parameters<typeof store.readStream>[1]) =>
+      const versions = async (options: ReadStreamOptions & WholeEvents) =>
         (await readStreamAll(store, streamId, options)).map((e) => Number(e.streamVersion));
       expect(await versions({})).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
       expect(await versions({ fromVersion: 4n, maxCount: 3 })).toEqual([4, 5, 6]);

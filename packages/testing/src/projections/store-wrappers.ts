@@ -1,5 +1,5 @@
 /** Event stores seen through a lens, for the runner conformance suite: upcasting over reads, failures on demand. */
-import type { Event, EventStore, ReadAllOptions, ReadModelStore, RecordedEvent, SchemaRegistry } from '@eventloom/core';
+import type { Event, EventStore, ReadAllOptions, ReadModelStore, RecordedEvent, SchemaRegistry, WholeEvents } from '@eventloom/core';
 
 /**
  * `store`, its `readAll` upcast through `schemas` a page at a time — the whole page first, then
@@ -7,7 +7,8 @@ import type { Event, EventStore, ReadAllOptions, ReadModelStore, RecordedEvent, 
  */
 export function upcastingReads(store: EventStore, schemas: SchemaRegistry): EventStore {
   return override(store, {
-    readAll: <E extends Event>(options: ReadAllOptions = {}) =>
+    // Projection runners read whole events; this lens is not for reads with `fields`.
+    readAll: (<E extends Event>(options: ReadAllOptions & WholeEvents = {}) =>
       (async function* () {
         const page: RecordedEvent<E>[] = [];
         const size = options.batchSize ?? 500;
@@ -17,7 +18,7 @@ export function upcastingReads(store: EventStore, schemas: SchemaRegistry): Even
           yield* page.splice(0).map((e) => schemas.upcast(e));
         }
         yield* page.map((e) => schemas.upcast(e));
-      })(),
+      })()) as unknown as EventStore['readAll'],
   });
 }
 
@@ -29,11 +30,12 @@ export function failingReads(store: EventStore, failure: () => Error | null): Ev
   };
   return override(store, {
     headPosition: async () => (check(), store.headPosition()),
-    readAll: <E extends Event>(options?: ReadAllOptions) =>
+    // As the lens above: whole events only.
+    readAll: (<E extends Event>(options?: ReadAllOptions & WholeEvents) =>
       (async function* () {
         check();
         yield* store.readAll<E>(options);
-      })(),
+      })()) as unknown as EventStore['readAll'],
   });
 }
 
