@@ -11,6 +11,10 @@ import {
   replayTimeRange,
   type Event,
   type EventStore,
+  EVENT_FIELDS,
+  type EventField,
+  type ReadAllOptions,
+  type ReadStreamOptions,
   type RecordedEvent,
 } from '@eventloom/core';
 import { describe, expect, it } from 'vitest';
@@ -55,12 +59,17 @@ async function storeWithClockSetBack(): Promise<MemoryEventStore> {
 
 /** Shows a store's events with the given recorded times: data written before times were clamped. */
 function withTimes(store: EventStore, times: readonly string[]): EventStore {
-  const retimed = async function* (events: AsyncIterable<RecordedEvent>): AsyncIterable<RecordedEvent> {
-    for await (const event of events) yield { ...event, time: times[Number(event.position) - 1]! };
+  // Times are found by position: the underlying read is whole, and `fields` are picked after.
+  const retimed = async function* (events: AsyncIterable<RecordedEvent>, fields: readonly EventField[] | undefined) {
+    for await (const event of events) {
+      const shown: RecordedEvent = { ...event, time: times[Number(event.position) - 1]! };
+      yield fields ? Object.fromEntries(EVENT_FIELDS.filter((f) => fields.includes(f)).map((f) => [f, shown[f]])) : shown;
+    }
   };
   return Object.assign(Object.create(store) as EventStore, {
-    readStream: (streamId: string, options?: Parameters<EventStore['readStream']>[1]) => retimed(store.readStream(streamId, options)),
-    readAll: (options?: Parameters<EventStore['readAll']>[0]) => retimed(store.readAll(options)),
+    readStream: ((streamId: string, options?: ReadStreamOptions) =>
+      retimed(store.readStream(streamId, { ...options, fields: undefined }), options?.fields)) as EventStore['readStream'],
+    readAll: ((options?: ReadAllOptions) => retimed(store.readAll({ ...options, fields: undefined }), options?.fields)) as EventStore['readAll'],
     headPosition: () => store.headPosition(),
   });
 }

@@ -11,7 +11,7 @@ import { decisionEvents, type Decider } from './decider.js';
 import { ConcurrencyRetriesExhaustedError, DuplicateEventIdError, InvalidArgumentError, WrongExpectedVersionError } from '../envelope/errors.js';
 import type { Event, EventToAppend, Position, RecordedEvent, StreamVersion } from '../envelope/event.js';
 import type { EventStore, ExpectedVersion } from '../event-store/event-store.js';
-import { loadState, type LoadedState, type SnapshotPolicy } from './load-state.js';
+import { loadStateReading, type LoadedState, type SnapshotPolicy } from './load-state.js';
 import { backoffDelay, resolveRetryPolicy, type ResolvedRetryPolicy, type RetryPolicy } from './retry-policy.js';
 import { assertStreamId } from '../envelope/stream-id.js';
 import { uuidv7 } from '../envelope/uuid.js';
@@ -107,9 +107,14 @@ export class CommandHandler<C extends Command, E extends Event, S> {
     const userExpectation = options.expectedVersion;
     for (let attempt = 1; ; attempt++) {
       const seen = new SeenEvents(remembered ? (index) => commandEventId(streamId, commandId, index) : null);
-      const loaded = await loadState(this.store, streamId, seen.watch(this.decider), {
-        ...(this.options.snapshots && { snapshots: this.options.snapshots }),
-      });
+      // A command with an id may find its events already there and return them: it reads whole events.
+      const loaded = await loadStateReading(
+        this.store,
+        streamId,
+        seen.watch(this.decider),
+        { ...(this.options.snapshots && { snapshots: this.options.snapshots }) },
+        remembered ? 'whole' : 'folded',
+      );
       // With nothing visible, the stream may still have a version (all its events hidden).
       const version =
         loaded.eventsRead === 0 && loaded.snapshotVersion === null ? (await this.store.streamInfo(streamId)).version : loaded.version;

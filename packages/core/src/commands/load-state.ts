@@ -2,7 +2,7 @@
 import { AggregateRoot } from './aggregate-root.js';
 import type { Decider } from './decider.js';
 import { InvalidArgumentError } from '../envelope/errors.js';
-import type { Event, RecordedEvent, StreamVersion } from '../envelope/event.js';
+import type { Event, StreamVersion } from '../envelope/event.js';
 import type { EventStore } from '../event-store/event-store.js';
 import type { Snapshot, SnapshotStore } from './snapshot-store.js';
 import { recordedBy } from './time-rule.js';
@@ -58,11 +58,35 @@ export interface LoadStateOptions<S> {
  * `maxAge` hides the start of the stream, its snapshots are ignored and the visible events are
  * replayed.
  */
-export async function loadState<E extends Event, S>(
+export function loadState<E extends Event, S>(
   store: EventStore,
   streamId: string,
   decider: Pick<Decider<never, E, S>, 'initialState' | 'evolve'>,
   options: LoadStateOptions<S> = {},
+): Promise<LoadedState<S>> {
+  return loadStateReading(store, streamId, decider, options, 'folded');
+}
+
+/**
+ * What a load reads of each event: `'folded'`, what `evolve` is typed on (type, data, metadata)
+ * and what the fold itself uses (the version; the time for `asOf`), so stores fetch and decode
+ * nothing else; `'whole'` for a caller that hands the events it saw on (the command handler's
+ * retried commands return their earlier events).
+ */
+export type LoadRead = 'folded' | 'whole';
+
+const FOLDED = ['type', 'data', 'metadata', 'streamVersion'] as const;
+const FOLDED_AS_OF = [...FOLDED, 'time'] as const;
+
+/** The fold's view of an event: what `evolve` is typed on, the version, and (for `asOf`) the time. */
+type Folded<E extends Event> = E & { readonly streamVersion: StreamVersion; readonly time?: string };
+
+export async function loadStateReading<E extends Event, S>(
+  store: EventStore,
+  streamId: string,
+  decider: Pick<Decider<never, E, S>, 'initialState' | 'evolve'>,
+  options: LoadStateOptions<S>,
+  reading: LoadRead,
 ): Promise<LoadedState<S>> {
   const toVersion = options.toVersion === undefined ? undefined : BigInt(options.toVersion);
   const asOf = options.asOf === undefined ? undefined : toIso(options.asOf);
@@ -80,10 +104,16 @@ export async function loadState<E extends Event, S>(
     }
   }
   let eventsRead = 0;
-  const read = store.readStream<E>(streamId, version > 0n ? { fromVersion: version + 1n } : {});
-  for await (const event of read as AsyncIterable<RecordedEvent<E>>) {
+  const from = version > 0n ? { fromVersion: version + 1n } : {};
+  // A picked event has the same own keys a whole one has for these fields, so evolve sees E as typed.
+  const read = (
+    reading === 'whole'
+      ? store.readStream<E>(streamId, from)
+      : store.readStream<E, (typeof FOLDED_AS_OF)[number]>(streamId, { ...from, fields: asOf === undefined ? FOLDED : FOLDED_AS_OF })
+  ) as AsyncIterable<Folded<E>>;
+  for await (const event of read) {
     if (toVersion !== undefined && event.streamVersion > toVersion) break;
-    if (asOf !== undefined && !recordedBy(event.time, asOf)) continue; // one rule for every time query: see time-rule.ts
+    if (asOf !== undefined && !recordedBy(event.time!, asOf)) continue; // one rule for every time query: see time-rule.ts
     state = decider.evolve(state, event);
     version = event.streamVersion;
     eventsRead++;
@@ -106,7 +136,7 @@ function usable<S>(
  * is hidden.
  */
 async function startsVisible(store: EventStore, streamId: string): Promise<boolean> {
-  for await (const event of store.readStream(streamId, { maxCount: 1, batchSize: 1 })) return event.streamVersion === 1n;
+  for await (const event of store.readStream(streamId, { maxCount: 1, batchSize: 1, fields: ['streamVersion'] })) return event.streamVersion === 1n;
   return false;
 }
 
