@@ -161,6 +161,26 @@ describe('docs/event-sourcing.md', () => {
     // #endregion append
   });
 
+  it('reads only the fields it uses', async () => {
+    const store = new MemoryEventStore();
+    await store.appendToStream<CartEvent>('cart-8', [
+      { type: 'CartOpened', data: { cartId: '8', customerId: 'ada' } },
+      { type: 'ItemAdded', data: { sku: 'lamp', quantity: 2 } },
+    ]);
+    // #region fields
+    let quantity = 0;
+    // With E named, name the fields' type too; the events are then `{ type, data }` of each member.
+    for await (const event of store.readStream<CartEvent, 'type' | 'data'>('cart-8', { fields: ['type', 'data'] })) {
+      if (event.type === 'ItemAdded') quantity += event.data.quantity; // still narrows `data`
+    }
+    expect(quantity).toBe(2);
+
+    const [first] = await collect(store.readAll({ fields: ['position', 'type'] }));
+    expect(first).toEqual({ position: 1n, type: 'CartOpened' }); // exactly these keys
+    await expect(collect(store.readAll({ fields: [] }))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    // #endregion fields
+  });
+
   it('validates and upcasts with schemas', async () => {
     // #region schemas
     const ItemAddedV1 = z.object({ sku: z.string() });
