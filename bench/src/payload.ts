@@ -1,5 +1,5 @@
 /** The event every workload writes: an `OrderCreated` with two items, about 220 bytes of JSON. */
-import type { BenchEventInput, ReadEvent } from './target.js';
+import type { BenchEventInput, FoldEvent } from './target.js';
 
 interface OrderItem {
   readonly productId: string;
@@ -42,7 +42,7 @@ export function initialFold(): OrdersFold {
 }
 
 /** Touches the data of every event, so a store cannot win by not decoding it. */
-export function evolve(state: OrdersFold, event: ReadEvent): OrdersFold {
+export function evolve(state: OrdersFold, event: FoldEvent): OrdersFold {
   const items = (event.data as { items?: OrderItem[] }).items ?? [];
   state.orders++;
   for (const item of items) {

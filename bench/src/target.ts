@@ -38,6 +38,12 @@ export interface ReadEvent {
   readonly data: unknown;
 }
 
+/** What W5's fold looks at: an aggregate load's view of an event (its type and data). */
+export type FoldEvent = Pick<ReadEvent, 'type' | 'data'>;
+
+/** What W6 looks at: the position and data (what the floor delivers) and the id (its exactly-once check). */
+export type ScanEvent = Pick<ReadEvent, 'position' | 'id' | 'data'>;
+
 export interface LiveSubscription {
   stop(): Promise<void>;
 }
@@ -80,6 +86,14 @@ export interface BenchTarget {
   readStream(streamId: string, visit: (event: ReadEvent) => void): Promise<void>;
   /** The whole log from the start, in the store's log order, `batchSize` events per round trip. */
   readAll(batchSize: number, visit: (event: ReadEvent) => void): Promise<void>;
+  /**
+   * W5's read, where it differs from `readStream`: what loading an aggregate reads (Eventloom:
+   * the fields `loadState` asks for; a raw anchor: the same columns). W5 then also times
+   * `readStream`, reported as the whole-envelope figure.
+   */
+  foldStream?(streamId: string, visit: (event: FoldEvent) => void): Promise<void>;
+  /** W6's read, where it differs from `readAll`: only what W6 looks at; W6 then also times `readAll` (whole envelope). */
+  scanLog?(batchSize: number, visit: (event: ScanEvent) => void): Promise<void>;
   /** Rows in the store's events table, counted behind its back: the truth a reader is checked against. */
   countEvents?(): Promise<number>;
   /** Calls `onEvent` for every event appended from now on, as soon as the store delivers it. */

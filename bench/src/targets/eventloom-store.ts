@@ -26,6 +26,14 @@ export function eventloomTarget(store: EventStore, countEvents?: () => Promise<n
     async readAll(batchSize, visit) {
       for await (const event of store.readAll({ batchSize })) visit(view(event));
     },
+    // What `loadState` reads of each event (load-state.ts): W5 is the load of an aggregate.
+    async foldStream(streamId, visit) {
+      for await (const event of store.readStream(streamId, { fields: ['type', 'data', 'metadata', 'streamVersion'] })) visit(event);
+    },
+    // What W6 looks at: the position and data the floor delivers, the id its check needs, and the type.
+    async scanLog(batchSize, visit) {
+      for await (const event of store.readAll({ batchSize, fields: ['position', 'id', 'type', 'data'] })) visit(event);
+    },
     async subscribeLive(onEvent): Promise<LiveSubscription> {
       const fromPosition = (await store.headPosition()) + 1n;
       const subscription = store.subscribe({ fromPosition, handler: (event) => onEvent(view(event)) });

@@ -6,7 +6,7 @@
  */
 import Database from 'better-sqlite3';
 import { uuidv7 } from '@eventloom/core';
-import type { AppendOutcome, BenchEventInput, BenchTarget, Expectation, ReadEvent, TargetResource } from '../target.js';
+import type { AppendOutcome, BenchEventInput, BenchTarget, Expectation, FoldEvent, ReadEvent, ScanEvent, TargetResource } from '../target.js';
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS events (
@@ -39,6 +39,9 @@ const SCHEMA = `
  */
 const LOG_COLUMNS = 'position, id, stream_id, stream_version, type, data, time, envelope';
 const STREAM_COLUMNS = 'position, id, stream_version, type, data, time, envelope';
+/** The columns of Eventloom's reads with fields: W5's (what `loadState` asks for, plus the version it pages by) and W6's. */
+const FOLD_COLUMNS = 'stream_version, type, data, envelope';
+const SCAN_COLUMNS = 'position, id, type, data';
 const STREAM_PAGE = 1_000;
 type LogRow = [number, string, string, number, string, string, string, string | null];
 type StreamRow = [number, string, number, string, string, string, string | null];
@@ -65,6 +68,14 @@ export async function open(resource: TargetResource): Promise<BenchTarget> {
     .raw();
   const selectPage = db.prepare<[number, number], LogRow>(`SELECT ${LOG_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`).raw();
   const countRows = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM events');
+  const selectFoldPage = db
+    .prepare<[string, number, number], [number, string, string, string | null]>(
+      `SELECT ${FOLD_COLUMNS} FROM events WHERE stream_id = ? AND stream_version > ? ORDER BY stream_version LIMIT ?`,
+    )
+    .raw();
+  const selectScanPage = db
+    .prepare<[number, number], [number, string, string, string]>(`SELECT ${SCAN_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`)
+    .raw();
 
   const appendTx = db.transaction((streamId: string, events: readonly BenchEventInput[], expectation: Expectation): number => {
     const current = selectVersion.get(streamId)?.version;
@@ -114,6 +125,28 @@ export async function open(resource: TargetResource): Promise<BenchTarget> {
       for (;;) {
         const rows = selectPage.all(after, batchSize);
         for (const row of rows) visit(view(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7]));
+        if (rows.length < batchSize) return;
+        after = rows[rows.length - 1]![0];
+      }
+    },
+    // The equal work of Eventloom's reads with fields: the same columns, decoded the same way.
+    async foldStream(streamId, visit) {
+      let after = 0;
+      for (;;) {
+        const rows = selectFoldPage.all(streamId, after, STREAM_PAGE);
+        for (const [version, type, data, envelope] of rows) {
+          const metadata = envelope === null ? {} : (JSON.parse(envelope) as Envelope)[1];
+          visit({ type, data: JSON.parse(data) as unknown, metadata, streamVersion: BigInt(version) } as FoldEvent);
+        }
+        if (rows.length < STREAM_PAGE) return;
+        after = rows[rows.length - 1]![0];
+      }
+    },
+    async scanLog(batchSize, visit) {
+      let after = 0;
+      for (;;) {
+        const rows = selectScanPage.all(after, batchSize);
+        for (const [position, id, type, data] of rows) visit({ position: BigInt(position), id, type, data: JSON.parse(data) as unknown } as ScanEvent);
         if (rows.length < batchSize) return;
         after = rows[rows.length - 1]![0];
       }
