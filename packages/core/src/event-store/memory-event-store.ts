@@ -176,11 +176,12 @@ export class MemoryEventStore implements EventStore {
     this.#assertOpen();
     const options: ReadStreamOptions = normalizeOptions(given);
     assertStreamId(streamId);
-    const fields = normalizeFields(options.fields);
     const backwards = options.direction === 'backwards';
     const fromVersion = normalizeVersion(options.fromVersion, 'fromVersion');
     const maxCount = normalizeMaxCount(options.maxCount) ?? Infinity;
     normalizeBatchSize(options.batchSize);
+    // Checked last, as every store does, so that one bad input gets the same error everywhere.
+    const fields = normalizeFields(options.fields);
     const stream = this.#streams.get(streamId);
     if (!stream) return;
     if (stream.tombstoned) throw new StreamDeletedError(streamId);
@@ -204,10 +205,10 @@ export class MemoryEventStore implements EventStore {
     this.#assertOpen();
     const options: ReadAllOptions = normalizeOptions(given);
     const filter = normalizeFilter(options.filter);
-    const fields = normalizeFields(options.fields);
     const maxCount = normalizeMaxCount(options.maxCount) ?? Infinity;
     normalizeBatchSize(options.batchSize);
     const fromPosition = normalizePosition(options.fromPosition, 'fromPosition') ?? 1n;
+    const fields = normalizeFields(options.fields);
     let index = Math.max(0, Number(fromPosition) - 1);
     let yielded = 0;
     // The log only grows, so indexing it live is safe across the awaits of the consumer.

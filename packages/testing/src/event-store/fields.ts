@@ -189,6 +189,14 @@ export function fieldsTests(ctx: SuiteContext): void {
           expect((error as Error).message).toContain(EVENT_FIELDS.join(', '));
         }
       }
+      // One order of checks on every store: with another bad option, that one is named.
+      for (const read of [
+        () => store.readStream(a, { fields: [], batchSize: 0 } as never),
+        () => store.readAll({ fields: [], batchSize: 0 } as never),
+        () => store.readCategory('order', { fields: [], batchSize: 0 } as never),
+      ]) {
+        await expect(collect(read())).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', argument: 'batchSize' });
+      }
     });
   });
 }
