@@ -30,8 +30,8 @@ type Part = (row: FieldRow, envelope: Envelope | null, streamId: string) => unkn
 
 const ENVELOPE_PARTS = new Set<EventField>(['schemaVersion', 'source', 'correlationId', 'causationId', 'metadata']);
 
-/** The plan for `selection` on a read of `kind`; `streamId` is the stream of a stream read. */
-export function fieldPlan(selection: FieldSelection, kind: ReadKind): FieldPlan {
+/** The plan for `selection` on a read of `kind`. `compile: false` keeps the plain decoder (tests compare the two). */
+export function fieldPlan(selection: FieldSelection, kind: ReadKind, compile = true): FieldPlan {
   // The paging column comes first, whether or not it is asked for.
   const columns: string[] = [kind === 'log' ? 'position' : 'stream_version'];
   const indexOf = (column: string): number => {
@@ -43,13 +43,71 @@ export function fieldPlan(selection: FieldSelection, kind: ReadKind): FieldPlan 
   const envelopeAt = needsEnvelope ? indexOf('envelope') : -1;
   const parts: Part[] = selection.names.map((name) => part(name, kind, indexOf));
   const names = selection.names;
-  const decode = (row: FieldRow, streamId: string): SomeFieldsOf => {
-    const envelope = envelopeAt === -1 ? null : envelopeOf(row[envelopeAt] as string | null);
-    const event: Record<string, unknown> = {};
-    for (let i = 0; i < names.length; i++) event[names[i]!] = parts[i]!(row, envelope, streamId);
-    return event as SomeFieldsOf;
-  };
+  const decode =
+    (compile ? compiled(names, kind, indexOf, envelopeAt) : undefined) ??
+    ((row: FieldRow, streamId: string): SomeFieldsOf => {
+      const envelope = envelopeAt === -1 ? null : envelopeOf(row[envelopeAt] as string | null);
+      const event: Record<string, unknown> = {};
+      for (let i = 0; i < names.length; i++) event[names[i]!] = parts[i]!(row, envelope, streamId);
+      return event as SomeFieldsOf;
+    });
   return { key: columns.join(','), columns: columns.join(', '), decode };
+}
+
+/**
+ * The decoder as one object literal, for the fields' keys: every event it makes has one shape
+ * from the start, where the loop above adds keys one at a time and calls a closure per field
+ * (decoding alone, payload `{"total":1}`, medians of alternating rounds: 0.32 → 0.20 µs per row
+ * for W6's fields, 0.54 → 0.31 µs for loadState's; the first round also cheaper). The
+ * text holds only names from EVENT_FIELDS and column numbers. Undefined where the process
+ * forbids code from strings; the loop serves then.
+ */
+function compiled(
+  names: readonly EventField[],
+  kind: ReadKind,
+  indexOf: (column: string) => number,
+  envelopeAt: number,
+): FieldPlan['decode'] | undefined {
+  const at = (column: string): string => `row[${indexOf(column)}]`;
+  const value = (name: EventField): string => {
+    switch (name) {
+      case 'id':
+        return at('id');
+      case 'type':
+        return at('type');
+      case 'streamId':
+        return kind === 'stream' ? 'streamId' : at('stream_id');
+      case 'streamVersion':
+        return at('stream_version');
+      case 'position':
+        return at('position');
+      case 'time':
+        return at('time');
+      case 'data':
+        return `JSON.parse(${at('data')})`;
+      case 'schemaVersion':
+        return 'e === null ? 1 : e[0]';
+      case 'metadata':
+        return 'e === null ? {} : e[1]';
+      case 'correlationId':
+        return `e === null ? ${at('id')} : e[2]`;
+      case 'causationId':
+        return 'e === null ? null : e[3]';
+      case 'source':
+        return 'e === null ? defaultSource : e[4]';
+    }
+  };
+  const body = names.map((name) => `${name}: ${value(name)}`).join(', ');
+  const envelope = envelopeAt === -1 ? '' : `const e = envelopeOf(row[${envelopeAt}]);`;
+  try {
+    const make = new Function('envelopeOf', 'defaultSource', `return (row, streamId) => { ${envelope} return { ${body} }; };`) as (
+      envelope: typeof envelopeOf,
+      source: string,
+    ) => FieldPlan['decode'];
+    return make(envelopeOf, DEFAULT_SOURCE);
+  } catch {
+    return undefined;
+  }
 }
 
 function part(name: EventField, kind: ReadKind, indexOf: (column: string) => number): Part {
