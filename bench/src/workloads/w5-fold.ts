@@ -40,10 +40,15 @@ export const w5Fold: Workload = {
     }
     progress(`filled ${stream} with ${formatCount(n)} events; reading it ${sizes.foldRepeats}×`);
     const checks: Check[] = [];
-    const timed = async (read: (visit: (event: FoldEvent) => void) => Promise<void>, which: string) => {
-      const times: number[] = [];
-      const cpuTimes: number[] = [];
-      for (let r = 0; r < sizes.foldRepeats; r++) {
+    const foldStream = target.foldStream?.bind(target);
+    const reads: { which: string; read: (visit: (event: FoldEvent) => void) => Promise<void> }[] = [
+      { which: '', read: (visit) => (foldStream ?? target.readStream.bind(target))(stream, visit) },
+      ...(foldStream ? [{ which: ' (full envelope)', read: (visit: (event: FoldEvent) => void) => target.readStream(stream, visit) }] : []),
+    ];
+    // The reads alternate, so that neither meets a colder process or a different moment's load.
+    const samples = reads.map(() => ({ times: [] as number[], cpuTimes: [] as number[] }));
+    for (let r = 0; r < sizes.foldRepeats; r++) {
+      for (const [i, { which, read }] of reads.entries()) {
         const state = initialFold();
         let count = 0;
         const start = now();
@@ -52,17 +57,15 @@ export const w5Fold: Workload = {
           evolve(state, event);
           count++;
         });
-        times.push(now() - start);
-        cpuTimes.push(cpuMs(process.cpuUsage(cpu)));
+        samples[i]!.times.push(now() - start);
+        samples[i]!.cpuTimes.push(cpuMs(process.cpuUsage(cpu)));
         if (r === 0) {
           checks.push({ name: `all events folded${which}`, ok: count === n && state.orders === n, detail: `${formatCount(count)} of ${formatCount(n)}` });
         }
       }
-      return { times, cpuTimes };
-    };
-    const foldStream = target.foldStream?.bind(target);
-    const { times, cpuTimes } = await timed((visit) => (foldStream ?? target.readStream.bind(target))(stream, visit), '');
-    const whole = foldStream ? await timed((visit) => target.readStream(stream, visit), ' (full envelope)') : undefined;
+    }
+    const { times, cpuTimes } = samples[0]!;
+    const whole = samples[1];
     const failed = checks.find((c) => !c.ok);
     return {
       figures: {
