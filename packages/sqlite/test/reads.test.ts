@@ -112,3 +112,22 @@ describe('reads', () => {
     expect(t.store.database.prepare("SELECT coalesce(envelope ->> '$[0]', 1) AS schema_version, data FROM events").get()).toEqual({ schema_version: 1, data: '{"total":3}' });
   });
 });
+
+describe('tombstones in log reads', () => {
+  const t = useTempStore();
+
+  it('a stream tombstoned between two pages of a read leaves the rest of that read', async () => {
+    await t.store.appendToStream('a-1', [{ type: 'X', data: {} }]);
+    await t.store.appendToStream('b-1', [{ type: 'X', data: {} }]);
+    await t.store.appendToStream('a-1', [{ type: 'X', data: {} }]);
+    await t.store.appendToStream('b-1', [{ type: 'X', data: {} }]);
+    for (const fields of [undefined, ['streamId'] as const]) {
+      const seen: string[] = [];
+      for await (const event of t.store.readAll({ batchSize: 1, ...(fields && { fields }) })) {
+        seen.push(event.streamId!);
+        if (seen.length === 1 && fields === undefined) await t.store.deleteStream('b-1', { hard: true });
+      }
+      expect(seen).toEqual(['a-1', 'a-1']); // the first read from its second page on, the second throughout
+    }
+  });
+});
