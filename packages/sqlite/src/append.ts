@@ -17,7 +17,8 @@ import { decodeStreamRow, envelopeText, type StreamEventRow } from './event-row.
 import type { InlineReentry } from './inline-reentry.js';
 import type { SqliteDatabase } from './open-database.js';
 import { corruptFileError, isUniqueViolation } from './sqlite-errors.js';
-import type { Statements } from './statements.js';
+import { INSERT_EVENT_PARAMS } from './sql/events.js';
+import { MAX_ROWS_PER_INSERT, type Statements } from './statements.js';
 import { TransactionScope } from './transaction-guard.js';
 
 /**
@@ -96,28 +97,45 @@ function insert(ctx: AppendContext, append: PreparedAppend, version: number, str
   const category = categoryOf(streamId);
   const sourceJson = JSON.stringify(source);
   const recorded: RecordedEvent[] = new Array(events.length);
-  let next = version;
-  for (let i = 0; i < events.length; i++) {
-    const event = events[i]!;
-    next++;
-    const envelope = envelopeText(event.id, event.schemaVersion, event.metadataJson, event.correlationId, event.causationId, source, sourceJson);
-    const { lastInsertRowid } = s.insertEvent.run(event.id, streamId, category, next, event.type, event.dataJson, time, envelope);
-    recorded[i] = {
-      id: event.id,
-      type: event.type,
-      schemaVersion: event.schemaVersion,
-      streamId,
-      streamVersion: BigInt(next),
-      position: BigInt(lastInsertRowid),
-      time,
-      source,
-      correlationId: event.correlationId,
-      causationId: event.causationId,
-      // The caller's own objects: they were just checked to be plain JSON, so no copy is needed.
-      data: event.data,
-      metadata: event.metadataJson === '{}' ? {} : event.metadata,
-    };
+  // This transaction holds the write lock: the positions after the head are this append's.
+  const head = s.logHead.get()!;
+  const params: unknown[] = new Array(Math.min(events.length, MAX_ROWS_PER_INSERT) * INSERT_EVENT_PARAMS);
+  for (let first = 0; first < events.length; first += MAX_ROWS_PER_INSERT) {
+    const rows = Math.min(MAX_ROWS_PER_INSERT, events.length - first);
+    if (rows * INSERT_EVENT_PARAMS !== params.length) params.length = rows * INSERT_EVENT_PARAMS;
+    for (let r = 0, p = 0; r < rows; r++) {
+      const i = first + r;
+      const event = events[i]!;
+      const position = head + BigInt(i + 1);
+      const streamVersion = version + i + 1;
+      params[p++] = position;
+      params[p++] = event.id;
+      params[p++] = streamId;
+      params[p++] = category;
+      params[p++] = streamVersion;
+      params[p++] = event.type;
+      params[p++] = event.dataJson;
+      params[p++] = time;
+      params[p++] = envelopeText(event.id, event.schemaVersion, event.metadataJson, event.correlationId, event.causationId, source, sourceJson);
+      recorded[i] = {
+        id: event.id,
+        type: event.type,
+        schemaVersion: event.schemaVersion,
+        streamId,
+        streamVersion: BigInt(streamVersion),
+        position,
+        time,
+        source,
+        correlationId: event.correlationId,
+        causationId: event.causationId,
+        // The caller's own objects: they were just checked to be plain JSON, so no copy is needed.
+        data: event.data,
+        metadata: event.metadataJson === '{}' ? {} : event.metadata,
+      };
+    }
+    s.insertEvents(rows).run(params);
   }
+  const next = version + events.length;
   if (streamKnown) s.setStreamVersion.run(next, streamId);
   else s.insertStream.run(streamId, next);
   const last = recorded[recorded.length - 1]!;

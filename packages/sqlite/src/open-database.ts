@@ -76,6 +76,12 @@ export function openDatabase(filename: string, options: OpenDatabaseOptions = {}
     db.pragma(`synchronous = ${SYNCHRONOUS[durability]}`);
     // macOS's fsync does not reach the disk's platters; F_FULLFSYNC does. Elsewhere this is a no-op.
     if (durability === 'full') db.pragma('fullfsync = ON');
+    // Every append runs under a savepoint (a failure undoes only that append of its group), and a
+    // savepoint copies each page it changes to a sub-journal: a temporary file by default, written
+    // with a syscall per page. In memory it costs no I/O: measured on W2 (appends of 100 events,
+    // synchronous=FULL), a savepoint per append cost +25% wall and +1.5 µs of system time per event
+    // in a file, nothing measurable in memory. Sorts and temporary tables then live in memory too.
+    db.pragma('temp_store = MEMORY');
     setUp?.(db);
     db.pragma('busy_timeout = 0');
     busyTimeouts.set(db, busyTimeoutMs);

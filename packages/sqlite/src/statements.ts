@@ -3,7 +3,7 @@ import type { Statement } from 'better-sqlite3';
 import type { LogRow, StreamEventRow } from './event-row.js';
 import type { SqliteDatabase } from './open-database.js';
 import { LOAD_CHECKPOINT, STORE_CHECKPOINT } from './sql/checkpoints.js';
-import { EVENT_TIME, FIND_EVENT_BY_ID, HEAD_POSITION, INSERT_EVENT, READ_STREAM_BACKWARDS, READ_STREAM_FORWARDS } from './sql/events.js';
+import { EVENT_TIME, FIND_EVENT_BY_ID, HEAD_POSITION, insertEvents, READ_STREAM_BACKWARDS, READ_STREAM_FORWARDS } from './sql/events.js';
 import type { FieldRow } from './field-rows.js';
 import { logQuery, type LogFilterInput } from './sql/log-query.js';
 import { streamQuery } from './sql/stream-query.js';
@@ -26,6 +26,9 @@ export interface StreamQueries {
   readonly backwards: Statement<Params, FieldRow>;
 }
 
+/** The most events one insert statement carries (9 parameters each). */
+export const MAX_ROWS_PER_INSERT = 16;
+
 export class Statements {
   readonly begin: Statement<[]>;
   readonly commit: Statement<[]>;
@@ -34,7 +37,8 @@ export class Statements {
   readonly release: Statement<[]>;
   readonly rollbackTo: Statement<[]>;
 
-  readonly insertEvent: Statement<Params>;
+  /** The log's head as a BigInt: an append gives its events the positions after it. */
+  readonly logHead: Statement<[], bigint>;
   readonly findEventById: Statement<[string], [string, number]>;
   readonly eventTime: Statement<[string, number], string>;
   readonly readStreamForwards: Statement<Params, StreamEventRow>;
@@ -60,6 +64,7 @@ export class Statements {
   readonly #db: SqliteDatabase;
   readonly #logQueries = new Map<string, Statement<Params, LogRow>>();
   readonly #streamQueries = new Map<string, StreamQueries>();
+  readonly #inserts: Statement<Params>[] = [];
 
   constructor(db: SqliteDatabase) {
     this.#db = db;
@@ -71,7 +76,7 @@ export class Statements {
     this.release = db.prepare(RELEASE);
     this.rollbackTo = db.prepare(ROLLBACK_TO);
 
-    this.insertEvent = db.prepare(INSERT_EVENT);
+    this.logHead = db.prepare<[], bigint>(HEAD_POSITION).pluck().safeIntegers(true);
     this.findEventById = db.prepare<[string], [string, number]>(FIND_EVENT_BY_ID).raw();
     this.eventTime = db.prepare<[string, number], string>(EVENT_TIME).pluck();
     // Positions and versions arrive as BigInts from the driver, cheaper than BigInt() on each row's numbers.
@@ -92,6 +97,11 @@ export class Statements {
     this.loadSnapshot = db.prepare<[string], [number, number, string, string]>(LOAD_SNAPSHOT).raw();
     this.saveSnapshot = db.prepare(SAVE_SNAPSHOT);
     this.deleteSnapshot = db.prepare(DELETE_SNAPSHOT);
+  }
+
+  /** The insert of `rows` events (1 to MAX_ROWS_PER_INSERT), prepared on first use. */
+  insertEvents(rows: number): Statement<Params> {
+    return (this.#inserts[rows] ??= this.#db.prepare(insertEvents(rows)));
   }
 
   /** The prepared query of the log for `filter`, and the filter's parameters. */

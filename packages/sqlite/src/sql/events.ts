@@ -6,9 +6,19 @@ export const LOG_COLUMNS = 'position, id, stream_id, stream_version, type, data,
 /** Reads of one stream: its id is the query's parameter, so it is not fetched again per row. */
 export const STREAM_COLUMNS = 'position, id, stream_version, type, data, time, envelope';
 
-export const INSERT_EVENT = `
-INSERT INTO events (id, stream_id, category, stream_version, type, data, time, envelope)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)`;
+/** The parameters of one row of `insertEvents`, in order. */
+export const INSERT_EVENT_PARAMS = 9;
+
+/**
+ * Inserts `rows` events in one statement, each with its position given: one call into the driver
+ * per `rows` events instead of per event (measured on appends of 100 events: 16 rows a statement
+ * cost 1.0 µs less per event than one, about a sixth of the insert's cost). The append holds the
+ * write lock, so the positions it gives (the log's head + 1, + 2…) are the ones SQLite would pick.
+ */
+export function insertEvents(rows: number): string {
+  const row = '(?, ?, ?, ?, ?, ?, ?, ?, ?)';
+  return `INSERT INTO events (position, id, stream_id, category, stream_version, type, data, time, envelope) VALUES ${Array.from({ length: rows }, () => row).join(', ')}`;
+}
 
 /** The time of a stream's event at a version: an append never records an earlier one in the stream. */
 export const EVENT_TIME = `SELECT time FROM events WHERE stream_id = ? AND stream_version = ?`;
