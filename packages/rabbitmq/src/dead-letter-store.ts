@@ -3,7 +3,11 @@
  * each is the original message — its bytes and headers as received — with the reason, error,
  * attempts and times in the `eventloom-dead-letter` header (JSON). Parked before the original
  * is acked, so a crash in between leaves the message on its queue as well (a duplicate, never a
- * loss).
+ * loss). When that message fails again it is parked again: a dead letter's id is derived from
+ * the dead-letter queue, the consumer, its source and the message id, so both copies have one
+ * id, and listing shows one dead letter (the latest failure); redrive and purge remove every
+ * copy. The queue cannot refuse the second copy (RabbitMQ has no deduplication), so this is
+ * done where the copies are read.
  *
  * Listing reads the whole queue with basic.get and gives every message back (the channel is
  * closed unacked), one operation at a time per transport. Redrive publishes each chosen dead
@@ -11,7 +15,7 @@
  * is on its queue and still here (sent again by the next redrive, the same message id, which
  * the inbox absorbs) — never on neither.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Channel, GetMessage, Message } from 'amqplib';
 import { InvalidArgumentError, type ConsumeSource, type DeadLetter, type DeadLetterFilter, type DeadLetterQueue } from '@eventloom/core';
 import { decodeMessage, type DeadLetterDraft } from '@eventloom/core/adapter';
@@ -54,7 +58,7 @@ export class DeadLetterStore implements DeadLetterQueue {
   async park(message: Message, draft: DeadLetterDraft): Promise<DeadLetter> {
     await this.topology.ensureDeadLetterQueue();
     const stored: StoredDraft = {
-      id: randomUUID(),
+      id: deadLetterId(this.queueName, draft, message),
       decoded: draft.message !== null,
       source: draft.source,
       consumer: draft.consumer,
@@ -127,18 +131,26 @@ export class DeadLetterStore implements DeadLetterQueue {
     try {
       channel = await model.createChannel();
       channel.on('error', () => undefined);
-      const all: { deadLetter: DeadLetter; amqp: GetMessage }[] = [];
+      // Copies of one dead letter (parked again after a lost ack) share its id: one entry, the latest failure.
+      const byId = new Map<string, { deadLetter: DeadLetter; amqp: GetMessage; copies: GetMessage[] }>();
       for (;;) {
         const message = await channel.get(this.queueName, { noAck: false });
         if (message === false) break;
         const deadLetter = readDeadLetter(message);
-        if (deadLetter) all.push({ deadLetter, amqp: message });
+        if (!deadLetter) continue;
+        const known = byId.get(deadLetter.id);
+        if (!known) byId.set(deadLetter.id, { deadLetter, amqp: message, copies: [message] });
+        else {
+          known.copies.push(message);
+          if (deadLetter.lastFailedAt >= known.deadLetter.lastFailedAt) Object.assign(known, { deadLetter, amqp: message });
+        }
       }
+      const all = [...byId.values()];
       all.sort((a, b) => (a.deadLetter.lastFailedAt < b.deadLetter.lastFailedAt ? -1 : a.deadLetter.lastFailedAt > b.deadLetter.lastFailedAt ? 1 : 0));
       const chosen = all.filter((entry) => matches(entry.deadLetter, filter)).slice(0, filter.limit ?? Infinity);
       const acted: { deadLetter: DeadLetter }[] = [];
       for (const entry of chosen) {
-        if ((await act(entry)) === 'remove') channel.ack(entry.amqp);
+        if ((await act(entry)) === 'remove') for (const copy of entry.copies) channel.ack(copy);
         acted.push(entry);
       }
       return acted;
@@ -155,6 +167,21 @@ export class DeadLetterStore implements DeadLetterQueue {
     this.queue = next.catch(() => undefined);
     return next;
   }
+}
+
+/**
+ * The same message parked twice by the same consumer from the same source gets the same id (a
+ * UUID built from a SHA-256 of those four); a message without an id (one another client sent
+ * without `messageId`) a random one, since nothing says two such copies are one.
+ */
+export function deadLetterId(queueName: string, draft: Pick<DeadLetterDraft, 'consumer' | 'source'>, message: Pick<Message, 'properties'>): string {
+  const messageId: unknown = message.properties.messageId;
+  if (typeof messageId !== 'string' || messageId.length === 0) return randomUUID();
+  const source = 'queue' in draft.source ? `queue\u0000${draft.source.queue}` : `topic\u0000${draft.source.topic}\u0000${draft.source.group}`;
+  const hex = createHash('sha256').update(`${queueName}\u0000${draft.consumer}\u0000${source}\u0000${messageId}`).digest('hex');
+  // Version 8 (custom), RFC 9562 variant: a UUID like any other to whoever stores or prints it.
+  const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
 function readDeadLetter(message: GetMessage): DeadLetter | null {
