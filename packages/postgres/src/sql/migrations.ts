@@ -7,6 +7,7 @@ import { queueGrants, queueSql } from '../messaging/sql.js';
 import { partitionReadSql, readGrants, readsSql } from './reads.js';
 import { subscriptionsGrants, subscriptionsSql } from './subscriptions.js';
 import { tablesSql } from './tables.js';
+import { typeIndexSql } from './type-index.js';
 import { outboxInboxGrants, outboxInboxSql } from '../messaging/outbox-sql.js';
 
 export interface Migration {
@@ -69,5 +70,12 @@ GRANT EXECUTE ON FUNCTION ${s}.partition_of, ${s}.group_heartbeat, ${s}.read_par
     name: 'outbox messages, outbox relays, inbox records',
     sql: outboxInboxSql,
     grants: outboxInboxGrants,
+  },
+  {
+    version: 8,
+    name: 'reads filtered by event type through an index',
+    sql: typeIndexSql,
+    // read_log keeps its grant when it is replaced; the index needs none.
+    grants: () => '',
   },
 ];
