@@ -5,8 +5,8 @@
  */
 import { collect } from '@eventloom/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { namesFor } from '../src/index.js';
-import { adminClient, openTestStore, postgresUrl, type TestStore } from './support.js';
+import { dropPostgresEventStore, migrate, MIGRATIONS, namesFor, openPostgresEventStore } from '../src/index.js';
+import { adminClient, connectionString, openTestStore, postgresUrl, uniqueSchema, type TestStore } from './support.js';
 
 describe.skipIf(!postgresUrl)('type-filtered reads on PostgreSQL', () => {
   let t: TestStore | undefined;
@@ -86,6 +86,30 @@ describe.skipIf(!postgresUrl)('type-filtered reads on PostgreSQL', () => {
       expect(read('events_pkey')).toBe(0);
     } finally {
       await admin.end();
+    }
+  });
+
+  it('upgrades a schema whose index a DBA built beforehand (CREATE INDEX CONCURRENTLY), keeping it', async () => {
+    const schema = uniqueSchema('elti');
+    const names = namesFor(schema);
+    const admin = await adminClient();
+    try {
+      await migrate(admin, names, MIGRATIONS.filter((m) => m.version < 8));
+      await admin.query(`CREATE INDEX CONCURRENTLY events_type_idx ON ${names.qschema}.events (tenant_id, type, position)`);
+      const store = await openPostgresEventStore({ connectionString, schema, poolSize: 2 });
+      try {
+        await store.appendToStream('up-1', [{ type: 'A', data: {} }, { type: 'B', data: {} }]);
+        expect((await collect(store.readAll({ filter: { eventTypes: ['B'] } }))).map((e) => e.type)).toEqual(['B']);
+      } finally {
+        await store.close();
+      }
+      const { rows } = await admin.query<{ version: number }>(`SELECT max(version) AS version FROM ${names.qschema}.schema_migrations`);
+      expect(rows[0]!.version).toBe(MIGRATIONS.length);
+      const indexes = await admin.query(`SELECT 1 FROM pg_indexes WHERE schemaname = $1 AND indexname = 'events_type_idx'`, [schema]);
+      expect(indexes.rowCount).toBe(1);
+    } finally {
+      await admin.end();
+      await dropPostgresEventStore({ connectionString, schema });
     }
   });
 });

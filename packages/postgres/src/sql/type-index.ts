@@ -67,7 +67,8 @@ BEGIN
 END`;
   return `
 -- Ends with the position, so one type's events are a range in log order.
-CREATE INDEX events_type_idx ON ${s}.events (tenant_id, type, position);
+-- IF NOT EXISTS: a DBA may have built it beforehand with CREATE INDEX CONCURRENTLY, holding no appends.
+CREATE INDEX IF NOT EXISTS events_type_idx ON ${s}.events (tenant_id, type, position);
 
 CREATE OR REPLACE FUNCTION ${s}.read_log(p_from bigint, p_types text[], p_prefixes text[], p_limit integer)
 RETURNS ${EVENT_TABLE}
