@@ -1,7 +1,7 @@
 /**
  * In-process A/B of reads with and without `fields`: CPU µs per event (this process's user + system
  * time, so the figures hold on a loaded machine), each variant run alternately in rounds and the
- * median taken. W6's read of the log (`position, id, type, data` against whole events) and W5's
+ * median taken. W6's read of the log (`position, data` against whole events) and W5's
  * read of one stream (`type, data, metadata, streamVersion`, what loadState asks for, against
  * whole events); every event's data is touched, as the bench's fold does.
  *
@@ -23,7 +23,7 @@ const option = (name: string): string | undefined => {
 const only = option('only');
 const events = Number(option('events') ?? 50_000);
 const rounds = Number(option('rounds') ?? 7);
-const W6: EventField[] = ['position', 'id', 'type', 'data'];
+const W6: EventField[] = ['position', 'data'];
 const W5: EventField[] = ['type', 'data', 'metadata', 'streamVersion'];
 
 async function fill(store: EventStore): Promise<string> {

@@ -42,7 +42,8 @@ export interface ReadEvent {
 export type FoldEvent = Pick<ReadEvent, 'type' | 'data'>;
 
 /** What W6 looks at: the position and data (what the floor delivers) and the id (its exactly-once check). */
-export type ScanEvent = Pick<ReadEvent, 'position' | 'id' | 'data'>;
+/** W6's narrow read: what the floor delivers, the position (W6's distinct check counts positions) and the data. */
+export type ScanEvent = Pick<ReadEvent, 'position' | 'data'>;
 
 export interface LiveSubscription {
   stop(): Promise<void>;

@@ -30,9 +30,9 @@ export function eventloomTarget(store: EventStore, countEvents?: () => Promise<n
     async foldStream(streamId, visit) {
       for await (const event of store.readStream(streamId, { fields: ['type', 'data', 'metadata', 'streamVersion'] })) visit(event);
     },
-    // What W6 looks at: the position and data the floor delivers, the id its check needs, and the type.
+    // What the floor delivers: the position (which W6's distinct check counts) and the data.
     async scanLog(batchSize, visit) {
-      for await (const event of store.readAll({ batchSize, fields: ['position', 'id', 'type', 'data'] })) visit(event);
+      for await (const event of store.readAll({ batchSize, fields: ['position', 'data'] })) visit(event);
     },
     async subscribeLive(onEvent): Promise<LiveSubscription> {
       const fromPosition = (await store.headPosition()) + 1n;

@@ -125,11 +125,11 @@ export async function open(resource: TargetResource): Promise<BenchTarget> {
     async scanLog(batchSize, visit) {
       let after = 0n;
       for (;;) {
-        const { rows } = await pool.query<{ position: string; id: string; type: string; data: unknown }>(
-          `SELECT position, id, type, data FROM ${s}.events WHERE position > $1 ORDER BY position LIMIT $2`,
+        const { rows } = await pool.query<{ position: string; data: unknown }>(
+          `SELECT position, data FROM ${s}.events WHERE position > $1 ORDER BY position LIMIT $2`,
           [after.toString(), batchSize],
         );
-        for (const row of rows) visit({ position: BigInt(row.position), id: row.id, type: row.type, data: row.data } as ScanEvent);
+        for (const row of rows) visit({ position: BigInt(row.position), data: row.data } as ScanEvent);
         if (rows.length < batchSize) return;
         after = BigInt(rows[rows.length - 1]!.position);
       }

@@ -41,7 +41,7 @@ const LOG_COLUMNS = 'position, id, stream_id, stream_version, type, data, time, 
 const STREAM_COLUMNS = 'position, id, stream_version, type, data, time, envelope';
 /** The columns of Eventloom's reads with fields: W5's (what `loadState` asks for, plus the version it pages by) and W6's. */
 const FOLD_COLUMNS = 'stream_version, type, data, envelope';
-const SCAN_COLUMNS = 'position, id, type, data';
+const SCAN_COLUMNS = 'position, data';
 const STREAM_PAGE = 1_000;
 type LogRow = [number, string, string, number, string, string, string, string | null];
 type StreamRow = [number, string, number, string, string, string, string | null];
@@ -74,7 +74,7 @@ export async function open(resource: TargetResource): Promise<BenchTarget> {
     )
     .raw();
   const selectScanPage = db
-    .prepare<[number, number], [number, string, string, string]>(`SELECT ${SCAN_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`)
+    .prepare<[number, number], [number, string]>(`SELECT ${SCAN_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`)
     .raw();
 
   const appendTx = db.transaction((streamId: string, events: readonly BenchEventInput[], expectation: Expectation): number => {
@@ -146,7 +146,7 @@ export async function open(resource: TargetResource): Promise<BenchTarget> {
       let after = 0;
       for (;;) {
         const rows = selectScanPage.all(after, batchSize);
-        for (const [position, id, type, data] of rows) visit({ position: BigInt(position), id, type, data: JSON.parse(data) as unknown } as ScanEvent);
+        for (const [position, data] of rows) visit({ position: BigInt(position), data: JSON.parse(data) as unknown } as ScanEvent);
         if (rows.length < batchSize) return;
         after = rows[rows.length - 1]![0];
       }
