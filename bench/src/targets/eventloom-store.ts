@@ -28,7 +28,8 @@ export function eventloomTarget(store: EventStore, countEvents?: () => Promise<n
     },
     // What `loadState` reads of each event (load-state.ts): W5 is the load of an aggregate.
     async foldStream(streamId, visit) {
-      for await (const event of store.readStream(streamId, { fields: ['type', 'data', 'metadata', 'streamVersion'] })) visit(event);
+      // The fields and page size loadState reads with (packages/core/src/commands/load-state.ts).
+      for await (const event of store.readStream(streamId, { fields: ['type', 'data', 'metadata', 'streamVersion'], batchSize: 2_000 })) visit(event);
     },
     // What the floor delivers: the position (which W6's distinct check counts) and the data.
     async scanLog(batchSize, visit) {

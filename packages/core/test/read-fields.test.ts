@@ -78,12 +78,15 @@ describe("core's loads ask only for what the fold uses", () => {
       ['type', 'data', 'metadata', 'streamVersion'],
       ['type', 'data', 'metadata', 'streamVersion', 'time'],
     ]);
+    // A load reads the whole stream: pages of 2,000, not the default 500.
+    expect(reads.map((r) => r?.batchSize)).toEqual([2_000, 2_000]);
     const snapshots = new MemorySnapshotStore();
     await snapshots.save({ streamId: 'acct-1', version: 1n, schemaVersion: 1, state: 3, time: new Date().toISOString() });
     reads.length = 0;
     const loaded = await loadState(store, 'acct-1', account, { snapshots: { store: snapshots, every: 10, schemaVersion: 1 } });
     expect(loaded).toMatchObject({ state: 3, snapshotVersion: 1n });
     expect(reads.map((r) => r?.fields)).toEqual([['streamVersion'], ['type', 'data', 'metadata', 'streamVersion']]);
+    expect(reads.map((r) => r?.batchSize)).toEqual([1, 2_000]);
   });
 
   it('the command handler folds narrow events, and reads whole ones for a command with an id (it may return them)', async () => {
