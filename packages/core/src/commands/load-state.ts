@@ -111,7 +111,7 @@ export async function loadStateReading<E extends Event, S>(
     }
   }
   let eventsRead = 0;
-  const from = version > 0n ? { fromVersion: version + 1n, batchSize: LOAD_BATCH_SIZE } : { batchSize: LOAD_BATCH_SIZE };
+  const from = { batchSize: LOAD_BATCH_SIZE, ...(version > 0n && { fromVersion: version + 1n }) };
   // A picked event has the same own keys a whole one has for these fields, so evolve sees E as typed.
   const read = (
     reading === 'whole'

@@ -18,14 +18,11 @@
  */
 import type { StoreNames } from '../names.js';
 import { dollarQuoted, EXPECTED_KIND, MAX_EVENTS_PER_TRANSACTION, SQLSTATE } from './functions.js';
-import { EVENT_TABLE, LOG_FILTERS, ORDERED_READ } from './reads.js';
+import { E_COLUMNS, EVENT_TABLE, LOG_FILTERS, ORDERED_READ } from './reads.js';
 import { TENANT_SETTING, tenantPolicy } from './tables.js';
 
 const TENANT = `current_setting('${TENANT_SETTING}')`;
 const TENANT_COLUMN = `tenant_id text COLLATE "C" NOT NULL DEFAULT ${TENANT}`;
-
-const E_COLUMNS = `e.position, e.id, e.stream_id, e.stream_version, e.type, e.schema_version, e.data, e.metadata,
-    e.correlation_id, e.causation_id, e.time, e.source`;
 
 /** The append function's parameters before migration 3, to drop it (its result columns change). */
 const OLD_APPEND_SIGNATURE =

@@ -13,7 +13,8 @@ import type { StoreNames } from '../names.js';
 export const EVENT_TABLE = `TABLE ("position" bigint, id uuid, stream_id text, stream_version bigint, type text,
   schema_version integer, data jsonb, metadata jsonb, correlation_id text, causation_id text, "time" timestamptz, source text)`;
 
-const E_COLUMNS = `e.position, e.id, e.stream_id, e.stream_version, e.type, e.schema_version, e.data, e.metadata,
+/** Every column of `e` (the events table), in the order of `EVENT_TABLE`. */
+export const E_COLUMNS = `e.position, e.id, e.stream_id, e.stream_version, e.type, e.schema_version, e.data, e.metadata,
     e.correlation_id, e.causation_id, e.time, e.source`;
 
 /** Walk the index in order; a sort of everything from the cursor on is never the cheaper plan here. */

@@ -16,10 +16,7 @@
  */
 import type { StoreNames } from '../names.js';
 import { dollarQuoted } from './functions.js';
-import { EVENT_TABLE } from './reads.js';
-
-const COLUMNS = `e.position, e.id, e.stream_id, e.stream_version, e.type, e.schema_version, e.data, e.metadata,
-    e.correlation_id, e.causation_id, e.time, e.source`;
+import { E_COLUMNS, EVENT_TABLE, LOG_FILTERS } from './reads.js';
 
 /** Types asked for beyond this many are read by a walk of the log: a merge of dozens of ranges costs more than it saves. */
 export const MAX_INDEXED_TYPES = 16;
@@ -30,7 +27,7 @@ export const MAX_INDEXED_TYPES = 16;
  */
 function branchTemplate(s: string): string {
   const [before, after] = [
-    `(SELECT ${COLUMNS.replace(/\n\s*/g, ' ')} FROM ${s}.events e WHERE e.type = ($2)[`,
+    `(SELECT ${E_COLUMNS.replace(/\n\s*/g, ' ')} FROM ${s}.events e WHERE e.type = ($2)[`,
     `] AND e.position >= $1 AND NOT e.tombstoned AND ($3 IS NULL OR e.stream_id ^@ ANY ($3)) ORDER BY e.position LIMIT $4)`,
   ].map((part) => part.replace(/%/g, '%%'));
   return `'${`${before}%s${after}`.replace(/'/g, "''")}'`;
@@ -46,10 +43,8 @@ BEGIN
   v_types := ARRAY(SELECT DISTINCT t FROM unnest(p_types) AS t WHERE t IS NOT NULL);
   IF p_types IS NULL OR cardinality(v_types) > ${MAX_INDEXED_TYPES} THEN
     RETURN QUERY
-      SELECT ${COLUMNS} FROM ${s}.events e
-      WHERE e.position >= p_from AND NOT e.tombstoned
-        AND (p_types IS NULL OR e.type = ANY (p_types))
-        AND (p_prefixes IS NULL OR e.stream_id ^@ ANY (p_prefixes))
+      SELECT ${E_COLUMNS} FROM ${s}.events e
+      WHERE e.position >= p_from AND ${LOG_FILTERS}
       ORDER BY e.position LIMIT p_limit;
     RETURN;
   END IF;
