@@ -122,7 +122,17 @@ export async function runDistributed(options: DistributedOptions): Promise<Distr
       states.set(order.orderId, instance === null ? 'missing' : !instance.complete ? 'running' : instance.state.shipped ? 'completed' : 'compensated');
     }
     const result = await census(store, planned, products, states);
-    const invariants = [...result.invariants, await gatewayInvariant(owner, store.schema, result.captures, result.refunds)];
+    // An order is settled once its saga is, but the payment service killed between its refund's
+    // append and its inbox's commit gets that message again only after the broker's redelivery:
+    // the store has the refund, the gateway's ledger not yet. Wait for the ledger (bounded); a
+    // lost effect still fails, and a doubled one never heals.
+    const ledgerDeadline = Math.min(deadline, Date.now() + 60_000);
+    let gateway = await gatewayInvariant(owner, store.schema, result.captures, result.refunds);
+    while (!gateway.ok && Date.now() < ledgerDeadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      gateway = await gatewayInvariant(owner, store.schema, result.captures, result.refunds);
+    }
+    const invariants = [...result.invariants, gateway];
     return { ...result, invariants, variant: 'choreographed', orders: planned.length, elapsedMs, ok: invariants.every((i) => i.ok), killed, bus: options.bus.kind };
   } finally {
     await Promise.all([...children.values()].map(stopService));
